@@ -1,0 +1,225 @@
+"""The data catalog: every dataset of the project, declared once in ``config/catalog.yml``.
+
+Entries use Kedro's keys, so a Kedro catalog works with few or no edits::
+
+    model:
+      type: pickle.PickleDataset          # or a dotted path to your own dataset class
+      filepath: data/06_models/model.pkl  # relative to the project root, or any fsspec URL
+      versioned: true                     # saved at <filepath>/<run_id>/model.pkl
+      save_args: {protocol: 5}
+
+Top-level keys starting with ``_`` are ignored (YAML anchors to reuse), as in Kedro.
+
+Example:
+    >>> catalog = DataCatalog.from_config(yaml.safe_load(text), root=Path("."))
+    >>> catalog.save("model", estimator, run_id="r1")
+    >>> catalog.load("model", run_id="r1")
+"""
+
+from __future__ import annotations
+
+import difflib
+import importlib
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from luigi_tasks.config import load_config, resolve_path
+from luigi_tasks.datasets import BUILTIN_TYPES, AbstractDataset
+from luigi_tasks.errors import CatalogError
+
+KNOWN_KEYS = frozenset(
+    {"type", "filepath", "load_args", "save_args", "fs_args", "versioned", "credentials", "metadata"}
+)
+_KEDRO_PREFIXES = ("kedro_datasets.", "kedro.extras.datasets.")
+
+
+@dataclass(frozen=True)
+class DatasetEntry:
+    """One validated catalog entry: how to build the dataset called ``name``."""
+
+    name: str
+    dataset_type: type[AbstractDataset]
+    filepath: str
+    versioned: bool = False
+    options: Mapping[str, Any] = field(default_factory=dict)
+
+    def build(self, run_id: str | None) -> AbstractDataset:
+        version = run_id if self.versioned else None
+        return self.dataset_type(self.filepath, version=version, name=self.name, **self.options)
+
+
+class DataCatalog:
+    """The project's datasets by name; builds the Luigi Target of a dataset for a run.
+
+    Args:
+        entries: Validated entries by dataset name (see :meth:`from_config`).
+    """
+
+    def __init__(self, entries: Mapping[str, DatasetEntry]) -> None:
+        self._entries = dict(entries)
+
+    @classmethod
+    def from_config(
+        cls,
+        config: Mapping[str, Any],
+        *,
+        root: Path,
+        credentials: Mapping[str, Any] | None = None,
+        source: str = "catalog.yml",
+    ) -> DataCatalog:
+        """Validate a parsed catalog; relative filepaths resolve against ``root``.
+
+        Raises:
+            CatalogError: naming ``source``, the dataset and the key that is wrong.
+        """
+        entries = {
+            name: _parse_entry(name, raw, root=root, credentials=credentials or {}, source=source)
+            for name, raw in config.items()
+            if not str(name).startswith("_")
+        }
+        return cls(entries)
+
+    @classmethod
+    def from_project(cls, root: Path, env: str = "local") -> DataCatalog:
+        """Read ``config/catalog.yml`` with its ``config/<env>/`` overlay and credentials."""
+        base, overlay, sources = load_config(root, "catalog", env)
+        unknown = sorted(k for k in overlay if k not in base and not str(k).startswith("_"))
+        if unknown:
+            raise CatalogError(
+                f"{sources[unknown[0]]}: overrides dataset(s) {', '.join(map(repr, unknown))} "
+                f"that {root / 'config' / 'catalog.yml'} does not declare. An overlay may only "
+                "change existing datasets: declare them in the base catalog, or fix the name."
+            )
+        cred_base, cred_overlay, _ = load_config(root, "credentials", env)
+        credentials = {**cred_base, **cred_overlay}
+        entries: dict[str, DatasetEntry] = {}
+        for name, raw in {**base, **overlay}.items():
+            if not str(name).startswith("_"):
+                entries[name] = _parse_entry(
+                    name, raw, root=root, credentials=credentials, source=str(sources[name])
+                )
+        return cls(entries)
+
+    def __contains__(self, name: object) -> bool:
+        return name in self._entries
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._entries)
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+    def entry(self, name: str) -> DatasetEntry:
+        """The validated entry of ``name``; :class:`CatalogError` if the catalog lacks it."""
+        try:
+            return self._entries[name]
+        except KeyError:
+            close = difflib.get_close_matches(name, self._entries, n=3)
+            hint = f" Did you mean {', '.join(map(repr, close))}?" if close else ""
+            raise CatalogError(
+                f"Dataset '{name}' is not in the catalog.{hint} Declare it in config/catalog.yml."
+            ) from None
+
+    def is_versioned(self, name: str) -> bool:
+        """Whether ``name`` is saved under a run id."""
+        return self.entry(name).versioned
+
+    def dataset(self, name: str, run_id: str | None = None) -> AbstractDataset:
+        """The Target of ``name`` (for run ``run_id`` if the dataset is versioned)."""
+        entry = self.entry(name)
+        if entry.versioned and run_id is None:
+            raise CatalogError(f"Dataset '{name}' is versioned: give the run id to read or write.")
+        return entry.build(run_id)
+
+    def load(self, name: str, run_id: str | None = None) -> Any:
+        """Load ``name`` (its version of run ``run_id`` if versioned)."""
+        return self.dataset(name, run_id).load()
+
+    def save(self, name: str, data: Any, run_id: str | None = None) -> None:
+        """Save ``data`` as ``name`` (as run ``run_id``'s version if versioned)."""
+        self.dataset(name, run_id).save(data)
+
+
+def _parse_entry(
+    name: str, raw: Any, *, root: Path, credentials: Mapping[str, Any], source: str
+) -> DatasetEntry:
+    where = f"{source}: dataset '{name}'"
+    if not isinstance(raw, Mapping):
+        raise CatalogError(
+            f"{where}: the entry must be a mapping with at least 'type' and 'filepath', "
+            f"but it is a {type(raw).__name__} ({raw!r})."
+        )
+    unknown = sorted(set(raw) - KNOWN_KEYS)
+    if unknown:
+        close = difflib.get_close_matches(str(unknown[0]), KNOWN_KEYS, n=1)
+        hint = f" (did you mean '{close[0]}'?)" if close else ""
+        raise CatalogError(
+            f"{where}: unknown key '{unknown[0]}'{hint}. Allowed keys: {', '.join(sorted(KNOWN_KEYS))}."
+        )
+    for key in ("type", "filepath"):
+        if not raw.get(key) or not isinstance(raw[key], str):
+            raise CatalogError(f"{where}: '{key}' is missing or not a string. Every entry needs a '{key}'.")
+    for key in ("load_args", "save_args", "fs_args", "metadata"):
+        if raw.get(key) is not None and not isinstance(raw[key], Mapping):
+            raise CatalogError(f"{where}: '{key}' must be a mapping, not {type(raw[key]).__name__}.")
+    if not isinstance(raw.get("versioned", False), bool):
+        raise CatalogError(f"{where}: 'versioned' must be true or false.")
+    options: dict[str, Any] = {
+        key: dict(raw[key]) for key in ("load_args", "save_args", "fs_args", "metadata") if raw.get(key)
+    }
+    if raw.get("credentials") is not None:
+        options["credentials"] = _credentials(where, raw["credentials"], credentials)
+    return DatasetEntry(
+        name=name,
+        dataset_type=resolve_type(raw["type"], where=where),
+        filepath=resolve_path(root, raw["filepath"]),
+        versioned=raw.get("versioned", False),
+        options=options,
+    )
+
+
+def _credentials(where: str, ref: Any, credentials: Mapping[str, Any]) -> dict[str, Any]:
+    if isinstance(ref, Mapping):
+        raise CatalogError(
+            f"{where}: 'credentials' must name an entry of config/local/credentials.yml, "
+            "not hold the secrets themselves (the catalog is committed)."
+        )
+    if ref not in credentials or not isinstance(credentials[ref], Mapping):
+        raise CatalogError(
+            f"{where}: credentials '{ref}' are not in config/local/credentials.yml. Add them "
+            "there (that folder is git-ignored)."
+        )
+    return dict(credentials[ref])
+
+
+def resolve_type(type_name: str, *, where: str = "catalog") -> type[AbstractDataset]:
+    """The dataset class for a catalog ``type``: a built-in name or a dotted path."""
+    name = type_name
+    for prefix in _KEDRO_PREFIXES:
+        name = name.removeprefix(prefix)
+    name = name.replace("DataSet", "Dataset")  # Kedro < 0.19 spelling
+    if name in BUILTIN_TYPES:
+        return BUILTIN_TYPES[name]
+    module_name, _, class_name = type_name.rpartition(".")
+    cls: Any = None
+    if module_name and module_name not in {p.rstrip(".") for p in _KEDRO_PREFIXES}:
+        try:
+            cls = getattr(importlib.import_module(module_name), class_name, None)
+        except ModuleNotFoundError as exc:
+            if not exc.name or not module_name.startswith(exc.name):
+                raise CatalogError(f"{where}: importing '{module_name}' failed: {exc}.") from exc
+    if cls is None:
+        close = difflib.get_close_matches(name, BUILTIN_TYPES, n=3, cutoff=0.4)
+        hint = f" Close matches: {', '.join(close)}." if close else ""
+        raise CatalogError(
+            f"{where}: unknown type '{type_name}'.{hint} Built-in types: "
+            f"{', '.join(BUILTIN_TYPES)}; or give the dotted path of an AbstractDataset "
+            "subclass that can be imported."
+        )
+    if not (isinstance(cls, type) and issubclass(cls, AbstractDataset)):
+        raise CatalogError(
+            f"{where}: type '{type_name}' is not a subclass of luigi_tasks.datasets.AbstractDataset."
+        )
+    return cls

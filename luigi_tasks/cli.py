@@ -1,0 +1,31 @@
+"""The ``luigi-tasks`` command: what is not a Luigi task (for now, help and the version).
+
+Pipelines run with Luigi's own command::
+
+    luigi --module luigi_tasks.pipelines FullPipeline --local-scheduler
+"""
+
+from __future__ import annotations
+
+import argparse
+from collections.abc import Sequence
+
+from luigi_tasks import __version__
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="luigi-tasks",
+        description="Kedro-style ML projects on Luigi. Run pipelines with "
+        "'luigi --module luigi_tasks.pipelines FullPipeline --local-scheduler'.",
+    )
+    parser.add_argument("--version", action="version", version=f"luigi-tasks {__version__}")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``luigi-tasks`` console script."""
+    parser = build_parser()
+    parser.parse_args(argv)
+    parser.print_help()
+    return 0

@@ -1,0 +1,194 @@
+"""The dataset abstraction: a typed Luigi Target that can load and save its data.
+
+A dataset knows where its data lives (any fsspec path) and how to read and write one
+type ``T``. Subclasses implement only :meth:`AbstractDataset._load_from` and
+:meth:`AbstractDataset._save_to`; versions, atomic saves, the refusal to overwrite a
+version and readable errors are handled here once.
+
+Example:
+    >>> ds = ParquetDataset("data/05_model_input/train_x.pq", version="r1")
+    >>> ds.save(frame)           # data/05_model_input/train_x.pq/r1/train_x.pq
+    >>> ds.exists(), ds.load().shape
+"""
+
+from __future__ import annotations
+
+import abc
+import posixpath
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import datetime, timezone
+from typing import IO, Any, ClassVar, Generic, TypeVar
+
+import fsspec
+import luigi
+
+from luigi_tasks.datasets.atomic import atomic_write, is_local
+from luigi_tasks.errors import DatasetError, VersionExistsError
+from luigi_tasks.versioning import version_path
+
+T = TypeVar("T")
+
+Source = str | IO[bytes]
+
+
+class AbstractDataset(luigi.Target, Generic[T], abc.ABC):
+    """A Luigi Target holding data of type ``T`` at ``filepath`` (or a version of it).
+
+    Args:
+        filepath: Where the data lives: a local path or any fsspec URL.
+        version: The run id to read and write, for a versioned dataset; ``None`` for an
+            unversioned one. A version, once saved, is never overwritten.
+        load_args: Keyword arguments for the underlying reader.
+        save_args: Keyword arguments for the underlying writer.
+        fs_args: Keyword arguments for the fsspec filesystem.
+        credentials: Passed to fsspec as storage options; never logged or shown.
+        metadata: Free-form information for users and plugins; ignored here.
+        name: The catalog name, used in error messages.
+    """
+
+    #: The type(s) :meth:`save` accepts; ``None`` accepts anything.
+    data_type: ClassVar[type | tuple[type, ...] | None] = None
+    default_load_args: ClassVar[dict[str, Any]] = {}
+    default_save_args: ClassVar[dict[str, Any]] = {}
+
+    def __init__(
+        self,
+        filepath: str,
+        *,
+        version: str | None = None,
+        load_args: dict[str, Any] | None = None,
+        save_args: dict[str, Any] | None = None,
+        fs_args: dict[str, Any] | None = None,
+        credentials: dict[str, Any] | None = None,
+        metadata: dict[str, Any] | None = None,
+        name: str | None = None,
+    ) -> None:
+        self.filepath = str(filepath)
+        self.version = version
+        self.load_args = {**self.default_load_args, **(load_args or {})}
+        self.save_args = {**self.default_save_args, **(save_args or {})}
+        self.metadata = metadata or {}
+        self.name = name or posixpath.basename(self.filepath.rstrip("/"))
+        path = version_path(self.filepath, version) if version is not None else self.filepath
+        self._fs, self._path = fsspec.core.url_to_fs(path, **(credentials or {}), **(fs_args or {}))
+        self._protocol = path.split("://", 1)[0] if "://" in path else "file"
+
+    # -- what users call ----------------------------------------------------------------
+
+    @property
+    def path(self) -> str:
+        """The full path of this dataset's data (of its version, if versioned)."""
+        return self._path if self._protocol == "file" else f"{self._protocol}://{self._path}"
+
+    def exists(self) -> bool:
+        """Whether the data (this version of it) is there. Luigi calls this for ``complete()``."""
+        return bool(self._fs.exists(self._path))
+
+    def load(self) -> T:
+        """Read the data.
+
+        Raises:
+            DatasetError: the data is missing, or cannot be read (corrupt, truncated, wrong
+                format); the message names the dataset and the path.
+        """
+        if not self.exists():
+            raise DatasetError(f"{self._describe()} has no data at {self.path}. {self._missing_hint()}")
+        try:
+            with self._source() as src:
+                return self._load_from(src)
+        except Exception as exc:
+            raise DatasetError(
+                f"{self._describe()} could not be loaded from {self.path}: "
+                f"{type(exc).__name__}: {exc}. The file may be corrupt or truncated, or not "
+                "of this type: check the file, or the dataset's type and load_args in the catalog."
+            ) from exc
+
+    def save(self, data: T) -> None:
+        """Write ``data`` atomically: the path holds the whole data, or nothing new.
+
+        Raises:
+            VersionExistsError: this version exists already (versions are never overwritten).
+            DatasetError: ``data`` is not of :attr:`data_type`, or writing failed; an earlier
+                file at the path is left as it was.
+        """
+        self._check_type(data)
+        try:
+            with atomic_write(self._fs, self._path, overwrite=self.version is None) as dst:
+                self._save_to(data, dst)
+        except VersionExistsError:
+            raise VersionExistsError(
+                f"{self._describe()}: version {self.version!r} exists already at {self.path}, "
+                "and a saved version is never overwritten. Use a new --run-id."
+            ) from None
+        except Exception as exc:
+            raise DatasetError(
+                f"{self._describe()} could not be saved to {self.path}: {type(exc).__name__}: "
+                f"{exc}. Nothing was written there; fix the cause (disk space, permissions, "
+                "save_args) and run again."
+            ) from exc
+
+    def set_aside(self) -> str:
+        """Move this version's data to a dated name beside it, so it can be written again.
+
+        Returns the new path. Nothing is deleted: the moved file keeps the old data.
+        """
+        stamp = datetime.now(tz=timezone.utc).strftime("%Y%m%dT%H%M%S%fZ")
+        aside = f"{self._path}.aside-{stamp}"
+        self._fs.mv(self._path, aside)
+        return aside
+
+    # -- what subclasses implement --------------------------------------------------------
+
+    @abc.abstractmethod
+    def _load_from(self, src: Source) -> T:
+        """Read the data from a local path or an open binary file."""
+
+    @abc.abstractmethod
+    def _save_to(self, data: T, dst: Source) -> None:
+        """Write ``data`` to a local path or an open binary file."""
+
+    # -- helpers ------------------------------------------------------------------------
+
+    @contextmanager
+    def _source(self) -> Iterator[Source]:
+        if is_local(self._fs):
+            yield self._path
+        else:
+            with self._fs.open(self._path, "rb") as f:
+                yield f
+
+    def _check_type(self, data: Any) -> None:
+        if self.data_type is not None and not isinstance(data, self.data_type):
+            expected = (
+                " or ".join(t.__name__ for t in self.data_type)
+                if isinstance(self.data_type, tuple)
+                else self.data_type.__name__
+            )
+            raise DatasetError(
+                f"{self._describe()} saves a {expected}, but was given a "
+                f"{type(data).__module__}.{type(data).__qualname__}. Return a {expected} "
+                "from the node, or give the dataset a type that can save this object."
+            )
+
+    def _describe(self) -> str:
+        return f"Dataset '{self.name}' ({type(self).__name__})"
+
+    def _missing_hint(self) -> str:
+        if self.version is None:
+            return "Put the file there, or fix its filepath in config/catalog.yml."
+        return f"Run the node that produces it for run {self.version!r} first."
+
+    def __repr__(self) -> str:
+        # No credentials or fs_args: they may hold secrets.
+        return f"{type(self).__name__}(name={self.name!r}, path={self.path!r})"
+
+
+@contextmanager
+def binary(src: Source, mode: str = "rb") -> Iterator[IO[bytes]]:
+    """Open ``src`` if it is a path; pass an open file through unchanged."""
+    if isinstance(src, str):
+        with open(src, mode) as f:
+            yield f
+    else:
+        yield src

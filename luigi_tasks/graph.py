@@ -1,0 +1,164 @@
+"""How nodes connect: which node produces each dataset, checked once per process.
+
+Every node class made by :func:`luigi_tasks.node` is registered here. The first time a
+node or pipeline task is built, the registry is resolved against the project's catalog
+and parameters: each dataset must have exactly one producer, the nodes must form no
+cycle, every output must be in the catalog and every ``params:`` input in the
+parameters. After that, finding a node's upstream tasks is a dictionary lookup.
+"""
+
+from __future__ import annotations
+
+import inspect
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from luigi_tasks.errors import NodeError, PipelineError
+from luigi_tasks.project import Project, current_project, is_parameter
+
+if TYPE_CHECKING:
+    from luigi_tasks.node import NodeTask
+
+_registry: list[type[NodeTask]] = []
+_resolved: NodeGraph | None = None
+
+
+def register(task_class: type[NodeTask]) -> None:
+    """Add a node class; the graph is resolved again when next needed."""
+    global _resolved
+    _registry.append(task_class)
+    _resolved = None
+
+
+@dataclass(frozen=True)
+class NodeGraph:
+    """The resolved graph: producers by dataset, upstream nodes and raw inputs by node."""
+
+    producers: dict[str, type[NodeTask]]
+    upstream: dict[type[NodeTask], tuple[type[NodeTask], ...]]
+    raw_inputs: dict[type[NodeTask], tuple[str, ...]]
+
+    def downstream_closure(self, start: type[NodeTask]) -> list[type[NodeTask]]:
+        """``start`` and every node that depends on it, directly or not."""
+        children: dict[type[NodeTask], list[type[NodeTask]]] = {}
+        for task, ups in self.upstream.items():
+            for up in ups:
+                children.setdefault(up, []).append(task)
+        order, seen, stack = [start], {start}, [start]
+        while stack:
+            for child in children.get(stack.pop(), []):
+                if child not in seen:
+                    seen.add(child)
+                    order.append(child)
+                    stack.append(child)
+        return order
+
+
+def current_graph() -> NodeGraph:
+    """The registry resolved against the current project (cached until a node is added)."""
+    global _resolved
+    if _resolved is None:
+        _resolved = resolve(_registry, current_project())
+    return _resolved
+
+
+def resolve(tasks: Sequence[type[NodeTask]], project: Project) -> NodeGraph:
+    """Check ``tasks`` against ``project`` and connect them.
+
+    Raises:
+        NodeError: a node's inputs do not fit its function's signature.
+        PipelineError: a dataset has two producers, the nodes form a cycle, or an output or
+            parameter is not declared.
+    """
+    producers: dict[str, type[NodeTask]] = {}
+    families: dict[str, type[NodeTask]] = {}
+    for task in tasks:
+        spec = task.node
+        family = task.get_task_family()
+        if family in families:
+            raise PipelineError(
+                f"Two nodes are both named '{family}' (functions {families[family].node.func_name} "
+                f"and {spec.func_name}). Give one of them another name=."
+            )
+        families[family] = task
+        _check_signature(task)
+        for output in spec.outputs:
+            if output in producers:
+                raise PipelineError(
+                    f"Dataset '{output}' is produced by two nodes: "
+                    f"{producers[output].get_task_family()} and {family}. A dataset has "
+                    "exactly one producer: rename the output of one of them."
+                )
+            if output not in project.catalog:
+                raise PipelineError(
+                    f"Node {family} outputs '{output}', which is not in the catalog. Declare it "
+                    "in config/catalog.yml (outputs must be saved for Luigi to see them done)."
+                )
+            producers[output] = task
+    upstream: dict[type[NodeTask], tuple[type[NodeTask], ...]] = {}
+    raw_inputs: dict[type[NodeTask], tuple[str, ...]] = {}
+    for task in tasks:
+        ups: list[type[NodeTask]] = []
+        raws: list[str] = []
+        for ref in task.node.inputs:
+            if is_parameter(ref):
+                try:
+                    project.parameter(ref)
+                except Exception as exc:
+                    raise PipelineError(f"Node {task.get_task_family()}: {exc}") from None
+            elif ref in producers:
+                if producers[ref] not in ups:
+                    ups.append(producers[ref])
+            elif ref in project.catalog:
+                raws.append(ref)
+            else:
+                project.catalog.entry(ref)  # raises CatalogError with close names
+        upstream[task] = tuple(ups)
+        raw_inputs[task] = tuple(raws)
+    _check_acyclic(upstream)
+    return NodeGraph(producers, upstream, raw_inputs)
+
+
+def _check_signature(task: type[NodeTask]) -> None:
+    spec = task.node
+    try:
+        signature = inspect.signature(spec.func)
+    except (TypeError, ValueError):
+        return  # builtins without a signature: checked when called
+    try:
+        if spec.input_names is None:
+            signature.bind(*spec.inputs)
+        else:
+            signature.bind(**dict.fromkeys(spec.input_names))
+    except TypeError as exc:
+        raise NodeError(
+            f"Node {task.get_task_family()}: inputs {list(spec.inputs)} do not fit "
+            f"{spec.func_name}{signature}: {exc}. Make the inputs match the function's arguments."
+        ) from None
+
+
+def _check_acyclic(upstream: dict[type[NodeTask], tuple[type[NodeTask], ...]]) -> None:
+    state: dict[type[NodeTask], int] = {}  # 1 = on the current path, 2 = done
+    for start in upstream:
+        if state.get(start):
+            continue
+        path: list[type[NodeTask]] = [start]
+        iters = [iter(upstream[start])]
+        state[start] = 1
+        while iters:
+            nxt = next(iters[-1], None)
+            if nxt is None:
+                state[path.pop()] = 2
+                iters.pop()
+            elif state.get(nxt) == 1:
+                cycle = [*path[path.index(nxt):], nxt]
+                names = " -> ".join(t.get_task_family() for t in reversed(cycle))
+                raise PipelineError(
+                    f"The nodes form a cycle: {names}. Each consumes a dataset the next one "
+                    "produces; break the cycle by changing one node's inputs or outputs."
+                )
+            elif not state.get(nxt):
+                state[nxt] = 1
+                path.append(nxt)
+                iters.append(iter(upstream[nxt]))

@@ -1,0 +1,61 @@
+"""Logging for ``luigi`` commands: a readable console, the full story in a file.
+
+``config/logging.ini`` (named by ``luigi.cfg`` ``[core] logging_conf_file``) uses these
+classes. The console shows each node's start, end and duration, warnings, errors and
+Luigi's summary, but not Luigi's per-task scheduling chatter; an error of luigi-tasks'
+own is shown as its message alone. The file keeps everything, tracebacks included.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import sys
+
+from luigi_tasks.errors import LuigiTasksError
+
+# Luigi's INFO lines that repeat once per task and drown the summary.
+_CHATTER = (
+    "Informed scheduler that task",
+    "Done scheduling tasks",
+    "Running Worker with",
+    "Starting pruning",
+    "Done pruning",
+    "Worker Worker(",
+    "Scheduled ",
+    "logging configured",
+    "Done\n",
+)
+
+
+class ConsoleHandler(logging.StreamHandler):
+    """stderr, without Luigi's per-task chatter, and luigi-tasks errors without traceback."""
+
+    def __init__(self) -> None:
+        super().__init__(sys.stderr)
+        self.setFormatter(ConsoleFormatter("%(levelname)s: %(message)s"))
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.levelno <= logging.INFO and record.name == "luigi-interface":
+            message = record.getMessage()
+            if message.startswith(_CHATTER) or (message.startswith("[pid ") and "Worker Worker(" in message):
+                return False
+        return super().filter(record)
+
+
+class ConsoleFormatter(logging.Formatter):
+    """Shows a :class:`LuigiTasksError` as its message; other tracebacks as usual."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        exc = record.exc_info[1] if record.exc_info else None
+        if isinstance(exc, LuigiTasksError):
+            return f"{record.levelname}: {exc}"
+        return super().format(record)
+
+
+class ProjectFileHandler(logging.FileHandler):
+    """A log file whose folder is made if missing (``logs/`` is git-ignored)."""
+
+    def __init__(self, filename: str, mode: str = "a", encoding: str = "utf-8") -> None:
+        os.makedirs(os.path.dirname(os.path.abspath(filename)), exist_ok=True)
+        super().__init__(filename, mode, encoding)

@@ -1,0 +1,256 @@
+"""Nodes: plain Python functions wired by dataset names, each made a Luigi Task class.
+
+Example:
+    >>> def train_model(train_x, train_y, model_params): ...
+    >>> TrainModel = node(train_model, inputs=["train_x", "train_y", "params:model"],
+    ...                   outputs="model")
+    >>> TrainModel.get_task_family()        # namespace: the function's module
+    'data_science.TrainModel'
+
+The function stays pure and testable without Luigi. The task class loads the inputs from
+the catalog (and ``params:`` from ``config/parameters.yml``), calls the function, checks it
+returned what the node declares, and saves each output for the task's ``run_id``. Its
+``requires()`` are the nodes producing its inputs (or :class:`RawData` for a dataset no node
+produces) and its ``output()`` the catalog's datasets, so Luigi's completeness check is the
+catalog's.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import time
+import traceback
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, ClassVar, Literal
+
+import luigi
+
+from luigi_tasks import graph, runs
+from luigi_tasks.datasets import AbstractDataset
+from luigi_tasks.errors import NodeError
+from luigi_tasks.project import current_project, is_parameter
+from luigi_tasks.report import describe, report
+from luigi_tasks.versioning import RunIdParameter
+
+logger = logging.getLogger("luigi_tasks")
+
+_NAME_RE = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+
+
+@dataclass(frozen=True)
+class Node:
+    """What a node is, apart from Luigi: a function, its inputs and outputs, its name."""
+
+    func: Callable[..., Any]
+    inputs: tuple[str, ...]
+    #: Argument names when inputs were given as a dict (keyword call); else positional.
+    input_names: tuple[str, ...] | None
+    outputs: tuple[str, ...]
+    output_style: Literal["single", "sequence", "mapping"]
+    name: str
+    namespace: str
+    #: Keys of the returned dict, parallel to :attr:`outputs`, when outputs were a dict.
+    output_keys: tuple[str, ...] | None = None
+
+    @property
+    def func_name(self) -> str:
+        return getattr(self.func, "__qualname__", repr(self.func))
+
+    def call(self, values: Sequence[Any]) -> Any:
+        """Call the function with input values in the order of :attr:`inputs`."""
+        if self.input_names is None:
+            return self.func(*values)
+        return self.func(**dict(zip(self.input_names, values, strict=True)))
+
+    def bind_outputs(self, result: Any) -> dict[str, Any]:
+        """Map the function's return value to output names, or raise :class:`NodeError`."""
+        where = f"Node {self.namespace}.{_class_name(self.name)} ({self.func_name})"
+        if self.output_style == "single":
+            return {self.outputs[0]: result}
+        if self.output_style == "mapping":
+            keys = self.output_keys or self.outputs
+            if not isinstance(result, Mapping) or set(result) != set(keys):
+                got = sorted(result) if isinstance(result, Mapping) else type(result).__name__
+                raise NodeError(
+                    f"{where} declares outputs {sorted(keys)} (a dict), but returned {got}. "
+                    "Return a dict with exactly those keys."
+                )
+            return {name: result[key] for key, name in zip(keys, self.outputs, strict=True)}
+        if not isinstance(result, (tuple, list)) or len(result) != len(self.outputs):
+            got = (
+                f"{len(result)} values" if isinstance(result, (tuple, list)) else f"one {type(result).__name__}"
+            )
+            raise NodeError(
+                f"{where} declares {len(self.outputs)} outputs ({', '.join(self.outputs)}), but "
+                f"returned {got}. Return a tuple of {len(self.outputs)} values in that order."
+            )
+        return dict(zip(self.outputs, result, strict=True))
+
+
+class NodeTask(luigi.Task):
+    """The Luigi Task of one node and one run. Made by :func:`node`; not used directly."""
+
+    run_id = RunIdParameter()
+    node: ClassVar[Node]
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        graph.current_graph()  # check the whole project once, before anything runs
+        report.task_created(self)
+
+    def requires(self) -> list[luigi.Task]:
+        g = graph.current_graph()
+        cls = type(self)
+        return [up(run_id=self.run_id) for up in g.upstream[cls]] + [
+            RawData(dataset=name, run_id=self.run_id) for name in g.raw_inputs[cls]
+        ]
+
+    def output(self) -> dict[str, AbstractDataset]:
+        catalog = current_project().catalog
+        return {name: catalog.dataset(name, self.run_id) for name in self.node.outputs}
+
+    def run(self) -> None:
+        project, spec, family = current_project(), self.node, self.get_task_family()
+        record = runs.NodeRecord.start(family, self.run_id)
+        runs.write_node_record(project, record)
+        logger.info("%s [run %s] started", family, self.run_id)
+        started = time.perf_counter()
+        steps = len(spec.inputs) + 1 + len(spec.outputs)
+
+        values = []
+        for i, ref in enumerate(spec.inputs):
+            values.append(project.parameter(ref) if is_parameter(ref) else project.catalog.load(ref, self.run_id))
+            self._progress(i + 1, steps, f"loaded {ref}")
+        inputs_text = ", ".join(
+            f"{ref} {describe(v)}" for ref, v in zip(spec.inputs, values, strict=True) if not is_parameter(ref)
+        )
+        self.set_status_message(f"running {spec.func_name}; in: {inputs_text}")
+        results = spec.bind_outputs(spec.call(values))
+
+        targets = self.output()
+        for name, target in targets.items():
+            if target.exists():  # left by an earlier attempt that was killed half-way
+                logger.warning("%s: setting aside %s from an earlier attempt: %s", family, name, target.set_aside())
+        for i, (name, value) in enumerate(results.items()):
+            targets[name].save(value)
+            self._progress(len(spec.inputs) + 2 + i, steps, f"saved {name}")
+
+        outputs_text = ", ".join(f"{name} {describe(v)}" for name, v in results.items())
+        duration = time.perf_counter() - started
+        self.set_status_message(f"done in {duration:.2f} s; in: {inputs_text or '-'}; out: {outputs_text}")
+        runs.write_node_record(
+            project, record.finish("done", outputs={n: t.path for n, t in targets.items()})
+        )
+        logger.info("%s [run %s] done in %.2f s; out: %s", family, self.run_id, duration, outputs_text)
+
+    def on_failure(self, exception: BaseException) -> str:
+        family = self.get_task_family()
+        message = f"{type(exception).__name__}: {exception}"
+        try:
+            record = runs.read_node_record(current_project(), self.run_id, family)
+            if record is None:
+                record = runs.NodeRecord.start(family, self.run_id)
+            runs.write_node_record(current_project(), record.finish("failed", error=message))
+        except Exception:  # the record must not hide the node's own error
+            logger.exception("%s: could not record the failure", family)
+        logger.error("%s [run %s] failed: %s", family, self.run_id, message)
+        return f"{message}\n\n{traceback.format_exc()}"
+
+    def _progress(self, step: int, steps: int, what: str) -> None:
+        self.set_progress_percentage(round(100 * step / steps))
+        self.set_status_message(what)
+
+
+class RawData(luigi.ExternalTask):
+    """A dataset no node produces (raw input): Luigi waits for it and never runs it."""
+
+    dataset = luigi.Parameter(description="Catalog name of the raw dataset.")
+    run_id = RunIdParameter()
+
+    def output(self) -> AbstractDataset:
+        return current_project().catalog.dataset(self.dataset, self.run_id)
+
+
+report.connect(NodeTask)
+report.connect(RawData)
+
+
+def node(
+    func: Callable[..., Any],
+    inputs: str | Sequence[str] | Mapping[str, str] | None,
+    outputs: str | Sequence[str] | Mapping[str, str],
+    *,
+    name: str | None = None,
+    namespace: str | None = None,
+) -> type[NodeTask]:
+    """Make the Luigi Task class of a node.
+
+    Args:
+        func: A plain function; it receives the loaded inputs and returns the outputs.
+        inputs: Dataset names or ``params:<key>`` / ``parameters``: one name, a list
+            (positional arguments) or a dict ``{argument: name}`` (keyword arguments).
+        outputs: One name (the return value), a list (a tuple returned in that order) or a
+            dict ``{key: name}`` (a dict returned with those keys).
+        name: The node's name (default: the function's name); the task class is its
+            CamelCase form, e.g. ``train_model`` -> ``TrainModel``.
+        namespace: The Luigi namespace (default: the last part of the function's module,
+            e.g. ``data_science``), which groups the node in the scheduler UI.
+
+    Returns:
+        A :class:`NodeTask` subclass with a ``--run-id`` parameter.
+
+    Raises:
+        NodeError: the name is not an identifier, or there are no outputs. Inputs are
+            checked against the function and the catalog when the pipeline is first
+            resolved (:mod:`luigi_tasks.graph`).
+    """
+    node_name = name or getattr(func, "__name__", "")
+    if not _NAME_RE.fullmatch(node_name):
+        raise NodeError(f"Node name {node_name!r} is not an identifier: pass name='my_node'.")
+    ns = namespace if namespace is not None else func.__module__.rsplit(".", 1)[-1]
+    in_refs, in_names = _normalise_inputs(inputs)
+    out_keys = None
+    if isinstance(outputs, str):
+        out_refs, style = (outputs,), "single"
+    elif isinstance(outputs, Mapping):
+        out_refs, out_keys, style = tuple(outputs.values()), tuple(outputs), "mapping"
+    else:
+        out_refs, style = tuple(outputs), "sequence"
+    if not out_refs:
+        raise NodeError(
+            f"Node '{node_name}' has no outputs: a Luigi task is done when its outputs exist, "
+            "so every node must save at least one dataset."
+        )
+    spec = Node(func, in_refs, in_names, out_refs, style, node_name, ns, out_keys)  # type: ignore[arg-type]
+    cls_name = _class_name(node_name)
+    task_class = type(
+        cls_name,
+        (NodeTask,),
+        {
+            "node": spec,
+            "task_namespace": ns,
+            "__module__": func.__module__,
+            "__qualname__": cls_name,
+            "__doc__": func.__doc__ or f"Node {node_name}.",
+        },
+    )
+    graph.register(task_class)
+    return task_class
+
+
+def _normalise_inputs(
+    inputs: str | Sequence[str] | Mapping[str, str] | None,
+) -> tuple[tuple[str, ...], tuple[str, ...] | None]:
+    if inputs is None:
+        return (), None
+    if isinstance(inputs, str):
+        return (inputs,), None
+    if isinstance(inputs, Mapping):
+        return tuple(inputs.values()), tuple(inputs)
+    return tuple(inputs), None
+
+
+def _class_name(name: str) -> str:
+    return "".join(part[:1].upper() + part[1:] for part in name.split("_") if part) or name

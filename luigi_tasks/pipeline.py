@@ -1,0 +1,42 @@
+"""Pipeline tasks: Luigi wrapper tasks that chain nodes (or other pipelines) for one run.
+
+Example:
+    >>> class DataSciencePipeline(PipelineTask):
+    ...     '''Model input -> model -> predictions -> metrics.'''
+    ...     parts = (TrainModel, Predict, EvaluateModel)
+    >>> class FullPipeline(PipelineTask):
+    ...     parts = (DataEngineeringPipeline, DataSciencePipeline)
+
+``luigi --module <module> FullPipeline --run-id R`` then runs every part, and what they
+need, under run ``R``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any, ClassVar
+
+import luigi
+
+from luigi_tasks import graph
+from luigi_tasks.report import report
+from luigi_tasks.versioning import RunIdParameter
+
+
+class PipelineTask(luigi.WrapperTask):
+    """A wrapper task requiring each of :attr:`parts` with the same ``run_id``."""
+
+    run_id = RunIdParameter()
+    #: Node task classes and/or other PipelineTask classes.
+    parts: ClassVar[Sequence[type[luigi.Task]]] = ()
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        graph.current_graph()  # check the whole project once, before anything runs
+        report.task_created(self)
+
+    def requires(self) -> list[luigi.Task]:
+        return [part(run_id=self.run_id) for part in self.parts]
+
+
+report.connect(PipelineTask)

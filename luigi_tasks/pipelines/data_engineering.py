@@ -1,0 +1,63 @@
+"""Data engineering: raw house sales -> a clean table -> train/test model input.
+
+The functions are plain pandas code, testable without Luigi; the ``node(...)`` lines at
+the bottom wire them to catalog datasets.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pandas as pd
+from sklearn.model_selection import train_test_split
+
+from luigi_tasks import node
+
+TARGET = "price"
+
+
+def preprocess_houses(houses: pd.DataFrame) -> pd.DataFrame:
+    """Turn yes/no columns into 0/1 and every column into a number.
+
+    Example:
+        >>> preprocess_houses(pd.DataFrame({"price": [1], "airco": ["yes"]})).airco.tolist()
+        [1]
+    """
+    out = houses.copy()
+    for column in out.columns:
+        if not pd.api.types.is_numeric_dtype(out[column]):
+            values = out[column].astype("string").str.strip().str.lower()
+            unknown = set(values.dropna().unique()) - {"yes", "no"}
+            if unknown or values.isna().any():
+                raise ValueError(
+                    f"Column '{column}' holds {sorted(map(str, unknown))[:5] or 'empty cells'}; "
+                    "expected only yes/no."
+                )
+            out[column] = (values == "yes").astype("int8")
+    return out
+
+
+def split_data(
+    houses: pd.DataFrame, split: dict[str, Any]
+) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+    """Split into features and target, then train and test rows.
+
+    ``split`` holds ``test_size`` and ``random_state`` (``config/parameters.yml``).
+    Returns ``train_x, test_x, train_y, test_y``; the targets are one-column frames.
+    """
+    features = houses.drop(columns=[TARGET])
+    target = houses[[TARGET]]
+    train_x, test_x, train_y, test_y = train_test_split(
+        features, target, test_size=split["test_size"], random_state=split["random_state"]
+    )
+    return train_x, test_x, train_y, test_y
+
+
+PreprocessHouses = node(preprocess_houses, inputs="houses", outputs="preprocessed_houses")
+SplitData = node(
+    split_data,
+    inputs=["preprocessed_houses", "params:split"],
+    outputs=["train_x", "test_x", "train_y", "test_y"],
+)
+
+NODES = (PreprocessHouses, SplitData)

@@ -1,0 +1,81 @@
+"""The project a run belongs to: its root folder, catalog and parameters, read once.
+
+Node tasks ask :func:`current_project` for these; it reads and checks the configuration
+the first time it is needed (not at import), so a mistake surfaces as a clear
+:class:`~luigi_tasks.errors.ConfigError` before any task runs.
+"""
+
+from __future__ import annotations
+
+import functools
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from luigi_tasks.catalog import DataCatalog
+from luigi_tasks.config import find_project_root, load_config, luigi_tasks, resolve_path
+from luigi_tasks.errors import ConfigError
+
+PARAMS_PREFIX = "params:"
+ALL_PARAMETERS = "parameters"
+
+
+@dataclass(frozen=True)
+class Project:
+    """A project's root folder, its catalog and its parameters."""
+
+    root: Path
+    env: str
+    catalog: DataCatalog
+    parameters: dict[str, Any]
+    runs_dir: str
+
+    @classmethod
+    def load(cls, root: Path, env: str = "local", runs_dir: str = "data/09_runs") -> Project:
+        """Read ``config/`` under ``root`` with the ``config/<env>/`` overlay."""
+        base, overlay, sources = load_config(root, "parameters", env)
+        unknown = sorted(k for k in overlay if k not in base)
+        if unknown:
+            raise ConfigError(
+                f"{sources[unknown[0]]}: sets parameter(s) {', '.join(map(repr, unknown))} that "
+                f"{root / 'config' / 'parameters.yml'} does not declare. Declare them in the "
+                "base file, or fix the name."
+            )
+        return cls(
+            root=root,
+            env=env,
+            catalog=DataCatalog.from_project(root, env),
+            parameters={**base, **overlay},
+            runs_dir=resolve_path(root, runs_dir),
+        )
+
+    def parameter(self, ref: str) -> Any:
+        """The value of ``parameters`` or ``params:<dotted.key>``.
+
+        Raises:
+            ConfigError: the key is not in ``config/parameters.yml``.
+        """
+        if ref == ALL_PARAMETERS:
+            return self.parameters
+        value: Any = self.parameters
+        path = ref.removeprefix(PARAMS_PREFIX)
+        for part in path.split("."):
+            if not isinstance(value, dict) or part not in value:
+                raise ConfigError(
+                    f"Parameter '{path}' is not in config/parameters.yml (under {self.root}). "
+                    "Add it there, or fix the name in the node's inputs."
+                )
+            value = value[part]
+        return value
+
+
+def is_parameter(ref: str) -> bool:
+    """Whether a node input names a parameter rather than a dataset."""
+    return ref == ALL_PARAMETERS or ref.startswith(PARAMS_PREFIX)
+
+
+@functools.cache
+def current_project() -> Project:
+    """The project of this process (from luigi.cfg ``[luigi_tasks]`` or the working folder)."""
+    settings = luigi_tasks()
+    return Project.load(find_project_root(), env=settings.env, runs_dir=settings.runs_dir)

@@ -1,0 +1,120 @@
+"""What a ``luigi`` command says last: the run id, and for a failed run why and how to resume.
+
+Luigi prints its own summary and then exits; with ``--workers N`` the tasks' events fire
+in child processes. So the report is printed from the main process at exit, reading what
+failed from the run records (written by whichever process ran the node) and what could
+not be scheduled from Luigi's events, which fire in the main process.
+"""
+
+from __future__ import annotations
+
+import atexit
+import os
+import shlex
+import sys
+from typing import TYPE_CHECKING, Any
+
+import luigi
+from luigi.cmdline_parser import CmdlineParser
+
+if TYPE_CHECKING:
+    from luigi_tasks.project import Project
+
+
+def describe(value: Any) -> str:
+    """A short description of a node's input or output for status messages and logs."""
+    shape = getattr(value, "shape", None)
+    if isinstance(shape, tuple):
+        return "(" + "x".join(str(n) for n in shape) + ")"
+    if isinstance(value, dict) and value and all(isinstance(v, (int, float)) for v in value.values()):
+        return "{" + ", ".join(f"{k}={v:.4g}" for k, v in value.items()) + "}"
+    return f"({type(value).__name__})"
+
+
+class RunReport:
+    """Collects, in the process that parsed the command line, what to say at exit."""
+
+    def __init__(self) -> None:
+        self.root: luigi.Task | None = None
+        self._pid = os.getpid()
+        self.problems: list[str] = []
+
+    def task_created(self, task: luigi.Task) -> None:
+        """Called by every node and pipeline task; the first one of a command is its root."""
+        if self.root is None and CmdlineParser.get_instance() is not None:
+            self.root, self._pid = task, os.getpid()
+            atexit.register(self._at_exit)
+
+    def broken(self, task: luigi.Task, exception: BaseException) -> None:
+        """Luigi could not check or schedule ``task`` (its ``complete()`` or ``requires()`` raised)."""
+        self.problems.append(f"{task.task_id} could not be scheduled: {type(exception).__name__}: {exception}")
+
+    def missing(self, task: luigi.Task) -> None:
+        """Luigi found ``task`` incomplete and cannot run it, or its ``complete()`` raised."""
+        try:
+            task.complete()
+        except Exception as exc:
+            self.broken(task, exc)
+            return
+        if isinstance(task, luigi.ExternalTask):
+            target = task.output()
+            self.problems.append(
+                f"raw dataset '{getattr(task, 'dataset', task.task_id)}' is missing: expected at "
+                f"{getattr(target, 'path', target)}. Put the file there, or fix its filepath in "
+                "config/catalog.yml."
+            )
+
+    def died(self, task: luigi.Task, message: str) -> None:
+        """A worker process running ``task`` ended without reporting (killed, crashed)."""
+        self.problems.append(message)
+
+    def connect(self, task_class: type[luigi.Task]) -> None:
+        """Listen to ``task_class``'s Luigi events (they fire in the scheduling process)."""
+        task_class.event_handler(luigi.Event.BROKEN_TASK)(self.broken)
+        task_class.event_handler(luigi.Event.DEPENDENCY_MISSING)(self.missing)
+        task_class.event_handler(luigi.Event.PROCESS_FAILURE)(self.died)
+
+    def lines(self, project: Project | None) -> list[str]:
+        """The closing lines for the root task's run."""
+        from luigi_tasks import runs  # late: runs imports the project, which imports this
+
+        if self.root is None:
+            return []
+        run_id = self.root.run_id  # type: ignore[attr-defined]
+        problems = list(dict.fromkeys(self.problems))
+        try:
+            complete = self.root.complete()
+        except Exception:
+            complete = False
+        if complete and not problems:
+            return [f"luigi-tasks: run {run_id} is complete."]
+        if project is not None:
+            problems += [
+                f"{r.node} failed: {r.error}" for r in runs.read_node_records(project, run_id) if r.status == "failed"
+            ]
+        out = [f"luigi-tasks: run {run_id} did not complete."]
+        out += [f"luigi-tasks:   {p}" for p in problems] or ["luigi-tasks:   see Luigi's summary above."]
+        out.append(f"luigi-tasks: resume with: {self.resume_command(run_id)}")
+        return out
+
+    def resume_command(self, run_id: str) -> str:
+        """The command line of this process, with ``--run-id`` made explicit."""
+        args = sys.argv[1:]
+        if not any(a == "--run-id" or a.startswith("--run-id=") for a in args):
+            args = [*args, "--run-id", run_id]
+        return shlex.join(["luigi", *args])
+
+    def _at_exit(self) -> None:
+        if os.getpid() != self._pid:
+            return
+        from luigi_tasks.project import current_project
+
+        try:
+            project = current_project()
+        except Exception:
+            project = None
+        sys.stderr.write("\n".join(self.lines(project)) + "\n")
+        sys.stderr.flush()
+
+
+report = RunReport()

@@ -1,0 +1,78 @@
+"""Run ids: the name every output version is stored under.
+
+A run id is a name, not a path: ``[A-Za-z0-9][A-Za-z0-9._-]{0,63}``. Left out on the
+command line, one fresh id is made per process in Kedro's timestamp format, so that every
+task of one ``luigi`` invocation shares it.
+
+Example:
+    >>> validate_run_id("2026-11-26T15.04.27.123Z")
+    '2026-11-26T15.04.27.123Z'
+    >>> version_path("data/06_models/model.pkl", "r1")
+    'data/06_models/model.pkl/r1/model.pkl'
+"""
+
+from __future__ import annotations
+
+import functools
+import posixpath
+import re
+from datetime import datetime, timezone
+from typing import Any
+
+import luigi
+
+from luigi_tasks.errors import RunIdError
+
+RUN_ID_RULE = "[A-Za-z0-9][A-Za-z0-9._-]{0,63}"
+_RUN_ID_RE = re.compile(RUN_ID_RULE)
+
+
+def generate_run_id() -> str:
+    """A fresh, sortable UTC run id in Kedro's format ``YYYY-MM-DDTHH.MM.SS.mmmZ``."""
+    now = datetime.now(tz=timezone.utc)
+    return now.strftime("%Y-%m-%dT%H.%M.%S.") + f"{now.microsecond // 1000:03d}Z"
+
+
+@functools.cache
+def session_run_id() -> str:
+    """The run id used by every task of this process that was given none."""
+    return generate_run_id()
+
+
+def validate_run_id(run_id: Any) -> str:
+    """Return ``run_id`` if it is a valid name, else raise :class:`RunIdError`."""
+    if not isinstance(run_id, str) or not _RUN_ID_RE.fullmatch(run_id):
+        shown = repr(run_id) if len(str(run_id)) <= 80 else repr(str(run_id)[:77] + "...")
+        raise RunIdError(
+            f"Invalid run id {shown}: a run id is a name, not a path. It must match "
+            f"{RUN_ID_RULE} (letters, digits, '.', '_', '-'; at most 64 characters; "
+            "starting with a letter or digit). Pass e.g. --run-id exp-2026-11-26, or leave "
+            "--run-id out to get a fresh timestamped id."
+        )
+    return run_id
+
+
+def version_path(filepath: str, run_id: str) -> str:
+    """Where run ``run_id``'s version of a versioned dataset lives (Kedro's layout)."""
+    filepath = filepath.rstrip("/")
+    return posixpath.join(filepath, validate_run_id(run_id), posixpath.basename(filepath))
+
+
+class RunIdParameter(luigi.Parameter):
+    """The public, significant ``--run-id`` parameter of every node and pipeline task.
+
+    Validated before any task runs; left out, it is :func:`session_run_id`.
+    """
+
+    def __init__(self, **kwargs: Any) -> None:
+        kwargs.setdefault("default", None)
+        kwargs.setdefault(
+            "description",
+            "Name of the run; every output is versioned under it. Default: a fresh UTC id.",
+        )
+        super().__init__(**kwargs)
+
+    def normalize(self, x: Any) -> str:
+        if x is None:
+            return session_run_id()
+        return validate_run_id(x)
