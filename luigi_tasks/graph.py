@@ -10,7 +10,8 @@ parameters. After that, finding a node's upstream tasks is a dictionary lookup.
 from __future__ import annotations
 
 import inspect
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -21,7 +22,7 @@ if TYPE_CHECKING:
     from luigi_tasks.node import NodeTask
 
 _registry: list[type[NodeTask]] = []
-_resolved: NodeGraph | None = None
+_resolved: tuple[Project, NodeGraph] | None = None
 
 
 def register(task_class: type[NodeTask]) -> None:
@@ -56,11 +57,24 @@ class NodeGraph:
 
 
 def current_graph() -> NodeGraph:
-    """The registry resolved against the current project (cached until a node is added)."""
+    """The registry resolved against the current project (cached until either changes)."""
     global _resolved
-    if _resolved is None:
-        _resolved = resolve(_registry, current_project())
-    return _resolved
+    project = current_project()
+    if _resolved is None or _resolved[0] is not project:
+        _resolved = (project, resolve(_registry, project))
+    return _resolved[1]
+
+
+@contextmanager
+def isolated_registry() -> Iterator[None]:
+    """Nodes made inside the block are forgotten after it (for tests that declare nodes)."""
+    global _registry, _resolved
+    saved = _registry
+    _registry, _resolved = list(saved), None
+    try:
+        yield
+    finally:
+        _registry, _resolved = saved, None
 
 
 def resolve(tasks: Sequence[type[NodeTask]], project: Project) -> NodeGraph:

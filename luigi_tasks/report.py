@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 import luigi
 from luigi.cmdline_parser import CmdlineParser
+from luigi.rpc import RPCError
 
 if TYPE_CHECKING:
     from luigi_tasks.project import Project
@@ -47,6 +48,13 @@ class RunReport:
 
     def broken(self, task: luigi.Task, exception: BaseException) -> None:
         """Luigi could not check or schedule ``task`` (its ``complete()`` or ``requires()`` raised)."""
+        if isinstance(exception, RPCError):
+            self.problems.append(
+                f"the central scheduler does not answer ({exception}). Start it with: luigid "
+                "--background --address 127.0.0.1 --port 8082 --pidfile .luigid/pid --logdir "
+                ".luigid --state-path .luigid/state.pickle ; or run without it: add --local-scheduler."
+            )
+            return
         self.problems.append(f"{task.task_id} could not be scheduled: {type(exception).__name__}: {exception}")
 
     def missing(self, task: luigi.Task) -> None:

@@ -1,0 +1,64 @@
+"""Shared fixtures: a temporary copy of the example project, and running `luigi` in it."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import shutil
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from luigi_tasks.project import current_project
+
+REPO = Path(__file__).resolve().parents[1]
+BIN = Path(sys.executable).parent
+LUIGI = str(BIN / "luigi")
+
+
+def copy_project(dest: Path) -> Path:
+    """The example project's config, raw data and luigi.cfg, copied under ``dest``."""
+    dest.mkdir(parents=True, exist_ok=True)
+    shutil.copytree(REPO / "config", dest / "config", ignore=shutil.ignore_patterns("local"))
+    (dest / "config" / "local").mkdir()
+    (dest / "data" / "01_raw").mkdir(parents=True)
+    shutil.copy2(REPO / "data" / "01_raw" / "house.csv", dest / "data" / "01_raw" / "house.csv")
+    shutil.copy2(REPO / "luigi.cfg", dest / "luigi.cfg")
+    return dest
+
+
+@pytest.fixture
+def project(tmp_path: Path) -> Path:
+    """A fresh copy of the example project (no outputs yet)."""
+    return copy_project(tmp_path / "project")
+
+
+@pytest.fixture
+def in_project(project: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+    """Work inside ``project`` in this process (its catalog is read afresh)."""
+    monkeypatch.chdir(project)
+    current_project.cache_clear()
+    yield project
+    current_project.cache_clear()
+
+
+def run_luigi(
+    cwd: Path, *args: str, env: dict[str, str] | None = None, timeout: float = 300
+) -> subprocess.CompletedProcess[str]:
+    """Run the `luigi` command as a user would, in ``cwd``; never raises on failure."""
+    full_env = {**os.environ, **(env or {})}
+    return subprocess.run(
+        [LUIGI, *args], cwd=cwd, env=full_env, capture_output=True, text=True, timeout=timeout
+    )
+
+
+def tree_digest(folder: Path) -> dict[str, str]:
+    """sha256 of every file under ``folder``, by relative path."""
+    return {
+        str(p.relative_to(folder)): hashlib.sha256(p.read_bytes()).hexdigest()
+        for p in sorted(folder.rglob("*"))
+        if p.is_file()
+    }
