@@ -62,3 +62,24 @@ def tree_digest(folder: Path) -> dict[str, str]:
         for p in sorted(folder.rglob("*"))
         if p.is_file()
     }
+
+
+@pytest.fixture
+def toy(tmp_path: Path) -> Path:
+    """A project running ``tests/toy/toy_pipeline.py`` (see :func:`run_toy`)."""
+    from tests.toy import make_toy_project
+
+    return make_toy_project(tmp_path / "toy", REPO)
+
+
+def run_toy(cwd: Path, *args: str, timeout: float = 300) -> subprocess.CompletedProcess[str]:
+    """`luigi --module toy_pipeline ...` in a toy project."""
+    from tests.toy import TOY_DIR
+
+    return run_luigi(cwd, "--module", "toy_pipeline", *args, env={"PYTHONPATH": str(TOY_DIR)}, timeout=timeout)
+
+
+def calls(cwd: Path) -> list[str]:
+    """Which toy nodes ran, in order, since the log was last cleared."""
+    log = cwd / "calls.log"
+    return log.read_text(encoding="utf-8").split() if log.exists() else []

@@ -1,0 +1,93 @@
+"""The catalog: Kedro's keys, paths against the project root, overlays, clear errors."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+import pytest
+import yaml
+
+from luigi_tasks.catalog import DataCatalog
+from luigi_tasks.datasets import CSVDataset, JSONDataset, ParquetDataset
+from luigi_tasks.errors import CatalogError
+from luigi_tasks.project import Project
+
+
+def catalog(tmp_path: Path, text: str) -> DataCatalog:
+    return DataCatalog.from_config(yaml.safe_load(text), root=tmp_path, source="cat.yml")
+
+
+def test_the_example_catalog_builds_typed_versioned_targets(project: Path) -> None:
+    cat = Project.load(project).catalog
+    houses = cat.dataset("houses", "r1")
+    assert isinstance(houses, CSVDataset) and houses.path == str(project / "data/01_raw/house.csv")
+    train_x = cat.dataset("train_x", "r1")
+    assert isinstance(train_x, ParquetDataset)
+    assert train_x.path == str(project / "data/05_model_input/train_x.parquet/r1/train_x.parquet")
+    assert isinstance(cat.dataset("metrics", "r9"), JSONDataset)
+    assert cat.load("houses").shape == (546, 12)
+
+
+def test_kedro_spellings_and_anchors_are_accepted(tmp_path: Path) -> None:
+    cat = catalog(
+        tmp_path,
+        """
+        _csv: &csv {type: kedro_datasets.pandas.CSVDataSet, load_args: {sep: ";"}}
+        a: {<<: *csv, filepath: a.csv}
+        b: {type: pandas.ParquetDataset, filepath: /abs/b.pq, versioned: true, metadata: {owner: me}}
+        """,
+    )
+    assert list(cat) == ["a", "b"] and cat.dataset("a").load_args["sep"] == ";"
+    assert cat.dataset("b", "r1").path == "/abs/b.pq/r1/b.pq"
+    with pytest.raises(CatalogError, match="versioned: give the run id"):
+        cat.dataset("b")
+
+
+def test_user_dataset_class_by_dotted_path(tmp_path: Path) -> None:
+    cat = catalog(tmp_path, "m: {type: tests.test_catalog.UpperJSON, filepath: m.json}")
+    cat.save("m", {"k": "v"})
+    assert cat.load("m") == {"K": "v"}
+
+
+class UpperJSON(JSONDataset):
+    def _load_from(self, src):  # type: ignore[no-untyped-def]
+        return {k.upper(): v for k, v in super()._load_from(src).items()}
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("x: {type: pandas.CSVDataset, filepath: x.csv, filpath: y}", r"cat.yml: dataset 'x': unknown key 'filpath' \(did you mean 'filepath'\?\)"),
+        ("x: {type: pandas.CSVDataset}", r"dataset 'x': 'filepath' is missing"),
+        ("x: {type: pandas.CSVDatset, filepath: x.csv}", r"unknown type 'pandas.CSVDatset'. Close matches: pandas.CSVDataset"),
+        ("x: [1, 2]", r"dataset 'x': the entry must be a mapping"),
+        ("x: {type: builtins.dict, filepath: x}", r"not a subclass of luigi_tasks.datasets.AbstractDataset"),
+    ],
+)
+def test_bad_entries_name_file_dataset_and_key(tmp_path: Path, text: str, message: str) -> None:
+    with pytest.raises(CatalogError, match=message):
+        catalog(tmp_path, text)
+
+
+def test_unknown_dataset_suggests_close_names(tmp_path: Path) -> None:
+    cat = catalog(tmp_path, "train_x: {type: pandas.CSVDataset, filepath: x.csv}")
+    with pytest.raises(CatalogError, match="Dataset 'trian_x' is not in the catalog. Did you mean 'train_x'"):
+        cat.dataset("trian_x")
+
+
+def test_local_overlay_replaces_entries_and_parameters(project: Path) -> None:
+    (project / "config/local/catalog.yml").write_text("houses: {type: pandas.CSVDataset, filepath: elsewhere.csv}\n")
+    (project / "config/local/parameters.yml").write_text("split: {test_size: 0.3, random_state: 1}\n")
+    loaded = Project.load(project)
+    assert loaded.catalog.dataset("houses").path == str(project / "elsewhere.csv")
+    assert loaded.parameter("params:split.test_size") == 0.3
+    assert loaded.parameter("params:model.estimator").endswith("LinearRegression")
+
+
+def test_catalog_save_load_through_run_ids(project: Path) -> None:
+    cat = Project.load(project).catalog
+    frame = pd.DataFrame({"x": [1.0]})
+    cat.save("train_x", frame, run_id="r1")
+    assert cat.load("train_x", run_id="r1").equals(frame)
+    assert not cat.dataset("train_x", "r2").exists()

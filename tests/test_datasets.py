@@ -1,0 +1,125 @@
+"""Each dataset type: round trip, exists(), versions never overwritten, atomic saves."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import pytest
+from sklearn.linear_model import LinearRegression
+
+from luigi_tasks.datasets import AbstractDataset, CSVDataset, JSONDataset, ParquetDataset, PickleDataset
+from luigi_tasks.datasets.base import Source
+from luigi_tasks.errors import DatasetError, VersionExistsError
+
+FRAME = pd.DataFrame({"a": [1, 2, 3], "b": [0.5, 1.5, 2.5], "c": ["x", "y", "z"]})
+CASES: list[tuple[type[AbstractDataset], str, Any]] = [
+    (CSVDataset, "t.csv", FRAME),
+    (ParquetDataset, "t.parquet", FRAME),
+    (PickleDataset, "t.pkl", {"model": LinearRegression(), "n": 3}),
+    (JSONDataset, "t.json", {"r2": 0.61, "names": ["a", "b"]}),
+]
+
+
+def same(a: Any, b: Any) -> bool:
+    if isinstance(a, pd.DataFrame):
+        return a.equals(b)
+    if isinstance(a, dict) and "model" in a:
+        return type(a["model"]) is type(b["model"]) and a["n"] == b["n"]
+    return a == b
+
+
+def files(folder: Path) -> list[str]:
+    return sorted(str(p.relative_to(folder)) for p in folder.rglob("*") if p.is_file())
+
+
+@pytest.mark.parametrize(("cls", "name", "data"), CASES, ids=[c[0].__name__ for c in CASES])
+def test_round_trip_and_exists_unversioned(tmp_path: Path, cls: type[AbstractDataset], name: str, data: Any) -> None:
+    ds = cls(str(tmp_path / name))
+    assert not ds.exists()
+    ds.save(data)
+    assert ds.exists() and ds.path == str(tmp_path / name)
+    assert same(data, ds.load())
+    ds.save(data)  # an unversioned dataset may be replaced (atomically)
+    assert files(tmp_path) == [name]
+
+
+@pytest.mark.parametrize(("cls", "name", "data"), CASES, ids=[c[0].__name__ for c in CASES])
+def test_versions_live_under_the_run_id_and_are_never_overwritten(
+    tmp_path: Path, cls: type[AbstractDataset], name: str, data: Any
+) -> None:
+    v1 = cls(str(tmp_path / name), version="r1")
+    v1.save(data)
+    assert Path(v1.path) == tmp_path / name / "r1" / name
+    before = Path(v1.path).read_bytes()
+    with pytest.raises(VersionExistsError, match=r"version 'r1' exists already.*new --run-id"):
+        cls(str(tmp_path / name), version="r1").save(data)
+    assert Path(v1.path).read_bytes() == before
+    v2 = cls(str(tmp_path / name), version="r2")
+    assert not v2.exists()
+    v2.save(data)
+    assert same(data, v2.load()) and files(tmp_path) == [f"{name}/r1/{name}", f"{name}/r2/{name}"]
+
+
+class HalfWritten(ParquetDataset):
+    """Writes some bytes, then fails, as a full disk or a crash would."""
+
+    def _save_to(self, data: pd.DataFrame, dst: Source) -> None:
+        with open(dst, "wb") as f:  # type: ignore[arg-type]
+            f.write(b"PAR1 partial")
+        raise OSError(28, "No space left on device")
+
+
+def test_a_save_that_fails_half_way_leaves_no_file_and_keeps_the_old_one(tmp_path: Path) -> None:
+    versioned = HalfWritten(str(tmp_path / "x.parquet"), version="r1")
+    with pytest.raises(DatasetError, match="No space left on device"):
+        versioned.save(FRAME)
+    assert not versioned.exists() and files(tmp_path) == []
+
+    ParquetDataset(str(tmp_path / "y.parquet")).save(FRAME)
+    before = (tmp_path / "y.parquet").read_bytes()
+    with pytest.raises(DatasetError):
+        HalfWritten(str(tmp_path / "y.parquet")).save(FRAME.head(1))
+    assert (tmp_path / "y.parquet").read_bytes() == before and files(tmp_path) == ["y.parquet"]
+
+
+@pytest.mark.parametrize(
+    ("cls", "bad"),
+    [(ParquetDataset, {"not": "a frame"}), (CSVDataset, [1, 2]), (JSONDataset, {"x": object()}), (PickleDataset, lambda: 1)],
+    ids=["parquet", "csv", "json", "pickle"],
+)
+def test_a_type_the_dataset_cannot_save_is_refused_by_name(tmp_path: Path, cls: type[AbstractDataset], bad: Any) -> None:
+    ds = cls(str(tmp_path / "out"), version="r1", name="train_x")
+    with pytest.raises(DatasetError, match="Dataset 'train_x'"):
+        ds.save(bad)
+    assert not ds.exists() and files(tmp_path) == []
+
+
+def test_load_of_missing_or_corrupt_data_names_dataset_and_path(tmp_path: Path) -> None:
+    ds = ParquetDataset(str(tmp_path / "m.parquet"), name="train_x", version="r1")
+    with pytest.raises(DatasetError, match=r"Dataset 'train_x'.*no data at .*m.parquet/r1/m.parquet"):
+        ds.load()
+    Path(ds.path).parent.mkdir(parents=True)
+    Path(ds.path).write_bytes(b"PAR1 truncated")
+    with pytest.raises(DatasetError, match=r"could not be loaded from .*corrupt or truncated"):
+        ds.load()
+
+
+def test_set_aside_moves_a_version_without_deleting_it(tmp_path: Path) -> None:
+    ds = JSONDataset(str(tmp_path / "m.json"), version="r1")
+    ds.save({"r2": 0.1})
+    aside = ds.set_aside()
+    assert not ds.exists() and os.path.exists(aside) and ".aside-" in aside
+    ds.save({"r2": 0.2})
+    assert ds.load() == {"r2": 0.2} and JSONDataset(aside).load() == {"r2": 0.1}
+
+
+def test_remote_paths_go_through_fsspec() -> None:
+    ds = ParquetDataset("memory://bucket/frames/t.parquet", version="r1")
+    ds.save(FRAME)
+    assert ds.path.startswith("memory://") and ds.path.endswith("/bucket/frames/t.parquet/r1/t.parquet")
+    assert ds.exists() and ds.load().equals(FRAME)
+    with pytest.raises(VersionExistsError):
+        ParquetDataset("memory://bucket/frames/t.parquet", version="r1").save(FRAME)

@@ -1,0 +1,64 @@
+"""The example project's node functions, tested as plain functions (no Luigi)."""
+
+from __future__ import annotations
+
+import pandas as pd
+import pytest
+
+from luigi_tasks.pipelines.data_engineering import preprocess_houses, split_data
+from luigi_tasks.pipelines.data_science import evaluate_model, make_estimator, predict, train_model
+from tests.conftest import REPO
+
+SPLIT = {"test_size": 0.2, "random_state": 42}
+LINEAR = {"estimator": "sklearn.linear_model.LinearRegression", "init_args": {}}
+
+
+@pytest.fixture(scope="module")
+def houses() -> pd.DataFrame:
+    return pd.read_csv(REPO / "data" / "01_raw" / "house.csv")
+
+
+def test_preprocess_turns_yes_no_into_0_1_and_keeps_rows(houses: pd.DataFrame) -> None:
+    out = preprocess_houses(houses)
+    assert len(out) == len(houses) == 546
+    assert all(pd.api.types.is_numeric_dtype(out[c]) for c in out.columns)
+    assert out["airco"].tolist() == (houses["airco"] == "yes").astype(int).tolist()
+    assert houses["airco"].dtype != out["airco"].dtype  # the input frame is not modified
+
+
+def test_preprocess_refuses_values_other_than_yes_no() -> None:
+    with pytest.raises(ValueError, match="Column 'airco' holds \\['maybe'\\]"):
+        preprocess_houses(pd.DataFrame({"price": [1.0, 2.0], "airco": ["yes", "maybe"]}))
+
+
+def test_split_sizes_follow_parameters_and_are_reproducible(houses: pd.DataFrame) -> None:
+    train_x, test_x, train_y, test_y = split_data(preprocess_houses(houses), SPLIT)
+    assert (len(train_x), len(test_x)) == (436, 110)
+    assert list(train_y.columns) == ["price"] and "price" not in train_x.columns
+    assert train_x.index.equals(train_y.index) and test_x.index.equals(test_y.index)
+    again = split_data(preprocess_houses(houses), SPLIT)
+    assert again[1].index.equals(test_x.index)
+    other = split_data(preprocess_houses(houses), {**SPLIT, "random_state": 1})
+    assert not other[1].index.equals(test_x.index)
+
+
+def test_linear_regression_scores_r2_near_0_6_on_the_real_table(houses: pd.DataFrame) -> None:
+    train_x, test_x, train_y, test_y = split_data(preprocess_houses(houses), SPLIT)
+    model = train_model(train_x, train_y, LINEAR)
+    metrics = evaluate_model(predict(model, test_x), test_y)
+    assert set(metrics) >= {"r2", "mae", "rmse"}
+    assert 0.55 <= metrics["r2"] <= 0.75
+    assert metrics["n_test"] == 110 and 0 < metrics["mae"] < metrics["rmse"]
+
+
+def test_evaluate_is_exact_on_perfect_predictions() -> None:
+    truth = pd.DataFrame({"price": [1.0, 2.0, 4.0]}, index=[3, 1, 2])
+    preds = pd.DataFrame({"prediction": [2.0, 4.0, 1.0]}, index=[1, 2, 3])
+    assert evaluate_model(preds, truth) == {"r2": 1.0, "mae": 0.0, "rmse": 0.0, "n_test": 3}
+
+
+def test_estimator_comes_from_parameters_and_only_from_sklearn() -> None:
+    ridge = make_estimator({"estimator": "sklearn.linear_model.Ridge", "init_args": {"alpha": 3.0}})
+    assert type(ridge).__name__ == "Ridge" and ridge.alpha == 3.0
+    with pytest.raises(ValueError, match="scikit-learn class path"):
+        make_estimator({"estimator": "os.system"})
