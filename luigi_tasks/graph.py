@@ -67,10 +67,10 @@ def current_graph() -> NodeGraph:
 
 @contextmanager
 def isolated_registry() -> Iterator[None]:
-    """Nodes made inside the block are forgotten after it (for tests that declare nodes)."""
+    """Inside the block only nodes made in it exist; after it they are forgotten (for tests)."""
     global _registry, _resolved
     saved = _registry
-    _registry, _resolved = list(saved), None
+    _registry, _resolved = [], None
     try:
         yield
     finally:

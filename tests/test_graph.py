@@ -1,0 +1,69 @@
+"""Resolving nodes into a graph: producers, cycles, undeclared outputs and parameters."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from luigi_tasks import graph, node
+from luigi_tasks.errors import CatalogError, NodeError, PipelineError
+from luigi_tasks.project import Project
+
+
+def ident(x: object) -> object:
+    return x
+
+
+@pytest.fixture
+def example(project: Path) -> Iterator[Project]:
+    with graph.isolated_registry():
+        yield Project.load(project)
+
+
+def test_producers_and_raw_inputs_are_found_through_the_catalog(example: Project) -> None:
+    a = node(ident, "houses", "train_x", name="make_x", namespace="g1")
+    b = node(ident, "train_x", "model", name="fit", namespace="g1")
+    g = graph.resolve([a, b], example)
+    assert g.producers == {"train_x": a, "model": b}
+    assert g.upstream == {a: (), b: (a,)} and g.raw_inputs == {a: ("houses",), b: ()}
+    assert g.downstream_closure(a) == [a, b]
+    assert a.get_task_family() == "g1.MakeX"
+
+
+def test_two_producers_of_one_dataset_are_named(example: Project) -> None:
+    a = node(ident, "houses", "train_x", name="one", namespace="g2")
+    b = node(ident, "houses", "train_x", name="two", namespace="g2")
+    with pytest.raises(PipelineError, match="Dataset 'train_x' is produced by two nodes: g2.One and g2.Two"):
+        graph.resolve([a, b], example)
+
+
+def test_a_cycle_is_named_node_by_node(example: Project) -> None:
+    a = node(ident, "model", "train_x", name="p", namespace="g3")
+    b = node(ident, "train_x", "test_x", name="q", namespace="g3")
+    c = node(ident, "test_x", "model", name="r", namespace="g3")
+    with pytest.raises(PipelineError, match=r"cycle: g3\.\w -> g3\.\w -> g3\.\w -> g3\.\w"):
+        graph.resolve([a, b, c], example)
+
+
+def test_undeclared_outputs_inputs_and_parameters_are_refused(example: Project) -> None:
+    with pytest.raises(PipelineError, match="Node g4.Out outputs 'nowhere', which is not in the catalog"):
+        graph.resolve([node(ident, "houses", "nowhere", name="out", namespace="g4")], example)
+    with pytest.raises(CatalogError, match="Dataset 'housse' is not in the catalog. Did you mean 'houses'"):
+        graph.resolve([node(ident, "housse", "train_x", name="inp", namespace="g4")], example)
+    with pytest.raises(PipelineError, match="Node g4.Par: Parameter 'split.size' is not in config/parameters.yml"):
+        graph.resolve([node(ident, "params:split.size", "train_x", name="par", namespace="g4")], example)
+
+
+def test_inputs_must_fit_the_function(example: Project) -> None:
+    two = node(ident, ["houses", "params:split"], "train_x", name="two_args", namespace="g5")
+    with pytest.raises(NodeError, match=r"Node g5.TwoArgs: inputs \['houses', 'params:split'\] do not fit ident"):
+        graph.resolve([two], example)
+
+
+def test_node_declaration_errors() -> None:
+    with pytest.raises(NodeError, match="has no outputs"):
+        node(ident, "houses", [], name="nothing")
+    with pytest.raises(NodeError, match="not an identifier"):
+        node(ident, "houses", "x", name="bad name")

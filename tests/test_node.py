@@ -1,0 +1,56 @@
+"""A node's task class: output checks, keyword inputs, dict outputs, run in-process."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import luigi
+import pandas as pd
+import pytest
+
+from luigi_tasks import graph, node
+from luigi_tasks.errors import NodeError
+from luigi_tasks.project import current_project
+
+
+def two(houses: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
+    return houses.head(2), houses.tail(3)
+
+
+@pytest.fixture(autouse=True)
+def _isolated() -> Iterator[None]:
+    with graph.isolated_registry():
+        yield
+
+
+def test_returned_values_must_match_the_declared_outputs() -> None:
+    spec = node(two, "houses", ["train_x", "test_x", "train_y"], name="three", namespace="n1").node
+    with pytest.raises(NodeError, match=r"Node n1.Three \(two\) declares 3 outputs \(train_x, test_x, train_y\), but returned 2 values"):
+        spec.bind_outputs(two(pd.DataFrame({"a": [1]})))
+    single = node(two, "houses", ["train_x", "test_x"], name="pair", namespace="n1").node
+    with pytest.raises(NodeError, match="returned one DataFrame"):
+        single.bind_outputs(pd.DataFrame())
+    mapped = node(two, "houses", {"left": "train_x", "right": "test_x"}, name="mapped", namespace="n1").node
+    assert mapped.bind_outputs({"left": 1, "right": 2}) == {"train_x": 1, "test_x": 2}
+    with pytest.raises(NodeError, match=r"declares outputs \['left', 'right'\] \(a dict\), but returned \['left'\]"):
+        mapped.bind_outputs({"left": 1})
+
+
+def split_kw(frame: pd.DataFrame, how: dict) -> dict[str, pd.DataFrame]:
+    cut = int(len(frame) * how["test_size"])
+    return {"test": frame.iloc[:cut], "train": frame.iloc[cut:]}
+
+
+def test_keyword_inputs_and_dict_outputs_run_through_luigi(in_project: Path) -> None:
+    task_class = node(
+        split_kw,
+        inputs={"how": "params:split", "frame": "houses"},
+        outputs={"train": "train_x", "test": "test_x"},
+        namespace="n2",
+    )
+    task = task_class(run_id="kw1")
+    assert luigi.build([task], local_scheduler=True, log_level="WARNING")
+    catalog = current_project().catalog
+    assert len(catalog.load("test_x", "kw1")) == 109 and len(catalog.load("train_x", "kw1")) == 437
+    assert task.complete() and task.requires()[0].task_family == "RawData"
