@@ -9,6 +9,12 @@ Entries use Kedro's keys, so a Kedro catalog works with few or no edits::
       save_args: {protocol: 5}
 
 Top-level keys starting with ``_`` are ignored (YAML anchors to reuse), as in Kedro.
+Table datasets also take ``schema`` (column -> dtype, checked on load and save) and
+``allow_empty`` (accept a table with zero rows on load).
+
+A dataset name is a name, not a path (:data:`DATASET_NAME_RULE`): letters, digits,
+``_ . - @``, no ``..``. Names appear in task parameters, messages and run records, so one
+that could be read as a path (``../x``, ``a/b``) is refused when the catalog is read.
 
 Example:
     >>> catalog = DataCatalog.from_config(yaml.safe_load(text), root=Path("."))
@@ -20,18 +26,25 @@ from __future__ import annotations
 
 import difflib
 import importlib
+import re
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from luigi_tasks.config import load_config, resolve_path
-from luigi_tasks.datasets import BUILTIN_TYPES, AbstractDataset
+from luigi_tasks.datasets import BUILTIN_TYPES, AbstractDataset, Schema
 from luigi_tasks.errors import CatalogError
 
 KNOWN_KEYS = frozenset(
-    {"type", "filepath", "load_args", "save_args", "fs_args", "versioned", "credentials", "metadata"}
+    {
+        "type", "filepath", "load_args", "save_args", "fs_args", "versioned", "credentials", "metadata",
+        "schema", "allow_empty",
+    }
 )
+#: What a dataset name may look like (Kedro namespaces use '.', transcoding '@').
+DATASET_NAME_RULE = "[A-Za-z0-9_][A-Za-z0-9_.@-]{0,127}, without '..'"
+_DATASET_NAME_RE = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.@-]{0,127}")
 _KEDRO_PREFIXES = ("kedro_datasets.", "kedro.extras.datasets.")
 
 
@@ -43,7 +56,8 @@ class DatasetEntry:
     dataset_type: type[AbstractDataset]
     filepath: str
     versioned: bool = False
-    options: Mapping[str, Any] = field(default_factory=dict)
+    #: Keyword arguments of the dataset class; not in repr (credentials are among them).
+    options: Mapping[str, Any] = field(default_factory=dict, repr=False)
 
     def build(self, run_id: str | None) -> AbstractDataset:
         version = run_id if self.versioned else None
@@ -146,6 +160,7 @@ def _parse_entry(
     name: str, raw: Any, *, root: Path, credentials: Mapping[str, Any], source: str
 ) -> DatasetEntry:
     where = f"{source}: dataset '{name}'"
+    check_dataset_name(name, where=source)
     if not isinstance(raw, Mapping):
         raise CatalogError(
             f"{where}: the entry must be a mapping with at least 'type' and 'filepath', "
@@ -171,13 +186,51 @@ def _parse_entry(
     }
     if raw.get("credentials") is not None:
         options["credentials"] = _credentials(where, raw["credentials"], credentials)
+    dataset_type = resolve_type(raw["type"], where=where)
+    options.update(_table_options(where, raw, dataset_type))
     return DatasetEntry(
         name=name,
-        dataset_type=resolve_type(raw["type"], where=where),
+        dataset_type=dataset_type,
         filepath=resolve_path(root, raw["filepath"]),
         versioned=raw.get("versioned", False),
         options=options,
     )
+
+
+def check_dataset_name(name: Any, *, where: str = "catalog") -> str:
+    """Return ``name`` if it is a valid dataset name, else raise :class:`CatalogError`."""
+    text = str(name)
+    if not isinstance(name, str) or not _DATASET_NAME_RE.fullmatch(text) or ".." in text:
+        shown = repr(text) if len(text) <= 80 else repr(text[:77] + "...")
+        raise CatalogError(
+            f"{where}: dataset name {shown} is not allowed: a dataset name is a name, not a "
+            f"path. It must match {DATASET_NAME_RULE}. Rename the entry (its file location "
+            "goes in 'filepath')."
+        )
+    return text
+
+
+def _table_options(where: str, raw: Mapping[str, Any], dataset_type: type[AbstractDataset]) -> dict[str, Any]:
+    """The validated ``schema`` and ``allow_empty`` of a table dataset's entry."""
+    given = [key for key in ("schema", "allow_empty") if raw.get(key) is not None]
+    if not given:
+        return {}
+    if not dataset_type.accepts_schema:
+        raise CatalogError(
+            f"{where}: '{given[0]}' applies only to table datasets (pandas.CSVDataset, "
+            f"pandas.ParquetDataset), not to {raw['type']}. Remove it."
+        )
+    options: dict[str, Any] = {}
+    if raw.get("allow_empty") is not None:
+        if not isinstance(raw["allow_empty"], bool):
+            raise CatalogError(f"{where}: 'allow_empty' must be true or false.")
+        options["allow_empty"] = raw["allow_empty"]
+    if raw.get("schema") is not None:
+        try:
+            options["schema"] = Schema.parse(raw["schema"])
+        except ValueError as exc:
+            raise CatalogError(f"{where}: {exc}.") from None
+    return options
 
 
 def _credentials(where: str, ref: Any, credentials: Mapping[str, Any]) -> dict[str, Any]:

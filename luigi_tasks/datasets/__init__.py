@@ -9,7 +9,8 @@ from __future__ import annotations
 
 from luigi_tasks.datasets.base import AbstractDataset
 from luigi_tasks.datasets.json import JSONDataset
-from luigi_tasks.datasets.pandas import CSVDataset, ParquetDataset
+from luigi_tasks.datasets.pandas import CSVDataset, ParquetDataset, TableDataset
+from luigi_tasks.datasets.schema import Schema
 from luigi_tasks.datasets.pickle import PickleDataset
 
 BUILTIN_TYPES: dict[str, type[AbstractDataset]] = {
@@ -26,4 +27,6 @@ __all__ = [
     "JSONDataset",
     "ParquetDataset",
     "PickleDataset",
+    "Schema",
+    "TableDataset",
 ]

@@ -18,7 +18,7 @@ import posixpath
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import datetime, timezone
-from typing import IO, Any, ClassVar, Generic, TypeVar
+from typing import IO, Any, ClassVar, Generic, NoReturn, TypeVar
 
 import fsspec
 import luigi
@@ -51,6 +51,8 @@ class AbstractDataset(luigi.Target, Generic[T], abc.ABC):
     data_type: ClassVar[type | tuple[type, ...] | None] = None
     default_load_args: ClassVar[dict[str, Any]] = {}
     default_save_args: ClassVar[dict[str, Any]] = {}
+    #: Whether the catalog keys ``schema`` and ``allow_empty`` apply (table datasets).
+    accepts_schema: ClassVar[bool] = False
 
     def __init__(
         self,
@@ -71,6 +73,7 @@ class AbstractDataset(luigi.Target, Generic[T], abc.ABC):
         self.metadata = metadata or {}
         self.name = name or posixpath.basename(self.filepath.rstrip("/"))
         path = version_path(self.filepath, version) if version is not None else self.filepath
+        self._secrets = frozenset(_secret_strings(credentials))
         self._fs, self._path = fsspec.core.url_to_fs(path, **(credentials or {}), **(fs_args or {}))
         self._protocol = path.split("://", 1)[0] if "://" in path else "file"
 
@@ -83,7 +86,14 @@ class AbstractDataset(luigi.Target, Generic[T], abc.ABC):
 
     def exists(self) -> bool:
         """Whether the data (this version of it) is there. Luigi calls this for ``complete()``."""
-        return bool(self._fs.exists(self._path))
+        try:
+            return bool(self._fs.exists(self._path))
+        except Exception as exc:
+            self._fail(
+                f"{self._describe()}: cannot check whether {self.path} exists: "
+                f"{type(exc).__name__}: {exc}. Check the path, the network and the credentials.",
+                exc,
+            )
 
     def load(self) -> T:
         """Read the data.
@@ -96,13 +106,18 @@ class AbstractDataset(luigi.Target, Generic[T], abc.ABC):
             raise DatasetError(f"{self._describe()} has no data at {self.path}. {self._missing_hint()}")
         try:
             with self._source() as src:
-                return self._load_from(src)
+                data = self._load_from(src)
+        except DatasetError:
+            raise
         except Exception as exc:
-            raise DatasetError(
+            self._fail(
                 f"{self._describe()} could not be loaded from {self.path}: "
                 f"{type(exc).__name__}: {exc}. The file may be corrupt or truncated, or not "
-                "of this type: check the file, or the dataset's type and load_args in the catalog."
-            ) from exc
+                "of this type: check the file, or the dataset's type and load_args in the catalog.",
+                exc,
+            )
+        self._validate_loaded(data)
+        return data
 
     def save(self, data: T) -> None:
         """Write ``data`` atomically: the path holds the whole data, or nothing new.
@@ -113,6 +128,7 @@ class AbstractDataset(luigi.Target, Generic[T], abc.ABC):
                 file at the path is left as it was.
         """
         self._check_type(data)
+        self._validate_saving(data)
         try:
             with atomic_write(self._fs, self._path, overwrite=self.version is None) as dst:
                 self._save_to(data, dst)
@@ -122,11 +138,12 @@ class AbstractDataset(luigi.Target, Generic[T], abc.ABC):
                 "and a saved version is never overwritten. Use a new --run-id."
             ) from None
         except Exception as exc:
-            raise DatasetError(
+            self._fail(
                 f"{self._describe()} could not be saved to {self.path}: {type(exc).__name__}: "
                 f"{exc}. Nothing was written there; fix the cause (disk space, permissions, "
-                "save_args) and run again."
-            ) from exc
+                "save_args) and run again.",
+                exc,
+            )
 
     def set_aside(self) -> str:
         """Move this version's data to a dated name beside it, so it can be written again.
@@ -148,7 +165,26 @@ class AbstractDataset(luigi.Target, Generic[T], abc.ABC):
     def _save_to(self, data: T, dst: Source) -> None:
         """Write ``data`` to a local path or an open binary file."""
 
+    def _validate_loaded(self, data: T) -> None:
+        """Check data just loaded (e.g. against a schema); raise :class:`DatasetError`."""
+
+    def _validate_saving(self, data: T) -> None:
+        """Check data about to be saved, before any byte is written."""
+
     # -- helpers ------------------------------------------------------------------------
+
+    def _fail(self, message: str, cause: BaseException) -> NoReturn:
+        """Raise a :class:`DatasetError` caused by ``cause``, any credential value masked.
+
+        If the message held a secret, the cause (whose text holds it too) is not chained,
+        so that tracebacks in the log file do not print it either.
+        """
+        redacted = message
+        for secret in self._secrets:
+            redacted = redacted.replace(secret, "***")
+        if redacted != message:
+            raise DatasetError(redacted) from None
+        raise DatasetError(message) from cause
 
     @contextmanager
     def _source(self) -> Iterator[Source]:
@@ -192,3 +228,16 @@ def binary(src: Source, mode: str = "rb") -> Iterator[IO[bytes]]:
             yield f
     else:
         yield src
+
+
+def _secret_strings(credentials: Any) -> Iterator[str]:
+    """Every string of at least 4 characters in ``credentials`` (nested mappings and lists)."""
+    if isinstance(credentials, str):
+        if len(credentials) >= 4:
+            yield credentials
+    elif isinstance(credentials, dict):
+        for value in credentials.values():
+            yield from _secret_strings(value)
+    elif isinstance(credentials, (list, tuple)):
+        for value in credentials:
+            yield from _secret_strings(value)
