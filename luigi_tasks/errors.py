@@ -37,3 +37,7 @@ class PipelineError(LuigiTasksError):
 
 class NodeError(LuigiTasksError):
     """A node was declared wrongly, or its function returned something it did not declare."""
+
+
+class RunError(LuigiTasksError):
+    """A run id cannot be (re)run as asked: other parameters, stale nodes, unknown run."""
