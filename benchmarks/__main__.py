@@ -1,0 +1,144 @@
+"""``python -m benchmarks``: run the suite, print the table, write ``benchmarks/RESULTS.md``.
+
+Run from the repository root with the package installed (``pip install -e .``)::
+
+    python -m benchmarks                 # the full suite, about 25 minutes on 2 cores
+    python -m benchmarks --quick         # toy sizes, one round: a minute
+    python -m benchmarks --only small --only io --rounds 3
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import shlex
+import sys
+import time
+import traceback
+from collections.abc import Sequence
+from datetime import datetime, timezone
+from pathlib import Path
+
+from benchmarks import machine
+from benchmarks.context import FULL, QUICK, Context, Settings
+from benchmarks.generate import DEFAULT_WORK, REPO
+from benchmarks.measure import BenchmarkError
+from benchmarks.results import Finding, memory_table, table
+from benchmarks.rows import ROWS
+
+DEFAULT_OUT = REPO / "benchmarks" / "RESULTS.md"
+ANALYSIS = REPO / "benchmarks" / "ANALYSIS.md"
+MEMORY_ROWS = ("small", "large")
+
+HOW_TO_READ = """\
+- Every cell is the median of the rounds, with (min-max). A row's contenders run in the
+  same invocation, interleaved: one run of each per round, the order rotated every round
+  (A B C, B C A, ...), so slow periods of the shared machine hit all alike.
+- "result" is computed per round (subject / reference, or subject - reference for the
+  no-op row) and then summarised, so it is a ratio of paired runs, never of absolute
+  times taken at different moments. A goal is met when the median is within it.
+- Whole-process rows (small, large, many nodes, no-op, recovery, scheduler) time the
+  command from start to exit, as a user waits for it; I/O runs in one process.
+- small/large: `luigi --module luigi_tasks.pipelines FullPipeline --local-scheduler` vs
+  `python -m benchmarks.plain_script` (the same node functions, reads and writes, no
+  Luigi) vs `luigi --module benchmarks.bare_luigi FullPipeline` (hand-written Luigi
+  tasks, same files) vs `plain_script --minimal` (persists only model inputs, model,
+  predictions, metrics). The large table is synthetic: the shipped rows resampled with a
+  fixed seed, prices and lot sizes jittered.
+- many nodes: `benchmarks/nodes_luigi_tasks.py` vs `benchmarks/nodes_bare.py`: one task
+  class per node, each reading its inputs' JSON and writing one JSON output.
+- no-op rerun: the complete chain run again, minus process start (`python -c "import
+  luigi.cmdline, luigi_tasks"` in the same rounds; `import luigi.cmdline` for bare Luigi).
+- Peak RSS is the child process's `ru_maxrss` (`os.wait4`)."""
+
+
+def parse(argv: Sequence[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="python -m benchmarks", description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="toy sizes and one round (seconds per row)")
+    parser.add_argument("--only", action="append", choices=list(ROWS), metavar="ROW",
+                        help=f"run only this row (repeatable): {', '.join(ROWS)}")
+    parser.add_argument("--rounds", type=int, help="rounds for every row (overrides the defaults)")
+    parser.add_argument("--out", type=Path, default=DEFAULT_OUT, help="markdown file to write (default: %(default)s)")
+    parser.add_argument("--work-dir", type=Path, default=DEFAULT_WORK,
+                        help="where projects and data are made (default: %(default)s, git-ignored)")
+    return parser.parse_args(argv)
+
+
+def settings_for(args: argparse.Namespace) -> Settings:
+    settings = QUICK if args.quick else FULL
+    if args.rounds:
+        settings = dataclasses.replace(settings, rounds=args.rounds, heavy_rounds=args.rounds, node_rounds={})
+    return settings
+
+
+def run_rows(ctx: Context, names: Sequence[str]) -> list[Finding]:
+    """Run each row; a row that fails becomes an ``error`` line, and the others still run."""
+    findings: list[Finding] = []
+    for name in names:
+        started = time.perf_counter()
+        print(f"[benchmarks] {name} ...", file=sys.stderr, flush=True)
+        try:
+            found = ROWS[name](ctx)
+        except (BenchmarkError, OSError) as exc:
+            traceback.print_exc()
+            first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+            found = [Finding(name, "(failed)", None, None, [], "x", pending=f"error: {first}")]
+        findings += found
+        print(f"[benchmarks] {name} done in {time.perf_counter() - started:.0f} s", file=sys.stderr, flush=True)
+    return findings
+
+
+def report(findings: Sequence[Finding], *, command: str, settings: Settings, started: datetime,
+           minutes: float, load_before: str) -> str:
+    """The whole of RESULTS.md."""
+    parts = [
+        "# luigi-tasks benchmarks",
+        "",
+        f"Made by `{command}` on {started:%Y-%m-%d %H:%M} UTC in {minutes:.1f} minutes "
+        f"(rounds: {settings.rounds} for cheap rows, {settings.heavy_rounds} for {settings.large_rows:,}-row rows, "
+        f"per node count {settings.node_rounds or settings.rounds}).",
+        "",
+        table(findings),
+        "",
+        "## Peak memory (RSS)",
+        "",
+        memory_table(findings, MEMORY_ROWS),
+        "",
+        "## Machine",
+        "",
+        *machine.describe(),
+        f"- Load average (1/5/15 min) before: {load_before}; after: {machine.load()}. The machine is shared "
+        "with other engineers' test runs: absolute times are noisy, and only the interleaved ratios are meant "
+        "to be compared.",
+        "",
+        "## How to read this",
+        "",
+        HOW_TO_READ,
+    ]
+    notes = [f"- {f.row}, {f.comparison}: {n}" for f in findings for n in f.notes]
+    if notes:
+        parts += ["", "## Notes from this run", "", *notes]
+    if ANALYSIS.exists():
+        parts += ["", ANALYSIS.read_text(encoding="utf-8").strip()]
+    return "\n".join(parts) + "\n"
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = parse(argv)
+    settings = settings_for(args)
+    names = [n for n in ROWS if not args.only or n in args.only]
+    args.work_dir.mkdir(parents=True, exist_ok=True)
+    started, load_before, t0 = datetime.now(tz=timezone.utc), machine.load(), time.perf_counter()
+    findings = run_rows(Context(settings, args.work_dir.resolve()), names)
+    command = shlex.join(["python", "-m", "benchmarks", *(sys.argv[1:] if argv is None else argv)])
+    text = report(findings, command=command, settings=settings, started=started,
+                  minutes=(time.perf_counter() - t0) / 60, load_before=load_before)
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(text, encoding="utf-8")
+    print(table(findings))
+    print(f"\nwritten: {args.out}", file=sys.stderr)
+    return 1 if any(f.status.startswith("error") for f in findings) else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

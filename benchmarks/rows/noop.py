@@ -1,0 +1,54 @@
+"""No-op rerun: the chain of ``noop_nodes`` nodes, complete, run again (<= 0.1 s beyond process start).
+
+"Process start" is measured, in the same rounds, as ``python -c "import luigi.cmdline,
+luigi_tasks"``: starting the interpreter and importing what the ``luigi`` command imports
+before it does anything (for bare Luigi: ``import luigi.cmdline``). The result is the
+rerun's wall time minus that, round by round: reading luigi.cfg, building the node classes,
+resolving the graph and catalog, checking every output, scheduling, and exiting.
+"""
+
+from __future__ import annotations
+
+from benchmarks.context import PYTHON, Context, process
+from benchmarks.measure import interleave
+from benchmarks.results import Finding, Goal, Series, paired
+from benchmarks.rows.many import contenders, projects
+
+RUN_ID = "complete"
+
+
+def noop_rerun(ctx: Context) -> list[Finding]:
+    """The no-op rerun row."""
+    n = ctx.settings.noop_nodes
+    lt, bare = projects(ctx, "chain", n, "noop")
+    first = contenders(lt, bare, "chain", n, "--local-scheduler", keep=True)
+    for run in first.values():
+        run(RUN_ID)
+    again = contenders(lt, bare, "chain", n, "--local-scheduler", keep=True)
+    runs = interleave(
+        {
+            "lt": lambda _: again["lt"](RUN_ID),
+            "ltstart": process(lambda _: [PYTHON, "-c", "import luigi.cmdline, luigi_tasks"], lt, keep=True),
+            "bare": lambda _: again["bare"](RUN_ID),
+            "barestart": process(lambda _: [PYTHON, "-c", "import luigi.cmdline"], bare, keep=True),
+        },
+        ctx.settings.rounds,
+        warmup=ctx.settings.warmup,
+    )
+    return [
+        paired(
+            "no-op rerun",
+            f"chain of {n}, complete: luigi-tasks rerun - process start",
+            Series("rerun", runs["lt"]),
+            Series("start", runs["ltstart"]),
+            goal=Goal(0.1, " s"),
+            how="minus",
+        ),
+        paired(
+            "no-op rerun",
+            f"chain of {n}, complete: bare Luigi rerun - process start",
+            Series("bare rerun", runs["bare"]),
+            Series("start", runs["barestart"]),
+            how="minus",
+        ),
+    ]
