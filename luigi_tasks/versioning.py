@@ -20,6 +20,7 @@ from datetime import datetime, timezone
 from typing import Any
 
 import luigi
+from luigi.cmdline_parser import CmdlineParser
 
 from luigi_tasks.errors import RunIdError
 
@@ -72,7 +73,17 @@ class RunIdParameter(luigi.Parameter):
         )
         super().__init__(**kwargs)
 
+    # Luigi takes an empty command-line value (``--run-id ''``) as "not given", which would
+    # silently make a fresh id; an explicitly empty run id is refused instead.
+    def _parse_or_no_value(self, x: Any) -> Any:
+        if x == "":
+            validate_run_id(x)
+        return super()._parse_or_no_value(x)
+
     def normalize(self, x: Any) -> str:
         if x is None:
+            parser = CmdlineParser.get_instance()
+            if parser is not None and getattr(parser.known_args, "run_id", None) == "":
+                validate_run_id("")
             return session_run_id()
         return validate_run_id(x)
