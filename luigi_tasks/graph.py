@@ -40,6 +40,37 @@ class NodeGraph:
     upstream: dict[type[NodeTask], tuple[type[NodeTask], ...]]
     raw_inputs: dict[type[NodeTask], tuple[str, ...]]
 
+    def closure(self, root: object) -> list[type[NodeTask]]:
+        """The nodes ``root`` (a node or pipeline task) needs, upstream first."""
+        from luigi_tasks.node import NodeTask
+        from luigi_tasks.pipeline import PipelineTask
+
+        starts: list[type[NodeTask]] = []
+        pending: list[type] = [type(root)]
+        while pending:
+            cls = pending.pop()
+            if issubclass(cls, NodeTask):
+                starts.append(cls)
+            elif issubclass(cls, PipelineTask):
+                pending.extend(reversed(cls.parts))
+        order: list[type[NodeTask]] = []
+        seen: set[type[NodeTask]] = set()
+        for start in starts:
+            if start in seen:
+                continue
+            seen.add(start)
+            stack = [(start, iter(self.upstream[start]))]
+            while stack:
+                task, ups = stack[-1]
+                up = next(ups, None)
+                if up is None:
+                    order.append(task)
+                    stack.pop()
+                elif up not in seen:
+                    seen.add(up)
+                    stack.append((up, iter(self.upstream[up])))
+        return order
+
     def downstream_closure(self, start: type[NodeTask]) -> list[type[NodeTask]]:
         """``start`` and every node that depends on it, directly or not."""
         children: dict[type[NodeTask], list[type[NodeTask]]] = {}

@@ -27,7 +27,7 @@ from typing import Any, ClassVar, Literal
 
 import luigi
 
-from luigi_tasks import graph, runs
+from luigi_tasks import fingerprint, graph, runs
 from luigi_tasks.datasets import AbstractDataset
 from luigi_tasks.errors import NodeError
 from luigi_tasks.project import current_project, is_parameter
@@ -93,11 +93,13 @@ class NodeTask(luigi.Task):
     """The Luigi Task of one node and one run. Made by :func:`node`; not used directly."""
 
     run_id = RunIdParameter()
+    reuse_from = runs.ReuseFromParameter()
     node: ClassVar[Node]
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         graph.current_graph()  # check the whole project once, before anything runs
+        runs.prepare(self)  # refuse other parameters or stale results; decide reuse
         report.task_created(self)
 
     def requires(self) -> list[luigi.Task]:
@@ -108,20 +110,35 @@ class NodeTask(luigi.Task):
         ]
 
     def output(self) -> dict[str, AbstractDataset]:
-        catalog = current_project().catalog
-        return {name: catalog.dataset(name, self.run_id) for name in self.node.outputs}
+        """This run's version of each output, or the earlier run's version it reuses."""
+        project = current_project()
+        versions = runs.state(project, self.run_id).versions.get(self.get_task_family(), {})
+        return {name: project.catalog.dataset(name, versions.get(name, self.run_id)) for name in self.node.outputs}
+
+    def input_targets(self) -> dict[str, AbstractDataset]:
+        """The dataset behind each input: its producer's output for this run, or raw data."""
+        project, producers = current_project(), graph.current_graph().producers
+        return {
+            ref: producers[ref](run_id=self.run_id).output()[ref]
+            if ref in producers
+            else project.catalog.dataset(ref, self.run_id)
+            for ref in self.node.inputs
+            if not is_parameter(ref)
+        }
 
     def run(self) -> None:
         project, spec, family = current_project(), self.node, self.get_task_family()
-        record = runs.NodeRecord.start(family, self.run_id)
+        reason = runs.state(project, self.run_id).reasons.get(family, "missing")
+        record = runs.NodeRecord.start(family, self.run_id, reason=reason)
         runs.write_node_record(project, record)
-        logger.info("%s [run %s] started", family, self.run_id)
+        logger.info("%s [run %s] started (%s)", family, self.run_id, reason)
         started = time.perf_counter()
         steps = len(spec.inputs) + 1 + len(spec.outputs)
 
+        sources = self.input_targets()
         values = []
         for i, ref in enumerate(spec.inputs):
-            values.append(project.parameter(ref) if is_parameter(ref) else project.catalog.load(ref, self.run_id))
+            values.append(project.parameter(ref) if is_parameter(ref) else sources[ref].load())
             self._progress(i + 1, steps, f"loaded {ref}")
         inputs_text = ", ".join(
             f"{ref} {describe(v)}" for ref, v in zip(spec.inputs, values, strict=True) if not is_parameter(ref)
@@ -141,7 +158,13 @@ class NodeTask(luigi.Task):
         duration = time.perf_counter() - started
         self.set_status_message(f"done in {duration:.2f} s; in: {inputs_text or '-'}; out: {outputs_text}")
         runs.write_node_record(
-            project, record.finish("done", outputs={n: t.path for n, t in targets.items()})
+            project,
+            record.finish(
+                "done",
+                versions=dict.fromkeys(targets, self.run_id),
+                outputs={n: t.path for n, t in targets.items()},
+                fingerprint=fingerprint.node_fingerprint(type(self), self.run_id).to_dict(),
+            ),
         )
         logger.info("%s [run %s] done in %.2f s; out: %s", family, self.run_id, duration, outputs_text)
 
@@ -150,7 +173,7 @@ class NodeTask(luigi.Task):
         message = f"{type(exception).__name__}: {exception}"
         try:
             record = runs.read_node_record(current_project(), self.run_id, family)
-            if record is None:
+            if record is None or record.status != "running":
                 record = runs.NodeRecord.start(family, self.run_id)
             runs.write_node_record(current_project(), record.finish("failed", error=message))
         except Exception:  # the record must not hide the node's own error

@@ -18,7 +18,7 @@ from typing import Any, ClassVar
 
 import luigi
 
-from luigi_tasks import graph
+from luigi_tasks import graph, runs
 from luigi_tasks.report import report
 from luigi_tasks.versioning import RunIdParameter
 
@@ -27,12 +27,14 @@ class PipelineTask(luigi.WrapperTask):
     """A wrapper task requiring each of :attr:`parts` with the same ``run_id``."""
 
     run_id = RunIdParameter()
+    reuse_from = runs.ReuseFromParameter()
     #: Node task classes and/or other PipelineTask classes.
     parts: ClassVar[Sequence[type[luigi.Task]]] = ()
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         graph.current_graph()  # check the whole project once, before anything runs
+        runs.prepare(self)  # refuse other parameters or stale results; decide reuse
         report.task_created(self)
 
     def requires(self) -> list[luigi.Task]:

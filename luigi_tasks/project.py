@@ -20,7 +20,7 @@ PARAMS_PREFIX = "params:"
 ALL_PARAMETERS = "parameters"
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)  # compared and hashed by identity: one per process
 class Project:
     """A project's root folder, its catalog and its parameters."""
 

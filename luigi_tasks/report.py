@@ -98,7 +98,7 @@ class RunReport:
             return [f"luigi-tasks: run {run_id} is complete."]
         if project is not None:
             problems += [
-                f"{r.node} failed: {r.error}" for r in runs.read_node_records(project, run_id) if r.status == "failed"
+                f"{r.node} failed: {r.error}" for r in runs.read_node_records(project, run_id).values() if r.status == "failed"
             ]
         out = [f"luigi-tasks: run {run_id} did not complete."]
         out += [f"luigi-tasks:   {p}" for p in problems] or ["luigi-tasks:   see Luigi's summary above."]

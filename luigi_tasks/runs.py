@@ -1,25 +1,47 @@
-"""Run records: what happened to each node of a run, kept beside the data.
+"""Runs: the record kept beside the data, and the rules that make reruns trustworthy.
 
-Each node writes its own small JSON file, ``<runs_dir>/<run_id>/nodes/<task family>.json``
-(atomically replaced), so that several worker processes can record one run at once
-without losing updates.
+A run is everything under one run id. Its record lives in ``<runs_dir>/<run_id>/``
+(``data/09_runs`` by default):
+
+- ``run.json``, written once when the run is created: the effective parameters, the code
+  version (git commit), library versions, the run it reuses from;
+- ``nodes/<task family>.json``, one file per node, atomically replaced by whichever worker
+  process runs the node (so concurrent workers never lose an update): status, start, end,
+  duration, the versions of its outputs, its fingerprint, why it ran.
+
+Before any task of a run is scheduled, :func:`prepare` refuses a run id that was created
+with other parameters, or whose completed nodes are stale (code, parameters or input
+changed), and decides which nodes are reused from an earlier run (``--reuse-from``).
 """
 
 from __future__ import annotations
 
-import json
 import os
+import platform
 import posixpath
 import socket
+import subprocess
+import sys
 from dataclasses import asdict, dataclass, field, replace
 from datetime import datetime, timezone
-from typing import Any
+from importlib import metadata
+from typing import TYPE_CHECKING, Any
 
-import fsspec
-
-from luigi_tasks.datasets.atomic import atomic_write
-from luigi_tasks.project import Project
+from luigi_tasks.errors import RunError, VersionExistsError
+from luigi_tasks.fingerprint import Fingerprint, node_fingerprint
+from luigi_tasks.project import Project, current_project
+from luigi_tasks.storage import list_json, read_json, write_json
 from luigi_tasks.versioning import validate_run_id
+
+import luigi
+
+if TYPE_CHECKING:
+    from luigi_tasks.node import NodeTask
+
+RUN_FILE = "run.json"
+LATEST = "latest"
+#: Statuses whose outputs count as this run's results.
+COMPLETE = ("done", "reused")
 
 
 def _now() -> str:
@@ -28,33 +50,39 @@ def _now() -> str:
 
 @dataclass(frozen=True)
 class NodeRecord:
-    """One node's latest attempt in one run."""
+    """One node's latest state in one run."""
 
     node: str
     run_id: str
-    status: str  # running | done | failed
-    started: str
+    status: str  # running | done | failed | reused | invalidated
+    started: str | None = None
     ended: str | None = None
     duration_s: float | None = None
+    #: Output dataset -> the run id whose version it is (another run's when reused).
+    versions: dict[str, str] = field(default_factory=dict)
     outputs: dict[str, str] = field(default_factory=dict)
+    fingerprint: dict[str, Any] | None = None
+    reused_from: str | None = None
+    reason: str | None = None
     error: str | None = None
     host: str = field(default_factory=socket.gethostname)
     pid: int = field(default_factory=os.getpid)
 
     @classmethod
-    def start(cls, node: str, run_id: str) -> NodeRecord:
-        return cls(node=node, run_id=run_id, status="running", started=_now())
+    def start(cls, node: str, run_id: str, reason: str | None = None) -> NodeRecord:
+        return cls(node=node, run_id=run_id, status="running", started=_now(), reason=reason)
 
-    def finish(self, status: str, *, outputs: dict[str, str] | None = None, error: str | None = None) -> NodeRecord:
+    def finish(self, status: str, **changes: Any) -> NodeRecord:
         ended = datetime.now(tz=timezone.utc)
-        duration = (ended - datetime.fromisoformat(self.started)).total_seconds()
+        started = datetime.fromisoformat(self.started) if self.started else ended
         return replace(
             self,
             status=status,
             ended=ended.isoformat(timespec="milliseconds"),
-            duration_s=round(duration, 3),
-            outputs=outputs or self.outputs,
-            error=error,
+            duration_s=round((ended - started).total_seconds(), 3),
+            host=socket.gethostname(),
+            pid=os.getpid(),
+            **changes,
         )
 
 
@@ -69,37 +97,295 @@ def _node_path(project: Project, run_id: str, node: str) -> str:
 
 def write_node_record(project: Project, record: NodeRecord) -> None:
     """Replace the node's record atomically."""
-    fs, path = fsspec.core.url_to_fs(_node_path(project, record.run_id, record.node))
-    payload = json.dumps(asdict(record), indent=2, sort_keys=True).encode("utf-8")
-    with atomic_write(fs, path, overwrite=True) as dst:
-        if isinstance(dst, str):
-            with open(dst, "wb") as f:
-                f.write(payload)
-        else:
-            dst.write(payload)
+    write_json(_node_path(project, record.run_id, record.node), asdict(record))
 
 
 def read_node_record(project: Project, run_id: str, node: str) -> NodeRecord | None:
     """The node's record in run ``run_id``, or ``None`` if it never ran there."""
-    fs, path = fsspec.core.url_to_fs(_node_path(project, run_id, node))
-    if not fs.exists(path):
-        return None
-    with fs.open(path, "rb") as f:
-        return _parse(json.loads(f.read()))
+    data = read_json(_node_path(project, run_id, node))
+    return _parse(data) if data else None
 
 
-def read_node_records(project: Project, run_id: str) -> list[NodeRecord]:
-    """Every node record of run ``run_id`` (empty if there is none)."""
-    fs, folder = fsspec.core.url_to_fs(posixpath.join(run_dir(project, run_id), "nodes"))
-    if not fs.isdir(folder):
-        return []
-    records = []
-    for path in sorted(fs.glob(posixpath.join(folder, "*.json"))):
-        with fs.open(path, "rb") as f:
-            records.append(_parse(json.loads(f.read())))
-    return records
+def read_node_records(project: Project, run_id: str) -> dict[str, NodeRecord]:
+    """Every node record of run ``run_id``, by task family."""
+    records = [read_json(p) for p in list_json(posixpath.join(run_dir(project, run_id), "nodes"))]
+    return {r.node: r for r in map(_parse, filter(None, records))}
 
 
 def _parse(data: dict[str, Any]) -> NodeRecord:
     known = NodeRecord.__dataclass_fields__
     return NodeRecord(**{k: v for k, v in data.items() if k in known})
+
+
+# -- run.json ------------------------------------------------------------------------------
+
+
+def read_run_info(project: Project, run_id: str) -> dict[str, Any] | None:
+    """The run's ``run.json``, or ``None`` if the run was never started."""
+    return read_json(posixpath.join(run_dir(project, run_id), RUN_FILE))
+
+
+def list_runs(project: Project) -> list[dict[str, Any]]:
+    """Every run's ``run.json``, oldest first."""
+    fs_runs = _run_ids(project.runs_dir)
+    infos = [read_run_info(project, r) for r in fs_runs]
+    return sorted((i for i in infos if i), key=lambda i: (i.get("created", ""), i["run_id"]))
+
+
+def _run_ids(folder: str) -> list[str]:
+    import fsspec
+
+    fs, path = fsspec.core.url_to_fs(folder)
+    if not fs.isdir(path):
+        return []
+    names = [posixpath.basename(p.rstrip("/")) for p in fs.ls(path, detail=False)]
+    return [n for n in names if not n.startswith(".") and fs.exists(posixpath.join(path, n, RUN_FILE))]
+
+
+def _code_version(project: Project) -> str | None:
+    try:
+        commit = subprocess.run(
+            ["git", "rev-parse", "HEAD"], cwd=project.root, capture_output=True, text=True, timeout=10
+        )
+        if commit.returncode != 0:
+            return None
+        dirty = subprocess.run(
+            ["git", "status", "--porcelain", "--untracked-files=no"],
+            cwd=project.root, capture_output=True, text=True, timeout=10,
+        )
+        return commit.stdout.strip() + ("-dirty" if dirty.stdout.strip() else "")
+    except (OSError, subprocess.SubprocessError):
+        return None
+
+
+def _libraries() -> dict[str, str]:
+    out = {"python": platform.python_version()}
+    for name in ("luigi-tasks", "luigi", "pandas", "pyarrow", "scikit-learn", "fsspec"):
+        try:
+            out[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            pass
+    return out
+
+
+def flatten(data: Any, prefix: str = "") -> dict[str, Any]:
+    """Nested mappings as ``{"a.b": value}``."""
+    if isinstance(data, dict) and data:
+        out: dict[str, Any] = {}
+        for key, value in data.items():
+            out.update(flatten(value, f"{prefix}{key}."))
+        return out
+    return {prefix[:-1]: data} if prefix else {}
+
+
+def parameter_diff(old: dict[str, Any], new: dict[str, Any]) -> list[str]:
+    """Lines like ``split.test_size: 0.2 -> 0.3`` for every parameter that differs."""
+    a, b = flatten(old), flatten(new)
+    missing = object()
+    return [
+        f"{key}: {_show(a.get(key, missing), missing)} -> {_show(b.get(key, missing), missing)}"
+        for key in sorted(set(a) | set(b))
+        if a.get(key, missing) != b.get(key, missing)
+    ]
+
+
+def _show(value: Any, missing: object) -> str:
+    return "(absent)" if value is missing else repr(value) if isinstance(value, str) else str(value)
+
+
+def create_or_check_run(project: Project, run_id: str, reuse_from: str | None) -> dict[str, Any]:
+    """Create run ``run_id``'s ``run.json``, or check an existing one has our parameters.
+
+    Raises:
+        RunError: the run exists with other parameters (the message lists each difference).
+    """
+    info = read_run_info(project, run_id)
+    if info is None:
+        info = {
+            "run_id": run_id,
+            "created": _now(),
+            "parameters": project.parameters,
+            "code_version": _code_version(project),
+            "libraries": _libraries(),
+            "reuse_from": reuse_from,
+            "command": " ".join(sys.argv),
+        }
+        try:
+            write_json(posixpath.join(run_dir(project, run_id), RUN_FILE), info, overwrite=False)
+        except VersionExistsError:  # another worker created it first: check against theirs
+            info = read_run_info(project, run_id) or info
+    diff = parameter_diff(info.get("parameters") or {}, project.parameters)
+    if diff:
+        raise RunError(
+            f"Run '{run_id}' was started with other parameters; one run is one experiment, "
+            "so it cannot continue with these:\n  " + "\n  ".join(diff) + "\nStart a new run "
+            f"instead: --run-id <new id> (add --reuse-from {run_id} to reuse what did not change)."
+        )
+    return info
+
+
+class ReuseFromParameter(luigi.Parameter):
+    """``--reuse-from RUN|latest``: start a new run from an earlier one.
+
+    Nodes whose fingerprint is unchanged since that run are not run again; the new run's
+    record points at their outputs there (no copy). Not significant: it does not change
+    what a task is, only where a new run starts from.
+    """
+
+    def __init__(self, **kwargs: Any) -> None:
+        kwargs.setdefault("default", "")
+        kwargs.setdefault("significant", False)
+        kwargs.setdefault(
+            "description", "Reuse unchanged nodes' outputs from this earlier run id (or 'latest')."
+        )
+        super().__init__(**kwargs)
+
+    def normalize(self, x: Any) -> str:
+        return x if x in ("", None, LATEST) else validate_run_id(x)
+
+
+# -- preparing a run --------------------------------------------------------------------------
+
+
+@dataclass
+class RunState:
+    """What this process knows of a run once prepared: reused versions and reasons to run."""
+
+    run_id: str
+    versions: dict[str, dict[str, str]] = field(default_factory=dict)
+    reasons: dict[str, str] = field(default_factory=dict)
+
+
+_states: dict[tuple[int, str], RunState] = {}
+
+
+def state(project: Project, run_id: str) -> RunState:
+    """The run's state in this process (empty if :func:`prepare` did not run for it)."""
+    return _states.get((id(project), run_id)) or RunState(run_id)
+
+
+def prepare(root: luigi.Task) -> RunState:
+    """Check and set up ``root``'s run, once per process, before anything is scheduled.
+
+    Raises:
+        RunError: other parameters than the run's, stale nodes, or an unknown reuse source.
+    """
+    project = current_project()
+    key = (id(project), root.run_id)  # type: ignore[attr-defined]
+    if key not in _states:
+        _states[key] = _prepare(project, root)
+    return _states[key]
+
+
+def _prepare(project: Project, root: luigi.Task) -> RunState:
+    from luigi_tasks.graph import current_graph
+
+    run_id: str = root.run_id  # type: ignore[attr-defined]
+    reuse_from = getattr(root, "reuse_from", "") or None
+    source = resolve_run(project, reuse_from, exclude=run_id) if reuse_from else None
+    create_or_check_run(project, run_id, source)
+    graph = current_graph()
+    nodes = graph.closure(root)
+    records = read_node_records(project, run_id)
+    run_state = RunState(run_id)
+
+    stale = []
+    for task in nodes:
+        rec = records.get(task.get_task_family())
+        if rec and rec.status in COMPLETE and rec.fingerprint:
+            why = node_fingerprint(task, run_id).explain_change(
+                Fingerprint.from_dict(rec.fingerprint), task.node.func_name
+            )
+            if why:
+                stale.append(f"{task.get_task_family()}: {why}")
+    if stale:
+        raise RunError(
+            f"Run '{run_id}' has stale results, made before these changes:\n  "
+            + "\n  ".join(stale)
+            + f"\nStart a new run: --run-id <new id> --reuse-from {run_id} (unchanged nodes are "
+            f"reused), or rerun them in this run: luigi-tasks invalidate --run-id {run_id} --from <node>."
+        )
+
+    earlier = read_node_records(project, source) if source else {}
+    for task in nodes:
+        family = task.get_task_family()
+        rec = records.get(family)
+        if rec and rec.status in COMPLETE:
+            if rec.status == "reused":
+                run_state.versions[family] = dict(rec.versions)
+            continue
+        if rec and rec.status == "failed":
+            run_state.reasons[family] = f"failed before: {rec.error}"
+            continue
+        if rec and rec.status == "invalidated":
+            run_state.reasons[family] = "invalidated"
+            continue
+        if source is None:
+            continue
+        old = earlier.get(family)
+        if old is None or old.status not in COMPLETE or not old.fingerprint:
+            run_state.reasons[family] = f"not complete in run {source}"
+            continue
+        current = node_fingerprint(task, run_id)
+        why = current.explain_change(Fingerprint.from_dict(old.fingerprint), task.node.func_name)
+        versions = old.versions or dict.fromkeys(task.node.outputs, source)
+        if why is None and all(project.catalog.dataset(n, v).exists() for n, v in versions.items()):
+            reused = NodeRecord(
+                node=family, run_id=run_id, status="reused", started=_now(), ended=_now(),
+                versions=versions, outputs=dict(old.outputs), fingerprint=current.to_dict(),
+                reused_from=source, reason=f"unchanged since run {source}",
+            )
+            write_node_record(project, reused)
+            run_state.versions[family] = versions
+        else:
+            run_state.reasons[family] = f"{why or 'outputs gone'} since run {source}"
+    return run_state
+
+
+def resolve_run(project: Project, run_id: str, *, exclude: str | None = None) -> str:
+    """A run id, or ``latest``: the newest run other than ``exclude``.
+
+    Raises:
+        RunError: no such run.
+    """
+    if run_id == LATEST:
+        runs = [i["run_id"] for i in list_runs(project) if i["run_id"] != exclude]
+        if not runs:
+            raise RunError(f"--reuse-from latest: there is no earlier run in {project.runs_dir}.")
+        return runs[-1]
+    if read_run_info(project, run_id) is None:
+        known = [i["run_id"] for i in list_runs(project)][-5:]
+        raise RunError(
+            f"--reuse-from {run_id}: no such run in {project.runs_dir}. Recent runs: "
+            f"{', '.join(known) or 'none'}. `luigi-tasks runs list` shows them all."
+        )
+    return run_id
+
+
+def invalidate(project: Project, run_id: str, start: type[NodeTask]) -> list[tuple[str, list[str]]]:
+    """Make ``start`` and everything downstream of it run again in run ``run_id``.
+
+    Their outputs in this run are moved aside (never deleted); outputs reused from another
+    run are left where they are. Returns each node with the paths it set aside.
+    """
+    from luigi_tasks.graph import current_graph
+
+    if read_run_info(project, run_id) is None:
+        raise RunError(f"Run '{run_id}' does not exist in {project.runs_dir}.")
+    done = []
+    for task in current_graph().downstream_closure(start):
+        family = task.get_task_family()
+        rec = read_node_record(project, run_id, family)
+        moved = []
+        for name in task.node.outputs:
+            target = project.catalog.dataset(name, run_id)
+            if target.exists():
+                moved.append(target.set_aside())
+        base = rec or NodeRecord(node=family, run_id=run_id, status="invalidated")
+        write_node_record(
+            project, replace(base, status="invalidated", versions={}, fingerprint=None, reused_from=None,
+                             reason="invalidated", error=None),
+        )
+        done.append((family, moved))
+    return done
+

@@ -1,0 +1,158 @@
+"""Fingerprints: what a node's output depends on, so reruns and reuse can be trusted.
+
+A node's fingerprint covers its function's code (its own source and the module-level
+helper functions it calls from the same package, compared as syntax trees so formatting
+and comments do not count), the parameters it reads, and the fingerprints of its inputs:
+the producing node's fingerprint, or the content hash of a raw file. Everything is
+computed once per process; raw files are hashed once and then recognised by size and
+modification time.
+
+Example:
+    >>> fp = node_fingerprint(TrainModel, "r1")
+    >>> fp.explain_change(old)        # 'code changed in train_model'
+"""
+
+from __future__ import annotations
+
+import ast
+import functools
+import hashlib
+import inspect
+import json
+import os
+import posixpath
+import textwrap
+import types
+from dataclasses import asdict, dataclass
+from typing import TYPE_CHECKING, Any
+
+from luigi_tasks.datasets.atomic import is_local
+from luigi_tasks.project import Project, current_project, is_parameter
+from luigi_tasks.storage import read_json, write_json
+
+if TYPE_CHECKING:
+    from luigi_tasks.node import NodeTask
+
+
+def _digest(*parts: str) -> str:
+    return hashlib.sha256("\x1f".join(parts).encode("utf-8")).hexdigest()[:16]
+
+
+@dataclass(frozen=True)
+class Fingerprint:
+    """A node's fingerprint and the parts it is made of (to say what changed)."""
+
+    code: str
+    params: str
+    inputs: dict[str, str]
+    digest: str
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Fingerprint:
+        return cls(data["code"], data["params"], dict(data["inputs"]), data["digest"])
+
+    def explain_change(self, old: Fingerprint, func_name: str) -> str | None:
+        """Why ``old`` (recorded earlier) differs from this one, or ``None`` if equal."""
+        if old.digest == self.digest:
+            return None
+        if old.code != self.code:
+            return f"code changed in {func_name}"
+        if old.params != self.params:
+            return "parameters changed"
+        changed = sorted(k for k in self.inputs if old.inputs.get(k) != self.inputs[k])
+        return f"input changed: {', '.join(changed)}" if changed else "fingerprint changed"
+
+
+@functools.cache
+def code_hash(func: Any) -> str:
+    """Hash of ``func``'s syntax tree and of the same-package functions it calls."""
+    package = (getattr(func, "__module__", None) or "").split(".")[0]
+    seen: set[Any] = set()
+    parts: list[str] = []
+    stack = [func]
+    while stack:
+        fn = stack.pop()
+        if fn in seen:
+            continue
+        seen.add(fn)
+        parts.append(_source_tree(fn))
+        code = getattr(fn, "__code__", None)
+        if code is None:
+            continue
+        for name in sorted(_names(code)):
+            ref = fn.__globals__.get(name)
+            if isinstance(ref, types.FunctionType) and (ref.__module__ or "").split(".")[0] == package:
+                stack.append(ref)
+    return _digest(*parts)
+
+
+def _names(code: types.CodeType) -> set[str]:
+    names = set(code.co_names)
+    for const in code.co_consts:
+        if isinstance(const, types.CodeType):
+            names |= _names(const)
+    return names
+
+
+def _source_tree(fn: Any) -> str:
+    try:
+        return ast.dump(ast.parse(textwrap.dedent(inspect.getsource(fn))))
+    except (OSError, TypeError, SyntaxError):
+        code = getattr(fn, "__code__", None)
+        return code.co_code.hex() if code is not None else repr(fn)
+
+
+def raw_hash(project: Project, path: str) -> str:
+    """Content hash of a raw input; recomputed only when its size or mtime changes."""
+    return _raw_hash(project.runs_dir, path)
+
+
+@functools.cache
+def _raw_hash(runs_dir: str, path: str) -> str:
+    import fsspec
+
+    fs, fs_path = fsspec.core.url_to_fs(path)
+    if not is_local(fs):
+        return _digest(str(fs.checksum(fs_path)))
+    stat = os.stat(fs_path)
+    cache = posixpath.join(runs_dir, ".cache", "raw", _digest(fs_path) + ".json")
+    key = {"path": fs_path, "size": stat.st_size, "mtime_ns": stat.st_mtime_ns}
+    cached = read_json(cache)
+    if cached and {k: cached.get(k) for k in key} == key:
+        return str(cached["sha256"])
+    sha = hashlib.sha256()
+    with open(fs_path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            sha.update(block)
+    write_json(cache, {**key, "sha256": sha.hexdigest()})
+    return sha.hexdigest()
+
+
+def node_fingerprint(task_class: type[NodeTask], run_id: str) -> Fingerprint:
+    """The fingerprint of ``task_class`` in run ``run_id`` (memoised per process)."""
+    return _node_fingerprint(current_project(), task_class, run_id)
+
+
+@functools.cache
+def _node_fingerprint(project: Project, task_class: type[NodeTask], run_id: str) -> Fingerprint:
+    from luigi_tasks.graph import current_graph
+
+    spec, graph = task_class.node, current_graph()
+    params = {ref: project.parameter(ref) for ref in spec.inputs if is_parameter(ref)}
+    inputs: dict[str, str] = {}
+    for ref in spec.inputs:
+        if is_parameter(ref):
+            continue
+        producer = graph.producers.get(ref)
+        if producer is not None:
+            inputs[ref] = _node_fingerprint(project, producer, run_id).digest
+        else:
+            inputs[ref] = raw_hash(project, project.catalog.dataset(ref, run_id).path)
+    code = code_hash(spec.func)
+    params_hash = _digest(json.dumps(params, sort_keys=True, default=repr))
+    outputs = ",".join(spec.outputs)
+    digest = _digest(code, params_hash, outputs, *(f"{k}={v}" for k, v in sorted(inputs.items())))
+    return Fingerprint(code, params_hash, inputs, digest)
