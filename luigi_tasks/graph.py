@@ -53,6 +53,10 @@ class NodeGraph:
                 starts.append(cls)
             elif issubclass(cls, PipelineTask):
                 pending.extend(reversed(cls.parts))
+        return self.closure_of(starts)
+
+    def closure_of(self, starts: Sequence[type[NodeTask]]) -> list[type[NodeTask]]:
+        """``starts`` and everything upstream of them, upstream first."""
         order: list[type[NodeTask]] = []
         seen: set[type[NodeTask]] = set()
         for start in starts:

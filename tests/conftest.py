@@ -72,11 +72,22 @@ def toy(tmp_path: Path) -> Path:
     return make_toy_project(tmp_path / "toy", REPO)
 
 
-def run_toy(cwd: Path, *args: str, timeout: float = 300) -> subprocess.CompletedProcess[str]:
-    """`luigi --module toy_pipeline ...` in a toy project."""
+def run_toy(
+    cwd: Path, *args: str, module_dir: Path | None = None, timeout: float = 300
+) -> subprocess.CompletedProcess[str]:
+    """`luigi --module toy_pipeline ...` in a toy project (module from ``module_dir``)."""
     from tests.toy import TOY_DIR
 
-    return run_luigi(cwd, "--module", "toy_pipeline", *args, env={"PYTHONPATH": str(TOY_DIR)}, timeout=timeout)
+    env = {"PYTHONPATH": str(module_dir or TOY_DIR)}
+    return run_luigi(cwd, "--module", "toy_pipeline", *args, env=env, timeout=timeout)
+
+
+def run_cli(cwd: Path, *args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    """The `luigi-tasks` command, as a user runs it in ``cwd``."""
+    return subprocess.run(
+        [str(BIN / "luigi-tasks"), *args], cwd=cwd, env={**os.environ, **(env or {})},
+        capture_output=True, text=True, timeout=120,
+    )
 
 
 def calls(cwd: Path) -> list[str]:

@@ -1,0 +1,133 @@
+"""``luigi-tasks runs list|show`` and ``luigi-tasks invalidate``: runs without the scheduler.
+
+Example:
+    $ luigi-tasks runs show exp2
+    $ luigi-tasks invalidate --run-id exp2 --from train_model
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+from typing import Any
+
+import luigi
+
+from luigi_tasks import runs
+from luigi_tasks.errors import LuigiTasksError, RunError
+from luigi_tasks.fingerprint import Fingerprint, node_fingerprint
+from luigi_tasks.graph import current_graph
+from luigi_tasks.node import NodeTask
+from luigi_tasks.project import Project, current_project
+
+DEFAULT_MODULE = "luigi_tasks.pipelines"
+
+
+def add_cli(commands: Any) -> None:
+    """Add the ``runs`` and ``invalidate`` commands to the ``luigi-tasks`` parser."""
+    module_help = "the module defining the pipelines (default: luigi.cfg [core] module, else %s)" % DEFAULT_MODULE
+    runs_parser = commands.add_parser("runs", help="list runs, or explain one node by node")
+    runs_sub = runs_parser.add_subparsers(title="runs commands", metavar="ACTION", required=True)
+    list_parser = runs_sub.add_parser("list", help="every run, oldest first")
+    list_parser.set_defaults(func=_guard(cmd_list))
+    show = runs_sub.add_parser("show", help="each node of a run: ran / reused / failed / not run, and why")
+    show.add_argument("run_id")
+    show.add_argument("--module", help=module_help)
+    show.set_defaults(func=_guard(cmd_show))
+
+    inv = commands.add_parser("invalidate", help="make a node and its downstream run again in a run")
+    inv.add_argument("--run-id", required=True)
+    inv.add_argument("--from", dest="start", required=True, metavar="NODE",
+                     help="node name (train_model), class (TrainModel) or task family (data_science.TrainModel)")
+    inv.add_argument("--module", help=module_help)
+    inv.set_defaults(func=_guard(cmd_invalidate))
+
+
+def _guard(func: Any) -> Any:
+    def run(args: argparse.Namespace) -> int:
+        try:
+            return int(func(args))
+        except LuigiTasksError as exc:
+            print(f"luigi-tasks: error: {exc}", file=sys.stderr)
+            return 2
+
+    return run
+
+
+def _load(module: str | None) -> Project:
+    importlib.import_module(module or luigi.configuration.get_config().get("core", "module", DEFAULT_MODULE))
+    return current_project()
+
+
+def find_node(name: str) -> type[NodeTask]:
+    """A node by task family, class name or node name."""
+    nodes = list(current_graph().upstream)
+    for task in nodes:
+        if name in (task.get_task_family(), task.__name__, task.node.name):
+            return task
+    known = ", ".join(sorted(t.node.name for t in nodes))
+    raise RunError(f"No node called '{name}'. Nodes: {known}.")
+
+
+def cmd_list(args: argparse.Namespace) -> int:
+    project = current_project()
+    infos = runs.list_runs(project)
+    if not infos:
+        print(f"No runs yet in {project.runs_dir}.")
+        return 0
+    print(f"{'run id':<28} {'created':<30} {'nodes':>5}  reuse from")
+    for info in infos:
+        records = runs.read_node_records(project, info["run_id"])
+        print(f"{info['run_id']:<28} {info.get('created', ''):<30} {len(records):>5}  {info.get('reuse_from') or '-'}")
+    return 0
+
+
+def explain(project: Project, run_id: str) -> list[tuple[str, str, str, str]]:
+    """Each node of the project in run ``run_id``: (node, status, reason, duration)."""
+    if runs.read_run_info(project, run_id) is None:
+        raise RunError(f"Run '{run_id}' does not exist in {project.runs_dir}. `luigi-tasks runs list` shows the runs.")
+    records = runs.read_node_records(project, run_id)
+    graph = current_graph()
+    order = graph.closure_of(list(graph.upstream))
+    rows = []
+    for task in order:
+        family = task.get_task_family()
+        rec = records.get(family)
+        if rec is None:
+            rows.append((family, "not run", "", "-"))
+            continue
+        status = {"done": "ran", "reused": f"reused from {rec.reused_from}"}.get(rec.status, rec.status)
+        reason = rec.error if rec.status == "failed" else rec.reason or ""
+        if rec.status in runs.COMPLETE and rec.fingerprint:
+            why = node_fingerprint(task, run_id).explain_change(Fingerprint.from_dict(rec.fingerprint), task.node.func_name)
+            if why:
+                status, reason = "stale", why
+        duration = f"{rec.duration_s:.2f} s" if rec.duration_s is not None and rec.status != "reused" else "-"
+        rows.append((family, status, reason, duration))
+    return rows
+
+
+def cmd_show(args: argparse.Namespace) -> int:
+    project = _load(args.module)
+    info = runs.read_run_info(project, args.run_id) or {}
+    rows = explain(project, args.run_id)
+    print(
+        f"run {args.run_id}  created {info.get('created')}  code {info.get('code_version') or 'unknown'}"
+        f"  reuse from {info.get('reuse_from') or '-'}"
+    )
+    width = max(len(r[0]) for r in rows) if rows else 4
+    print(f"{'node':<{width}}  {'status':<20}  {'duration':>9}  reason")
+    for family, status, reason, duration in rows:
+        print(f"{family:<{width}}  {status:<20}  {duration:>9}  {reason}")
+    return 0
+
+
+def cmd_invalidate(args: argparse.Namespace) -> int:
+    project = _load(args.module)
+    start = find_node(args.start)
+    for family, moved in runs.invalidate(project, args.run_id, start):
+        kept = f"; kept aside: {', '.join(moved)}" if moved else ""
+        print(f"invalidated {family}{kept}")
+    print(f"Rerun them with: luigi --module {args.module or DEFAULT_MODULE} FullPipeline --run-id {args.run_id}")
+    return 0

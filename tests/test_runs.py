@@ -1,0 +1,170 @@
+"""Runs you can trust: records, resume, one experiment per run, staleness, reuse, invalidate."""
+
+from __future__ import annotations
+
+import json
+import multiprocessing
+from pathlib import Path
+
+
+from luigi_tasks.runs import NodeRecord, read_node_records, write_node_record
+from luigi_tasks.project import Project
+from tests.conftest import calls, run_cli, run_luigi, run_toy, tree_digest
+from tests.toy import TOY_DIR
+
+MODULE = ("--module", "luigi_tasks.pipelines")
+
+
+def records(root: Path, run_id: str) -> dict[str, dict]:
+    folder = root / "data" / "09_runs" / run_id / "nodes"
+    return {p.stem: json.loads(p.read_text()) for p in sorted(folder.glob("*.json"))}
+
+
+def test_run_record_holds_parameters_versions_and_per_node_facts(project: Path) -> None:
+    assert run_luigi(project, *MODULE, "FullPipeline", "--local-scheduler", "--run-id", "rec").returncode == 0
+    info = json.loads((project / "data/09_runs/rec/run.json").read_text())
+    assert info["parameters"]["split"] == {"test_size": 0.2, "random_state": 42}
+    assert {"python", "luigi", "pandas", "luigi-tasks"} <= set(info["libraries"])
+    assert "code_version" in info
+    train = records(project, "rec")["data_science.TrainModel"]
+    assert train["status"] == "done" and train["duration_s"] >= 0 and train["reason"] == "missing"
+    assert train["versions"] == {"model": "rec"} and train["outputs"]["model"].endswith("model.pkl/rec/model.pkl")
+    assert set(train["fingerprint"]) == {"code", "params", "inputs", "digest"}
+    assert set(train["fingerprint"]["inputs"]) == {"train_x", "train_y"}
+
+
+def test_resume_runs_only_the_failed_node_and_downstream_by_the_record(toy: Path) -> None:
+    (toy / "FAIL_B").touch()
+    failed = run_toy(toy, "ToyPipeline", "--local-scheduler", "--run-id", "r1")
+    assert failed.returncode == 30
+    resume = failed.stderr.strip().splitlines()[-1].removeprefix("luigi-tasks: resume with: ")
+    assert resume == "luigi --module toy_pipeline ToyPipeline --local-scheduler --run-id r1"
+    before = records(toy, "r1")
+    assert before["toy.StepB"]["status"] == "failed" and "told to fail" in before["toy.StepB"]["error"]
+    (toy / "FAIL_B").unlink()
+    assert run_toy(toy, *resume.split()[3:]).returncode == 0
+    after = records(toy, "r1")
+    assert {k: after[k] for k in ("toy.StepA", "toy.StepD")} == {k: before[k] for k in ("toy.StepA", "toy.StepD")}
+    assert after["toy.StepB"]["status"] == after["toy.StepC"]["status"] == "done"
+    assert after["toy.StepB"]["reason"].startswith("failed before: RuntimeError: step_b was told to fail")
+
+
+def test_other_parameters_under_an_existing_run_id_are_refused_with_the_diff(project: Path) -> None:
+    assert run_luigi(project, *MODULE, "DataEngineeringPipeline", "--local-scheduler", "--run-id", "p1").returncode == 0
+    data_before = tree_digest(project / "data")
+    (project / "config/local/parameters.yml").write_text("split: {test_size: 0.3, random_state: 42}\n")
+    refused = run_luigi(project, *MODULE, "FullPipeline", "--local-scheduler", "--run-id", "p1")
+    assert refused.returncode == 40
+    assert "Run 'p1' was started with other parameters" in refused.stderr
+    assert "  split.test_size: 0.2 -> 0.3" in refused.stderr.splitlines()
+    assert "--reuse-from p1" in refused.stderr.strip().splitlines()[-1]
+    assert tree_digest(project / "data") == data_before
+
+
+def _edited_toy(tmp: Path, old: str, new: str) -> Path:
+    folder = tmp / "edited"
+    folder.mkdir(exist_ok=True)
+    text = (TOY_DIR / "toy_pipeline.py").read_text()
+    assert old in text
+    (folder / "toy_pipeline.py").write_text(text.replace(old, new))
+    return folder
+
+
+def test_an_edited_node_function_makes_it_and_its_downstream_stale(toy: Path, tmp_path: Path) -> None:
+    assert run_toy(toy, "ToyPipeline", "--local-scheduler", "--run-id", "s1").returncode == 0
+    cosmetic = _edited_toy(tmp_path, "    return a.head(1)", "    # a comment\n    return a.head(1)  # same code")
+    assert run_toy(toy, "ToyPipeline", "--local-scheduler", "--run-id", "s1", module_dir=cosmetic).returncode == 0
+
+    edited = _edited_toy(tmp_path, 'a.assign(x=a["x"] + 1)', 'a.assign(x=a["x"] + 2)')
+    refused = run_toy(toy, "ToyPipeline", "--local-scheduler", "--run-id", "s1", module_dir=edited)
+    assert refused.returncode == 40, refused.stderr
+    assert "Run 's1' has stale results" in refused.stderr
+    assert "  toy.StepB: code changed in step_b" in refused.stderr.splitlines()
+    assert "  toy.StepC: input changed: b" in refused.stderr.splitlines()
+    assert "toy.StepA" not in refused.stderr and "toy.StepD" not in refused.stderr
+
+    shown = run_cli(toy, "runs", "show", "s1", "--module", "toy_pipeline", env={"PYTHONPATH": str(edited)})
+    assert shown.returncode == 0, shown.stderr
+    lines = {line.split()[0]: line for line in shown.stdout.splitlines()[2:]}
+    assert "stale" in lines["toy.StepB"] and "code changed in step_b" in lines["toy.StepB"]
+    assert " ran " in lines["toy.StepA"]
+
+    helper = _edited_toy(tmp_path, 'f.write(name + "\\n")', 'f.write(name + "\\n")\n        f.flush()')
+    refused = run_toy(toy, "ToyPipeline", "--local-scheduler", "--run-id", "s1", module_dir=helper)
+    assert refused.returncode == 40 and "  toy.StepA: code changed in step_a" in refused.stderr.splitlines()
+
+
+def test_reuse_runs_only_changed_nodes_and_reused_outputs_load(project: Path) -> None:
+    assert run_luigi(project, *MODULE, "FullPipeline", "--local-scheduler", "--run-id", "u1").returncode == 0
+    u1 = tree_digest(project / "data")
+    (project / "config/local/parameters.yml").write_text(
+        "model: {estimator: sklearn.linear_model.Ridge, init_args: {alpha: 10.0}}\n"
+    )
+    second = run_luigi(project, *MODULE, "FullPipeline", "--local-scheduler", "--run-id", "u2", "--reuse-from", "latest")
+    assert second.returncode == 0, second.stderr
+    recs = records(project, "u2")
+    assert {k: v["status"] for k, v in recs.items()} == {
+        "data_engineering.PreprocessHouses": "reused",
+        "data_engineering.SplitData": "reused",
+        "data_science.TrainModel": "done",
+        "data_science.Predict": "done",
+        "data_science.EvaluateModel": "done",
+    }
+    assert recs["data_engineering.SplitData"]["versions"]["train_x"] == "u1"
+    assert recs["data_science.TrainModel"]["reason"] == "parameters changed since run u1"
+    assert not (project / "data/05_model_input/train_x.parquet/u2").exists()  # pointed at, not copied
+    after = tree_digest(project / "data")
+    assert {k: after[k] for k in u1} == u1
+    catalog = Project.load(project).catalog
+    model = catalog.load("model", "u2")
+    assert type(model).__name__ == "Ridge" and model.alpha == 10.0
+    test_x = catalog.load("test_x", "u1")
+    assert len(catalog.load("predictions", "u2")) == len(test_x) == 110
+    assert 0.5 < json.loads((project / "data/08_reporting/metrics.json/u2/metrics.json").read_text())["r2"] < 0.75
+
+    again = run_luigi(project, *MODULE, "FullPipeline", "--local-scheduler", "--run-id", "u2")
+    assert again.returncode == 0 and "Did not run any tasks" in again.stderr
+
+    missing = run_luigi(project, *MODULE, "FullPipeline", "--local-scheduler", "--run-id", "u3", "--reuse-from", "nope")
+    assert missing.returncode == 40 and "--reuse-from nope: no such run" in missing.stderr
+
+
+def test_invalidate_reruns_the_node_and_downstream_and_keeps_the_old_files(toy: Path) -> None:
+    env = {"PYTHONPATH": str(TOY_DIR)}
+    assert run_toy(toy, "ToyPipeline", "--local-scheduler", "--run-id", "i1").returncode == 0
+    old_c = (toy / "data/03/c.json/i1/c.json").read_bytes()
+    (toy / "calls.log").unlink()
+    result = run_cli(toy, "invalidate", "--run-id", "i1", "--from", "step_b", "--module", "toy_pipeline", env=env)
+    assert result.returncode == 0, result.stderr
+    assert "invalidated toy.StepB" in result.stdout and "invalidated toy.StepC" in result.stdout
+    asides = sorted((toy / "data").rglob("*.aside-*"))
+    assert [p.parent.parent.name for p in asides] == ["b.parquet", "c.json"]
+    assert run_toy(toy, "ToyPipeline", "--local-scheduler", "--run-id", "i1").returncode == 0
+    assert calls(toy) == ["b", "c"]
+    assert [p.read_bytes() for p in asides if p.parent.parent.name == "c.json"] == [old_c]
+    assert records(toy, "i1")["toy.StepC"]["reason"] == "invalidated"
+
+    unknown = run_cli(toy, "invalidate", "--run-id", "i1", "--from", "step_x", "--module", "toy_pipeline", env=env)
+    assert unknown.returncode == 2 and "No node called 'step_x'. Nodes: step_a, step_b, step_c, step_d" in unknown.stderr
+
+
+def test_parallel_workers_record_every_node(toy: Path) -> None:
+    result = run_toy(toy, "ToyPipeline", "--local-scheduler", "--workers", "3", "--run-id", "w1")
+    assert result.returncode == 0, result.stderr
+    recs = records(toy, "w1")
+    assert sorted(recs) == ["toy.StepA", "toy.StepB", "toy.StepC", "toy.StepD"]
+    assert {r["status"] for r in recs.values()} == {"done"}
+
+
+def _write_many(args: tuple[str, int]) -> None:
+    root, worker = args
+    project = Project.load(Path(root))
+    for i in range(20):
+        write_node_record(project, NodeRecord.start(f"ns.Node{worker}_{i}", "c1").finish("done"))
+
+
+def test_concurrent_record_writers_lose_no_entries(project: Path) -> None:
+    with multiprocessing.get_context("spawn").Pool(4) as pool:
+        pool.map(_write_many, [(str(project), w) for w in range(4)])
+    found = read_node_records(Project.load(project), "c1")
+    assert len(found) == 80 and {r.status for r in found.values()} == {"done"}
