@@ -1,4 +1,4 @@
-"""The ``luigi-tasks`` command: what is not a Luigi task (for now, help and the version).
+"""The ``luigi-tasks`` command: what is not a Luigi task (the central scheduler, the version).
 
 Pipelines run with Luigi's own command::
 
@@ -10,7 +10,7 @@ from __future__ import annotations
 import argparse
 from collections.abc import Sequence
 
-from luigi_tasks import __version__
+from luigi_tasks import __version__, run_commands, scheduler
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -20,12 +20,17 @@ def build_parser() -> argparse.ArgumentParser:
         "'luigi --module luigi_tasks.pipelines FullPipeline --local-scheduler'.",
     )
     parser.add_argument("--version", action="version", version=f"luigi-tasks {__version__}")
+    commands = parser.add_subparsers(title="commands", metavar="COMMAND")
+    scheduler.add_cli(commands)
+    run_commands.add_cli(commands)
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``luigi-tasks`` console script."""
     parser = build_parser()
-    parser.parse_args(argv)
+    args = parser.parse_args(argv)
+    if hasattr(args, "func"):
+        return int(args.func(args))
     parser.print_help()
     return 0

@@ -1,0 +1,306 @@
+"""``luigi-tasks scheduler start|stop|status``: Luigi's central scheduler, ``luigid``, for a project.
+
+A thin wrapper around the plain command, which keeps working on its own::
+
+    luigid --background --address 127.0.0.1 --port 8082 --pidfile .luigid/pid \\
+        --logdir .luigid --state-path .luigid/state.pickle
+
+Everything lives in ``.luigid/`` at the project root (git-ignored): the pid file, the logs
+(``luigi-server.log`` and the daemon's ``.out``/``.err``) and the pickled state that
+survives a restart. luigid has no authentication, so it is always bound to 127.0.0.1; reach
+it from another machine through an SSH tunnel or an authenticating proxy.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.parse
+import urllib.request
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import luigi.configuration
+
+from luigi_tasks.config import find_project_root
+from luigi_tasks.errors import ConfigError, LuigiTasksError
+
+ADDRESS = "127.0.0.1"
+DEFAULT_PORT = 8082
+STATE_DIR = ".luigid"
+STATUSES = ("PENDING", "RUNNING", "DONE", "FAILED", "DISABLED")
+
+
+class SchedulerError(LuigiTasksError):
+    """luigid could not be started or stopped as asked."""
+
+
+@dataclass(frozen=True)
+class SchedulerPaths:
+    """Where one project's luigid keeps its pid file, logs and state."""
+
+    folder: Path
+
+    @classmethod
+    def for_root(cls, root: Path) -> SchedulerPaths:
+        return cls(root / STATE_DIR)
+
+    @property
+    def pidfile(self) -> Path:
+        return self.folder / "pid"
+
+    @property
+    def state(self) -> Path:
+        return self.folder / "state.pickle"
+
+    @property
+    def log(self) -> Path:
+        return self.folder / "luigi-server.log"
+
+
+def url_for(port: int) -> str:
+    """The scheduler's URL on the loopback interface."""
+    return f"http://{ADDRESS}:{port}"
+
+
+def configured_port() -> int:
+    """The port of luigi.cfg ``[core] scheduler_url`` (where workers look), else 8082."""
+    url = luigi.configuration.get_config().get("core", "scheduler_url", "")
+    try:
+        port = urllib.parse.urlsplit(url).port if url else None
+    except ValueError:
+        port = None
+    return port or DEFAULT_PORT
+
+
+def luigid_command(paths: SchedulerPaths, port: int) -> list[str]:
+    """The ``luigid --background ...`` command line for ``paths`` and ``port``."""
+    return [
+        _luigid_executable(),
+        "--background",
+        "--address",
+        ADDRESS,
+        "--port",
+        str(port),
+        "--pidfile",
+        str(paths.pidfile),
+        "--logdir",
+        str(paths.folder),
+        "--state-path",
+        str(paths.state),
+    ]
+
+
+def api(url: str, method: str, timeout: float = 2.0, **data: Any) -> Any:
+    """Call luigid's JSON API (``/api/<method>``) and return its ``response``."""
+    query = urllib.parse.urlencode({"data": json.dumps(data)})
+    with urllib.request.urlopen(f"{url}/api/{method}?{query}", timeout=timeout) as reply:
+        return json.loads(reply.read().decode("utf-8"))["response"]
+
+
+def answers(url: str, timeout: float = 1.0) -> bool:
+    """Whether a luigid answers at ``url``."""
+    try:
+        api(url, "task_list", timeout=timeout, status="RUNNING", upstream_status="")
+    except (OSError, ValueError, KeyError):
+        return False
+    return True
+
+
+def wait_until_answers(url: str, timeout: float, pid: int | None = None) -> bool:
+    """Poll ``url`` until luigid answers; give up after ``timeout`` s or if ``pid`` dies."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if answers(url):
+            return True
+        if pid is not None and not _alive(pid):
+            return False
+        time.sleep(0.2)
+    return False
+
+
+def read_pid(paths: SchedulerPaths) -> int | None:
+    """The pid in the pid file if that process is alive, else ``None``."""
+    try:
+        pid = int(paths.pidfile.read_text().strip())
+    except (OSError, ValueError):
+        return None
+    return pid if _alive(pid) else None
+
+
+def start(paths: SchedulerPaths, port: int, timeout: float = 20.0) -> int:
+    """Start luigid in the background and wait until it answers; return its pid.
+
+    Raises:
+        SchedulerError: it is already running, the port is taken, or it did not come up.
+    """
+    url = url_for(port)
+    pid = read_pid(paths)
+    if pid is not None:
+        raise SchedulerError(f"luigid is already running (pid {pid}, pid file {paths.pidfile}).")
+    if answers(url):
+        raise SchedulerError(
+            f"Something already answers at {url} (another luigid?). Stop it, or pass --port."
+        )
+    paths.folder.mkdir(parents=True, exist_ok=True)
+    paths.pidfile.unlink(missing_ok=True)  # stale: its process is gone
+    # --background daemonizes: this command returns at once and the daemon writes the pid file.
+    # From the project root, so luigid reads the project's luigi.cfg ([scheduler] settings).
+    done = subprocess.run(
+        luigid_command(paths, port), cwd=paths.folder.parent, capture_output=True, text=True, timeout=timeout
+    )
+    if done.returncode != 0:
+        raise SchedulerError(f"luigid did not start:\n{done.stderr.strip()}")
+    deadline = time.monotonic() + timeout
+    while (pid := read_pid(paths)) is None and time.monotonic() < deadline:
+        time.sleep(0.1)
+    if pid is None or not wait_until_answers(url, max(deadline - time.monotonic(), 1.0), pid):
+        raise SchedulerError(
+            f"luigid did not answer at {url} within {timeout:.0f} s. See its logs in "
+            f"{paths.folder} (luigi-server.log and luigi-server-<date>.err)."
+        )
+    return pid
+
+
+def stop(paths: SchedulerPaths, timeout: float = 10.0) -> int | None:
+    """Stop the luigid named in the pid file (SIGTERM, then SIGKILL); return its pid.
+
+    Returns ``None`` when it was not running. luigid saves its state on SIGTERM.
+
+    Raises:
+        SchedulerError: the pid file names a process that is not luigid.
+    """
+    pid = read_pid(paths)
+    if pid is None:
+        paths.pidfile.unlink(missing_ok=True)
+        return None
+    if not _is_luigid(pid):
+        raise SchedulerError(
+            f"{paths.pidfile} names pid {pid}, which is not luigid: not stopping it. Remove the "
+            "stale pid file."
+        )
+    os.kill(pid, signal.SIGTERM)
+    if not _wait_dead(pid, timeout):
+        os.kill(pid, signal.SIGKILL)
+        _wait_dead(pid, 5.0)
+    paths.pidfile.unlink(missing_ok=True)
+    return pid
+
+
+def task_counts(url: str) -> dict[str, int]:
+    """How many tasks luigid holds in each status."""
+    counts = {}
+    for status in STATUSES:
+        tasks = api(url, "task_list", status=status, upstream_status="")
+        counts[status] = tasks["num_tasks"] if "num_tasks" in tasks else len(tasks)
+    return counts
+
+
+def add_cli(subparsers: argparse._SubParsersAction) -> None:
+    """Add the ``scheduler`` command to the ``luigi-tasks`` parser."""
+    parser = subparsers.add_parser(
+        "scheduler",
+        help="start, stop or check the central scheduler (luigid) of this project",
+        description="Run Luigi's central scheduler for this project, bound to 127.0.0.1, "
+        "with its pid file, logs and state in .luigid/ at the project root.",
+    )
+    parser.add_argument("action", choices=("start", "stop", "status"))
+    parser.add_argument(
+        "--port",
+        type=int,
+        default=None,
+        help="port to listen on (default: the port of luigi.cfg [core] scheduler_url, else 8082)",
+    )
+    parser.set_defaults(func=run_cli)
+
+
+def run_cli(args: argparse.Namespace) -> int:
+    """Carry out ``luigi-tasks scheduler <action>``; return the exit code (status: 1 if down)."""
+    paths = SchedulerPaths.for_root(_project_root())
+    port = args.port or configured_port()
+    url = url_for(port)
+    try:
+        if args.action == "start":
+            running = read_pid(paths)
+            if running is not None:
+                print(f"luigid is already running (pid {running}); see: luigi-tasks scheduler status")
+                return 0
+            pid = start(paths, port)
+            print(f"luigid is running (pid {pid}) at {url} ; logs and state in {paths.folder}")
+            return 0
+        if args.action == "stop":
+            pid = stop(paths)
+            print(f"luigid (pid {pid}) stopped." if pid else "luigid was not running.")
+            return 0
+    except SchedulerError as exc:
+        print(f"luigi-tasks: {exc}", file=sys.stderr)
+        return 1
+    pid = read_pid(paths)
+    if pid is None or not answers(url):
+        where = f"pid {pid} is alive but nothing answers at {url}" if pid else f"no live pid in {paths.pidfile}"
+        print(f"luigid is not running ({where}). Start it: luigi-tasks scheduler start")
+        return 1
+    counts = ", ".join(f"{n} {status}" for status, n in task_counts(url).items() if n)
+    print(f"luigid is running (pid {pid}) at {url} ; tasks: {counts or 'none'}")
+    return 0
+
+
+def _project_root() -> Path:
+    try:
+        return find_project_root()
+    except ConfigError:
+        return Path.cwd()
+
+
+def _luigid_executable() -> str:
+    beside = Path(sys.executable).parent / "luigid"
+    if beside.exists():
+        return str(beside)
+    found = shutil.which("luigid")
+    if found is None:
+        raise SchedulerError("The luigid command is not installed (it comes with the luigi package).")
+    return found
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return not _is_zombie(pid)
+
+
+def _is_zombie(pid: int) -> bool:
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().split(")")[-1].split()[0] == "Z"
+    except (OSError, IndexError):
+        return False
+
+
+def _is_luigid(pid: int) -> bool:
+    cmdline = Path(f"/proc/{pid}/cmdline")
+    if not cmdline.parent.exists():
+        return True  # no /proc (macOS): trust the pid file
+    try:
+        return b"luigid" in cmdline.read_bytes()
+    except OSError:
+        return False
+
+
+def _wait_dead(pid: int, timeout: float) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if not _alive(pid):
+            return True
+        time.sleep(0.1)
+    return not _alive(pid)

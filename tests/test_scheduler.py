@@ -1,0 +1,220 @@
+"""Pipelines through a real central scheduler (luigid): status, many workers, failure, rerun."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import time
+import uuid
+from pathlib import Path
+
+from tests.conftest import BIN, copy_project, run_luigi
+from tests.scheduler_support import (
+    NODE_FAMILIES,
+    WRAPPERS,
+    Luigid,
+    free_port,
+    launch_together,
+    luigid,  # noqa: F401 - the fixture
+    make_toy_project,
+    toy_counts,
+    toy_env,
+    toy_starts,
+    use_scheduler,
+)
+
+FULL = ("--module", "luigi_tasks.pipelines", "FullPipeline")
+TOY = ("--module", "sched_toy", "SchedToyPipeline")
+TOY_FAMILIES = {f"sched_toy.{n}" for n in ("MakeA", "MakeB", "MakeC", "Combine", "Summarize")}
+# luigi.cfg [retcode]: "not finished by this process, nothing failed in it" (shared runs, the
+# lock, a task the scheduler held back) is one code, whatever the timing between workers.
+NOT_FINISHED_HERE, TASK_FAILED = 25, 30
+
+
+def fresh_id(prefix: str) -> str:
+    """A run id no other test (or engineer's test) uses: luigi's lock is per command line."""
+    return f"{prefix}-{uuid.uuid4().hex[:8]}"
+
+
+def records(project: Path, run_id: str) -> dict[str, dict]:
+    folder = project / "data" / "09_runs" / run_id / "nodes"
+    return {p.stem: json.loads(p.read_text()) for p in folder.glob("*.json")}
+
+
+def test_fixture_runs_a_real_luigid_on_loopback(luigid: Luigid) -> None:
+    assert luigid.process.poll() is None
+    assert luigid.api("task_list", status="", upstream_status="") == {}
+    cmdline = Path(f"/proc/{luigid.process.pid}/cmdline").read_bytes().split(b"\0")
+    assert cmdline[cmdline.index(b"--address") + 1] == b"127.0.0.1"
+    assert (luigid.folder / "logs" / "luigi-server.log").exists()
+
+
+def test_full_pipeline_through_scheduler_shows_every_node_done(luigid: Luigid, project: Path) -> None:
+    use_scheduler(project, luigid.url)
+    run_id = fresh_id("central")
+
+    done = run_luigi(project, *FULL, "--run-id", run_id)  # no --scheduler-url: luigi.cfg's
+
+    assert done.returncode == 0, done.stderr
+    assert f"run {run_id} is complete" in done.stderr
+    tasks = luigid.tasks(run_id)
+    assert {f: tasks[f]["status"] for f in (*NODE_FAMILIES, *WRAPPERS)} == dict.fromkeys(
+        (*NODE_FAMILIES, *WRAPPERS), "DONE"
+    )
+    assert tasks["RawData"]["status"] == "DONE"
+    for family in NODE_FAMILIES:  # each node tells the UI what it did
+        assert tasks[family]["progress_percentage"] == 100, family
+        assert tasks[family]["status_message"].startswith("done in "), tasks[family]
+        assert " out: " in tasks[family]["status_message"]
+    assert "(546x12)" in tasks["data_engineering.PreprocessHouses"]["status_message"]
+    assert "r2=" in tasks["data_science.EvaluateModel"]["status_message"]
+    worker_pids = {rec["pid"] for rec in records(project, run_id).values()}
+    assert len(records(project, run_id)) == len(NODE_FAMILIES) and len(worker_pids) == 1
+
+
+def test_three_workers_share_one_run_each_node_runs_once(luigid: Luigid, tmp_path: Path) -> None:
+    project = make_toy_project(tmp_path / "toy", luigid.url)
+    run_id = fresh_id("shared")
+    # The three sources wait for each other: they can only finish if three processes run them.
+    env = toy_env(project, TOY_BARRIER="3")
+
+    ended = launch_together(project, 3, [*TOY, "--run-id", run_id], env)
+
+    counts = toy_counts(project)
+    assert counts == dict.fromkeys(("make_a", "make_b", "make_c", "combine", "summarize"), 1), counts
+    source_pids = {pid for name, pid in toy_starts(project) if name.startswith("make_")}
+    assert source_pids == {p.pid for p in ended}  # each worker took a different source
+    # Every worker ran part of the run and saw others run the rest: 25 from each, whether
+    # Luigi's summary calls the others' tasks "run by another worker" or "not run".
+    assert [p.returncode for p in ended] == [NOT_FINISHED_HERE] * 3, [p.stderr for p in ended]
+    assert sum(f"run {run_id} is complete" in p.stderr for p in ended) == 1  # the one that ran the root
+    confirm = run_luigi(project, *TOY, "--run-id", run_id, env=toy_env(project))
+    assert confirm.returncode == 0, confirm.stderr  # the documented way to learn the outcome
+    assert len(toy_starts(project)) == 5
+    tasks = luigid.tasks(run_id)
+    assert {f: tasks[f]["status"] for f in TOY_FAMILIES} == dict.fromkeys(TOY_FAMILIES, "DONE")
+
+
+def test_three_workers_on_the_example_pipeline(luigid: Luigid, project: Path) -> None:
+    use_scheduler(project, luigid.url)
+    run_id = fresh_id("shared-ex")
+
+    ended = launch_together(project, 3, [*FULL, "--run-id", run_id], dict(os.environ))
+
+    assert {p.returncode for p in ended} <= {0, NOT_FINISHED_HERE}, [p.stderr for p in ended]
+    tasks = luigid.tasks(run_id)
+    assert all(tasks[f]["status"] == "DONE" for f in (*NODE_FAMILIES, *WRAPPERS)), tasks
+    recs = records(project, run_id)
+    assert sorted(recs) == sorted(NODE_FAMILIES)
+    assert all(r["status"] == "done" and r["pid"] in {p.pid for p in ended} for r in recs.values())
+    # A node run twice would have set the first version aside (``*.aside-*``) before saving.
+    assert not [p for p in (project / "data").rglob("*") if ".aside-" in p.name]
+
+
+def test_workers_option_runs_nodes_in_parallel_within_one_command(luigid: Luigid, tmp_path: Path) -> None:
+    project = make_toy_project(tmp_path / "toy", luigid.url)
+    run_id = fresh_id("workers")
+
+    done = run_luigi(project, *TOY, "--run-id", run_id, "--workers", "3", env=toy_env(project, TOY_BARRIER="3"))
+
+    assert done.returncode == 0, done.stderr
+    assert toy_counts(project) == dict.fromkeys(("make_a", "make_b", "make_c", "combine", "summarize"), 1)
+    assert len({pid for name, pid in toy_starts(project) if name.startswith("make_")}) == 3
+    assert all(t["status"] == "DONE" for t in luigid.tasks(run_id).values())
+
+
+def test_failed_node_shows_failed_then_rerun_finishes_the_run(luigid: Luigid, tmp_path: Path) -> None:
+    project = make_toy_project(tmp_path / "toy", luigid.url)
+    run_id = fresh_id("fails")
+    command = [*TOY, "--run-id", run_id]
+
+    failed = run_luigi(project, *command, env=toy_env(project, TOY_FAIL="combine"))
+
+    assert failed.returncode == TASK_FAILED, failed.stderr
+    assert f"resume with: luigi {' '.join(command)}" in failed.stderr
+    tasks = luigid.tasks(run_id)
+    assert tasks["sched_toy.Combine"]["status"] == "FAILED"
+    assert tasks["sched_toy.Summarize"]["status"] == "PENDING"
+    assert tasks["sched_toy.MakeA"]["status"] == "DONE"
+    error = luigid.api("fetch_error", task_id=tasks["sched_toy.Combine"]["task_id"])
+    assert "RuntimeError: toy node combine failed on purpose" in error["error"]
+    assert "Traceback" in error["error"]
+
+    # The same command at once (well inside stable_done_cooldown_secs): only the failed node
+    # and what depends on it run.
+    rerun = run_luigi(project, *command, env=toy_env(project))
+
+    assert rerun.returncode == 0, rerun.stderr
+    assert toy_counts(project) == {"make_a": 1, "make_b": 1, "make_c": 1, "combine": 2, "summarize": 1}
+    tasks = luigid.tasks(run_id)
+    assert {f: tasks[f]["status"] for f in TOY_FAMILIES} == dict.fromkeys(TOY_FAMILIES, "DONE")
+    assert tasks["SchedToyPipeline"]["status"] == "DONE"
+
+
+def test_rerun_within_cooldown_of_a_deleted_output_is_not_run_then_runs(luigid: Luigid, tmp_path: Path) -> None:
+    """What the README promises about [scheduler] stable_done_cooldown_secs (10 s)."""
+    project = make_toy_project(tmp_path / "toy", luigid.url)
+    run_id = fresh_id("cooldown")
+    command = [*TOY, "--run-id", run_id]
+    assert run_luigi(project, *command, env=toy_env(project)).returncode == 0
+    finished = time.monotonic()
+    (project / "data" / "08" / "summary.json" / run_id / "summary.json").unlink()
+
+    early = run_luigi(project, *command, env=toy_env(project))
+
+    assert time.monotonic() - finished < 10, "too slow to test the cooldown"
+    assert early.returncode == NOT_FINISHED_HERE, early.stderr
+    assert "was not granted run permission by the scheduler" in early.stderr
+    assert toy_counts(project)["summarize"] == 1
+
+    time.sleep(max(0.0, 10.5 - (time.monotonic() - finished)))
+    later = run_luigi(project, *command, env=toy_env(project))
+
+    assert later.returncode == 0, later.stderr
+    assert toy_counts(project) == {"make_a": 1, "make_b": 1, "make_c": 1, "combine": 1, "summarize": 2}
+
+
+# -- luigi-tasks scheduler start|stop|status -------------------------------------------------
+
+
+def running(pid: int) -> bool:
+    """Whether ``pid`` is a live process (a zombie waiting for init to reap it is not)."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
+    except (OSError, IndexError):
+        return False
+
+
+def luigi_tasks_cmd(cwd: Path, *args: str) -> tuple[int, str]:
+    done = subprocess.run(
+        [str(BIN / "luigi-tasks"), *args], cwd=cwd, capture_output=True, text=True, timeout=60
+    )
+    return done.returncode, done.stdout + done.stderr
+
+
+def test_scheduler_command_starts_serves_and_stops_luigid(tmp_path: Path) -> None:
+    project = copy_project(tmp_path / "project")
+    port = free_port()
+    use_scheduler(project, f"http://127.0.0.1:{port}")  # the command takes its port from here
+    state = project / ".luigid"
+    try:
+        code, out = luigi_tasks_cmd(project, "scheduler", "start")
+        assert code == 0, out
+        assert f"http://127.0.0.1:{port}" in out
+        pid = int((state / "pid").read_text())
+        cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
+        assert cmdline[cmdline.index(b"--address") + 1] == b"127.0.0.1"
+        assert luigi_tasks_cmd(project, "scheduler", "start")[1].startswith("luigid is already running")
+
+        run_id = fresh_id("cli")
+        assert run_luigi(project, *FULL, "--run-id", run_id).returncode == 0
+        code, out = luigi_tasks_cmd(project, "scheduler", "status")
+        assert code == 0 and f"pid {pid}" in out and "DONE" in out, out
+    finally:
+        code, out = luigi_tasks_cmd(project, "scheduler", "stop")
+    assert code == 0 and f"pid {pid}" in out, out
+    assert not running(pid)
+    assert not (state / "pid").exists()
+    assert (state / "state.pickle").exists() and (state / "luigi-server.log").exists()
+    assert luigi_tasks_cmd(project, "scheduler", "status")[0] == 1
