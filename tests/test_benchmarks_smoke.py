@@ -1,0 +1,49 @@
+"""The benchmark suite runs end to end at toy sizes, so it cannot rot. Times are never asserted."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+from benchmarks.results import HEADER
+
+REPO = Path(__file__).resolve().parents[1]
+ROWS = {"small", "large", "many nodes", "no-op rerun", "recovery", "reuse", "scheduler", "I/O"}
+NUMBER = re.compile(r"-?\d+(?:\.\d+)?")
+
+
+def _table(text: str) -> list[list[str]]:
+    lines = [line for line in text.splitlines() if line.startswith("| ")]
+    rows = [[c.strip() for c in line.strip("|").split(" | ")] for line in lines]
+    end = next(i for i, r in enumerate(rows[1:], 1) if r[0] == "row")  # the memory table's header
+    return rows[:end]
+
+
+def test_quick_suite_writes_a_complete_table(tmp_path: Path) -> None:
+    out = tmp_path / "RESULTS.md"
+    done = subprocess.run(
+        [sys.executable, "-m", "benchmarks", "--quick", "--out", str(out), "--work-dir", str(tmp_path / "work")],
+        cwd=REPO, capture_output=True, text=True, timeout=900,
+    )
+    assert done.returncode == 0, done.stderr[-4000:]
+    text = out.read_text()
+    assert "## Machine" in text and "## Peak memory (RSS)" in text
+    header, rule, *rows = _table(text)
+    assert header == HEADER and set(rule) == {"---"}
+    assert {r[0] for r in rows} == ROWS
+    for row, _, subject, reference, result, goal, status in rows:
+        assert len(header) == 7
+        if status.startswith("pending"):
+            assert row == "reuse"
+            continue
+        assert status in {"met", "**missed**", "info"}, (row, status)
+        for cell in (subject, reference):
+            values = [float(x) for x in NUMBER.findall(cell.split(":", 1)[1])]
+            assert values and all(v > 0 for v in values), (row, cell)
+        value = float(NUMBER.findall(result)[0])
+        assert result.endswith("s") or value > 0, (row, result)
+    memory = [line for line in text.split("## Peak memory (RSS)")[1].splitlines() if line.startswith("| s") or line.startswith("| l")]
+    assert {line.split(" | ")[0].strip("| ") for line in memory} == {"small", "large"}
+    assert all(float(line.split(" | ")[2].split()[0]) > 0 for line in memory)
