@@ -1,0 +1,204 @@
+"""Issue 5, crashes: a killed worker leaves no half-written data; racing saves have one winner.
+
+Kill -9 trials run the real ``luigi`` command and SIGKILL it at a random moment. The
+default is a handful of trials (a few seconds each); for more::
+
+    LUIGI_TASKS_CRASH_TRIALS=50 pytest tests/test_crashes.py
+    LUIGI_TASKS_CRASH_SEED=1234 pytest tests/test_crashes.py    # replay one sequence
+
+The seed is printed (``pytest -s`` or in the failure report) so a failure can be replayed.
+"""
+
+from __future__ import annotations
+
+import json
+import multiprocessing
+import os
+import random
+import signal
+import subprocess
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from luigi_tasks.datasets import ParquetDataset
+from luigi_tasks.project import Project
+from tests.conftest import LUIGI, REPO
+from tests.crash_support import (
+    ASIDE_MARKER,
+    BASE_RUN,
+    MODULE,
+    TEMP_MARKER,
+    assert_equal_output,
+    done_project,
+    luigi,
+    outputs_of,
+    save_concurrently,
+    saved_files,
+)
+
+TRIALS = int(os.environ.get("LUIGI_TASKS_CRASH_TRIALS", "3"))
+SEED = int(os.environ.get("LUIGI_TASKS_CRASH_SEED", str(random.randrange(2**31))))
+
+
+@pytest.fixture(scope="session")
+def template_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("done-template")
+
+
+def _classify(project: Path, run_id: str) -> dict[str, list[Path]]:
+    """Files under data/ that belong to ``run_id``: outputs, set-aside copies, temps, records."""
+    catalog = Project.load(project).catalog
+    outputs = {Path(catalog.dataset(n, run_id).path): n for n in catalog if catalog.is_versioned(n)}
+    found: dict[str, list[Path]] = {"output": [], "aside": [], "temp": [], "record": [], "other": []}
+    for path in sorted((project / "data").rglob("*")):
+        if not path.is_file() or f"/{run_id}/" not in f"{path.as_posix()}":
+            continue
+        if TEMP_MARKER in path.name:
+            found["temp"].append(path)
+        elif path in outputs:
+            found["output"].append(path)
+        elif ASIDE_MARKER in path.name and Path(path.as_posix().split(ASIDE_MARKER)[0]) in outputs:
+            found["aside"].append(path)
+        elif "09_runs" in path.parts:
+            found["record"].append(path)
+        else:
+            found["other"].append(path)
+    return found
+
+
+def _check_no_partial_output(project: Path, run_id: str, reference: dict[str, Any]) -> dict[str, list[Path]]:
+    """Every file a killed run left that looks like data is whole and equals a clean run's."""
+    found = _classify(project, run_id)
+    assert not found["other"], f"unexpected files: {found['other']}"
+    catalog = Project.load(project).catalog
+    by_path = {Path(catalog.dataset(n, run_id).path): n for n in catalog if catalog.is_versioned(n)}
+    for name, value in outputs_of(project, run_id).items():  # loads each: a partial file fails here
+        assert_equal_output(name, value, reference[name])
+    for aside in found["aside"]:
+        name = by_path[Path(aside.as_posix().split(ASIDE_MARKER)[0])]
+        entry = catalog.entry(name)
+        assert_equal_output(name, entry.dataset_type(str(aside), name=name).load(), reference[name])
+    for record in found["record"]:
+        if record.suffix == ".json":
+            json.loads(record.read_text(encoding="utf-8"))
+    for temp in found["temp"]:
+        assert temp.name.startswith("."), f"temporary file not hidden: {temp}"
+    return found
+
+
+def _start(project: Path, run_id: str) -> subprocess.Popen[bytes]:
+    env = {**os.environ, "PYTHONWARNINGS": "ignore", "PYTHONPATH": str(REPO)}
+    return subprocess.Popen(
+        [LUIGI, "--module", MODULE, "FullPipeline", "--local-scheduler", "--run-id", run_id],
+        cwd=project, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, start_new_session=True,
+    )
+
+
+def _wait_for_work(project: Path, run_id: str, proc: subprocess.Popen[bytes]) -> float:
+    """Wait until the run's first node has started (its record folder appears); the time."""
+    record = project / "data" / "09_runs" / run_id
+    while not record.exists() and proc.poll() is None:
+        time.sleep(0.005)
+    return time.monotonic()
+
+
+@pytest.mark.slow
+def test_kill_9_at_random_moments_leaves_only_whole_outputs_and_resumes(tmp_path: Path, template_root: Path) -> None:
+    print(f"crash trials: {TRIALS}, seed: {SEED} (replay: LUIGI_TASKS_CRASH_SEED={SEED})")
+    rng = random.Random(SEED)
+    project = done_project(tmp_path / "project", template_root)
+    reference = outputs_of(project, BASE_RUN)
+    assert len(reference) == 8
+
+    # A clean run: its outputs equal r0's, and it tells how long the nodes' work lasts
+    # (from the run's record folder appearing to the last output), where the kills land.
+    clean = _start(project, "clean")
+    work_started = _wait_for_work(project, "clean", clean)
+    last_output = Path(Project.load(project).catalog.dataset("metrics", "clean").path)
+    while not last_output.exists() and clean.poll() is None:
+        time.sleep(0.002)
+    work = time.monotonic() - work_started
+    _, err = clean.communicate(timeout=120)
+    assert clean.returncode == 0, err.decode()[-2000:]
+    for name, value in outputs_of(project, "clean").items():
+        assert_equal_output(name, value, reference[name])
+    earlier = saved_files(project)  # runs r0 and clean: completed, must never change
+
+    summary = []
+    for trial in range(TRIALS):
+        run_id = f"crash-{trial}"
+        delay = rng.uniform(0.0, 1.1 * work)
+        proc = _start(project, run_id)
+        _wait_for_work(project, run_id, proc)
+        try:
+            proc.wait(timeout=delay)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+        where = f"trial {trial} (seed {SEED}, killed {delay:.3f} s into the work, exit {proc.returncode})"
+        found = _check_no_partial_output(project, run_id, reference)
+        summary.append(
+            f"{where}: {len(found['output'])} whole outputs, {len(found['temp'])} hidden temp files left"
+        )
+
+        after = saved_files(project)
+        changed = sorted(k for k in earlier if after.get(k) != earlier[k])
+        assert not changed, f"{where}: completed runs' files changed: {changed}"
+
+        again = luigi(project, "FullPipeline", "--local-scheduler", "--run-id", run_id)
+        assert again.returncode == 0, f"{where}: rerun failed:\n{again.stderr[-3000:]}"
+        assert f"run {run_id} is complete" in again.stderr.strip().splitlines()[-1]
+        final = _check_no_partial_output(project, run_id, reference)
+        assert len(final["output"]) == len(reference), f"{where}: outputs after rerun: {final['output']}"
+    print(f"work window {work:.2f} s\n" + "\n".join(summary))
+
+
+@pytest.mark.parametrize("round_", range(2))
+def test_two_processes_saving_one_version_exactly_one_wins(tmp_path: Path, round_: int) -> None:
+    path = str(tmp_path / "contested.parquet")
+    ctx = multiprocessing.get_context("spawn")
+    barrier, results = ctx.Barrier(2), ctx.Queue()
+    procs = [ctx.Process(target=save_concurrently, args=(path, value, barrier, results)) for value in (1, 2)]
+    for p in procs:
+        p.start()
+    outcomes = sorted(results.get(timeout=60) for _ in procs)
+    for p in procs:
+        p.join(timeout=30)
+    statuses = sorted(status for _, status, _ in outcomes)
+    assert statuses == ["VersionExistsError", "won"], outcomes
+    winner = next(value for value, status, _ in outcomes if status == "won")
+    loser_message = next(message for _, status, message in outcomes if status != "won")
+    assert "Dataset 'contested'" in loser_message and "version 'v1' exists already" in loser_message
+    assert "never overwritten" in loser_message and "--run-id" in loser_message
+    frame = ParquetDataset(path, version="v1").load()
+    assert len(frame) == 200_000 and set(frame["x"]) == {winner}
+    folder = Path(path) / "v1"
+    assert sorted(p.name for p in folder.iterdir()) == ["contested.parquet"]  # the loser's temp is gone
+
+
+def test_a_node_killed_between_two_saves_is_resumed_and_its_first_save_kept_aside(
+    tmp_path: Path, template_root: Path
+) -> None:
+    """SplitData saves four outputs; killed after the first, its run is incomplete (Luigi's
+    rule: done only when every output exists). The rerun sets the orphan aside (nothing is
+    deleted) and completes; a hidden temp file of an interrupted write is never an output."""
+    project = done_project(tmp_path / "project", template_root)
+    catalog = Project.load(project).catalog
+    reference = outputs_of(project, BASE_RUN)
+    for name in ("preprocessed_houses", "train_x"):
+        catalog.dataset(name, "r1").save(reference[name])
+    test_x = Path(catalog.dataset("test_x", "r1").path)
+    test_x.parent.mkdir(parents=True)
+    temp = test_x.parent / f".{test_x.name}{TEMP_MARKER}0123456789ab"
+    temp.write_bytes(b"PAR1 half a file")  # what a kill during a write leaves
+    assert not catalog.dataset("test_x", "r1").exists()
+
+    result = luigi(project, "FullPipeline", "--local-scheduler", "--run-id", "r1")
+    assert result.returncode == 0, result.stderr[-3000:]
+    found = _check_no_partial_output(project, "r1", reference)
+    assert len(found["output"]) == len(reference)
+    assert [p.name.split(ASIDE_MARKER)[0] for p in found["aside"]] == ["train_x.parquet"]
+    assert found["temp"] == [temp] and temp.read_bytes() == b"PAR1 half a file"
