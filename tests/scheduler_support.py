@@ -77,9 +77,13 @@ class Luigid:
     def tasks(self, run_id: str) -> dict[str, dict[str, Any]]:
         """Every task of run ``run_id`` luigid knows, by family (one run: one task each),
         each with its ``task_id`` added."""
-        found = self.api("task_list", status="", upstream_status="", search=f"run_id={run_id})")
+        found = self.api("task_list", status="", upstream_status="", search=f"run_id={run_id}")
         assert "num_tasks" not in found, found
-        return {task["name"]: {**task, "task_id": task_id} for task_id, task in found.items()}
+        return {
+            task["name"]: {**task, "task_id": task_id}
+            for task_id, task in found.items()
+            if task["params"].get("run_id") == run_id
+        }
 
     def log(self) -> str:
         path = self.folder / "logs" / "luigi-server.log"
