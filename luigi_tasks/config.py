@@ -24,6 +24,8 @@ import yaml
 from luigi_tasks.errors import ConfigError
 
 CONFIG_DIR = "config"
+# libyaml's safe loader when PyYAML was built with it: ~10x faster on large catalogs.
+_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 
 class luigi_tasks(luigi.Config):  # noqa: N801 - the class name is the luigi.cfg section name
@@ -65,7 +67,7 @@ def load_yaml(path: Path) -> dict[str, Any]:
     except OSError as exc:
         raise ConfigError(f"Cannot read {path}: {exc.strerror or exc}.") from exc
     try:
-        data = yaml.safe_load(text)
+        data = yaml.load(text, Loader=_LOADER)  # noqa: S506 - a safe loader
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         where = f"line {mark.line + 1}, column {mark.column + 1}" if mark else "unknown place"

@@ -86,6 +86,9 @@ class NodeRecord:
         )
 
 
+_RECORD_FIELDS = frozenset(NodeRecord.__dataclass_fields__)
+
+
 def run_dir(project: Project, run_id: str) -> str:
     """The folder holding run ``run_id``'s record."""
     return posixpath.join(project.runs_dir, validate_run_id(run_id))
@@ -113,8 +116,7 @@ def read_node_records(project: Project, run_id: str) -> dict[str, NodeRecord]:
 
 
 def _parse(data: dict[str, Any]) -> NodeRecord:
-    known = NodeRecord.__dataclass_fields__
-    return NodeRecord(**{k: v for k, v in data.items() if k in known})
+    return NodeRecord(**{k: v for k, v in data.items() if k in _RECORD_FIELDS})
 
 
 # -- run.json ------------------------------------------------------------------------------
