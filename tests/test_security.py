@@ -1,0 +1,207 @@
+"""Issue 5, security: names cannot become paths, credentials never show, luigid stays local.
+
+- run ids and dataset names cannot make a path outside the data folder;
+- credentials (``config/local/credentials.yml``, referenced by name from the catalog)
+  never appear in the output, the log file, run records, status messages or errors;
+- the docs say why not to load untrusted pickles;
+- every documented ``luigid`` command binds 127.0.0.1.
+"""
+
+from __future__ import annotations
+
+import importlib
+import re
+from pathlib import Path
+from typing import Any
+
+import luigi
+import luigi.scheduler
+import luigi.worker
+from luigi.setup_logging import InterfaceLogging
+import pytest
+
+from luigi_tasks.catalog import DataCatalog
+from luigi_tasks.datasets import ParquetDataset
+from luigi_tasks.errors import CatalogError, DatasetError, RunIdError
+from luigi_tasks.project import Project
+from luigi_tasks.versioning import version_path
+from tests.conftest import REPO
+from tests.crash_support import done_project, luigi as run_luigi
+
+BAD_RUN_IDS = ["../x", "a/b", "..", "/etc", "x/../../y", "", "x" * 200, "a\\b", "a\nb", ".hidden"]
+BAD_NAMES = ["../evil", "a/b", "..", "x..y", "/abs", "a\\b", ".hidden", "", "params:x", "a b", "x" * 200]
+
+
+@pytest.fixture(scope="session")
+def template_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("done-template")
+
+
+@pytest.mark.parametrize("run_id", BAD_RUN_IDS)
+def test_run_ids_cannot_make_paths(project: Path, run_id: str) -> None:
+    catalog = Project.load(project).catalog
+    with pytest.raises(RunIdError, match="a run id is a name, not a path"):
+        catalog.dataset("train_x", run_id)
+    with pytest.raises(RunIdError):
+        version_path(str(project / "data/x.parquet"), run_id)
+    with pytest.raises(RunIdError):
+        ParquetDataset(str(project / "data/x.parquet"), version=run_id)
+
+
+@pytest.mark.parametrize("name", BAD_NAMES)
+def test_dataset_names_cannot_be_paths(tmp_path: Path, name: str) -> None:
+    with pytest.raises(CatalogError, match="is not allowed: a dataset name is a name, not a path"):
+        DataCatalog.from_config({name: {"type": "pandas.CSVDataset", "filepath": "x.csv"}}, root=tmp_path)
+
+
+def test_kedro_style_names_are_accepted(tmp_path: Path) -> None:
+    names = ["houses", "ns.train_x", "model@pandas", "raw-2024", "_private_ok", "A1"]
+    config: dict[str, Any] = {n: {"type": "pandas.CSVDataset", "filepath": f"{n}.csv"} for n in names}
+    config.pop("_private_ok")  # '_'-prefixed top-level keys are YAML anchors, ignored
+    assert sorted(DataCatalog.from_config(config, root=tmp_path)) == sorted(n for n in names if n != "_private_ok")
+
+
+def test_an_unknown_name_is_never_turned_into_a_path(project: Path) -> None:
+    catalog = Project.load(project).catalog
+    with pytest.raises(CatalogError, match="not in the catalog"):
+        catalog.dataset("../../etc/passwd", "r1")
+    result = run_luigi(project, "RawData", "--dataset", "../../etc/passwd", "--local-scheduler", "--run-id", "r1")
+    assert result.returncode != 0
+    assert not (project / "data" / "09_runs").exists() or not any((project / "data").rglob("passwd"))
+
+
+# -- credentials ---------------------------------------------------------------------------
+
+SECRETS = ("AKIA-FAKE-KEY-ID-7Q2X", "fake-secret-Zk9pWq3tLm8")
+CREDENTIALS = f"""\
+dev_store:
+  key: {SECRETS[0]}
+  secret: {SECRETS[1]}
+"""
+# The local filesystem takes storage options as any fsspec filesystem does, so the
+# credentials really travel the path they take to s3fs or gcsfs.
+OVERLAY = """\
+train_x: {type: pandas.ParquetDataset, filepath: data/05_model_input/train_x.parquet, versioned: true, credentials: dev_store}
+model: {type: pickle.PickleDataset, filepath: data/06_models/model.pkl, versioned: true, credentials: dev_store}
+metrics: {type: json.JSONDataset, filepath: data/08_reporting/metrics.json, versioned: true, credentials: dev_store}
+"""
+# Its storage fails with an error that quotes the options, as some storage clients do.
+CHATTY_RAW = "houses: {type: tests.crash_support.ChattyCSVDataset, filepath: data/01_raw/house.csv, credentials: dev_store}\n"
+
+
+def _with_credentials(project: Path, *, chatty_raw: bool = False) -> None:
+    (project / "config/local/credentials.yml").write_text(CREDENTIALS, encoding="utf-8")
+    (project / "config/local/catalog.yml").write_text(OVERLAY + (CHATTY_RAW if chatty_raw else ""), encoding="utf-8")
+
+
+def _leaks(text: str) -> list[str]:
+    return [s for s in SECRETS if s in text]
+
+
+def _written_text(project: Path) -> str:
+    """Everything the runs wrote that is not data: the log file and the run records."""
+    files = [*(project / "logs").rglob("*"), *(project / "data" / "09_runs").rglob("*")]
+    return "\n".join(p.read_text(encoding="utf-8", errors="replace") for p in files if p.is_file())
+
+
+def test_credentials_never_appear_in_output_logs_or_run_records(tmp_path: Path, template_root: Path) -> None:
+    project = done_project(tmp_path / "project", template_root)
+    _with_credentials(project)
+    ok = run_luigi(project, "FullPipeline", "--local-scheduler", "--run-id", "s1")
+    assert ok.returncode == 0, ok.stderr[-2000:]
+    assert Project.load(project).catalog.entry("model").options["credentials"]["key"] == SECRETS[0]
+
+    _with_credentials(project, chatty_raw=True)
+    failed = run_luigi(project, "FullPipeline", "--local-scheduler", "--run-id", "s2")
+    assert failed.returncode != 0
+    assert "access denied with options" in failed.stderr and "'key': '***'" in failed.stderr
+    for text in (ok.stdout, ok.stderr, failed.stdout, failed.stderr, _written_text(project)):
+        assert not _leaks(text), text[-3000:]
+
+
+def test_credentials_never_appear_in_status_messages_errors_or_reprs(
+    in_project: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    from luigi_tasks.pipelines import FullPipeline
+
+    _with_credentials(in_project, chatty_raw=True)
+    messages: list[str] = []  # every status message and failure explanation sent to the scheduler
+    real_status = luigi.worker.TaskStatusReporter.update_status_message
+    real_add_task = luigi.scheduler.Scheduler.add_task
+
+    def update_status_message(reporter: Any, message: str) -> None:
+        messages.append(message)
+        real_status(reporter, message)
+
+    def add_task(scheduler: Any, *args: Any, **kwargs: Any) -> Any:
+        messages.append(str(kwargs.get("expl") or ""))
+        return real_add_task(scheduler, *args, **kwargs)
+
+    monkeypatch.setattr(luigi.worker.TaskStatusReporter, "update_status_message", update_status_message)
+    monkeypatch.setattr(luigi.scheduler.Scheduler, "add_task", add_task)
+    monkeypatch.setattr(InterfaceLogging, "_configured", True)  # keep pytest's logging
+    caplog.set_level("DEBUG")
+    luigi.build([FullPipeline(run_id="s3")], local_scheduler=True)
+
+    catalog = Project.load(in_project).catalog
+    with pytest.raises(DatasetError) as raised:
+        catalog.load("houses")
+    seen = [*messages, caplog.text, str(raised.value), repr(catalog.entry("houses")), repr(catalog.dataset("houses"))]
+    seen.append(_written_text(in_project))
+    assert any("access denied" in m for m in messages), messages
+    assert raised.value.__cause__ is None  # the chained error would print the secret
+    for text in seen:
+        assert not _leaks(text), text[-3000:]
+
+
+def test_credentials_written_in_the_catalog_itself_are_refused(tmp_path: Path) -> None:
+    with pytest.raises(CatalogError, match="not hold the secrets themselves") as raised:
+        DataCatalog.from_config(
+            {"x": {"type": "pandas.CSVDataset", "filepath": "x", "credentials": {"key": SECRETS[0]}}}, root=tmp_path
+        )
+    assert not _leaks(str(raised.value))
+
+
+# -- documentation -------------------------------------------------------------------------
+
+
+def _docs() -> dict[Path, str]:
+    paths = [REPO / "README.md", *sorted((REPO / "docs").rglob("*.md"))]
+    return {p: p.read_text(encoding="utf-8") for p in paths if p.exists()}
+
+
+def test_docs_say_why_untrusted_pickles_must_not_be_loaded() -> None:
+    pattern = re.compile(r"untrusted.{0,300}pickle|pickle.{0,300}untrusted", re.IGNORECASE | re.DOTALL)
+    assert any(pattern.search(text) for text in _docs().values()), "no doc warns about untrusted pickles"
+    assert any("runs code" in text or "run code" in text or "arbitrary code" in text for text in _docs().values())
+
+
+_LUIGID = re.compile(r"(?<![\w./-])luigid((?:[ \t]+--?[\w-]+(?:[ \t=](?!-)[^\s`'\"]+)?)+)")
+
+
+def _luigid_commands(text: str) -> list[str]:
+    """Every ``luigid`` command line in ``text`` that starts a server (``--background`` or
+    ``--port``; continuation lines joined), but not elided mentions like ``luigid --background ...``."""
+    text = re.sub(r"\\[ \t]*\n\s*", " ", text)  # shell line continuations
+    text = re.sub(r"[\"']\s*\n\s*f?[\"']", "", text)  # Python's implicit string concatenation
+    commands = []
+    for match in _LUIGID.finditer(text):
+        options = match.group(1)
+        if re.search(r"--(background|port)\b", options) and "..." not in options:
+            commands.append(match.group(0))
+    return commands
+
+
+def test_every_documented_luigid_command_binds_loopback() -> None:
+    sources = {**_docs()}
+    for folder in ("luigi_tasks", "benchmarks", "tests"):
+        sources.update({p: p.read_text(encoding="utf-8") for p in sorted((REPO / folder).rglob("*.py"))})
+    sources.update({p: p.read_text(encoding="utf-8") for p in (REPO / "luigi.cfg", *REPO.glob("*.sh")) if p.exists()})
+    commands = [(path, cmd) for path, text in sources.items() for cmd in _luigid_commands(text)]
+    assert commands, "no luigid command found in the docs"
+    unbound = [f"{path.relative_to(REPO)}: {cmd}" for path, cmd in commands if "--address 127.0.0.1" not in cmd]
+    assert not unbound, "luigid commands not bound to 127.0.0.1:\n" + "\n".join(unbound)
+    scheduler = importlib.import_module("luigi_tasks.scheduler") if (REPO / "luigi_tasks/scheduler.py").exists() else None
+    assert getattr(scheduler, "ADDRESS", "127.0.0.1") == "127.0.0.1"  # what `luigi-tasks scheduler start` binds
+    for path, text in sources.items():
+        assert "0.0.0.0" not in text or path.name.startswith("test_security"), f"{path} mentions 0.0.0.0"
