@@ -67,7 +67,9 @@ def parse(argv: Sequence[str] | None) -> argparse.Namespace:
 def settings_for(args: argparse.Namespace) -> Settings:
     settings = QUICK if args.quick else FULL
     if args.rounds:
-        settings = dataclasses.replace(settings, rounds=args.rounds, heavy_rounds=args.rounds, node_rounds={})
+        settings = dataclasses.replace(
+            settings, rounds=args.rounds, heavy_rounds=args.rounds, scheduler_rounds=args.rounds, node_rounds={}
+        )
     return settings
 
 
@@ -96,7 +98,7 @@ def report(findings: Sequence[Finding], *, command: str, settings: Settings, sta
         "",
         f"Made by `{command}` on {started:%Y-%m-%d %H:%M} UTC in {minutes:.1f} minutes "
         f"(rounds: {settings.rounds} for cheap rows, {settings.heavy_rounds} for {settings.large_rows:,}-row rows, "
-        f"per node count {settings.node_rounds or settings.rounds}).",
+        f"per node count {settings.node_rounds or settings.rounds}, {settings.scheduler_rounds} through luigid).",
         "",
         table(findings),
         "",

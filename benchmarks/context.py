@@ -29,16 +29,17 @@ class Settings:
     node_rounds: dict[int, int] = field(default_factory=dict)
     noop_nodes: int = 1000
     scheduler_nodes: int = 500
+    scheduler_rounds: int = 3
     warmup: bool = True
 
 
 FULL = Settings(
     rounds=5, heavy_rounds=3, large_rows=2_000_000, io_rows=2_000_000,
-    node_counts=(100, 500, 1000, 2000), node_rounds={100: 5, 500: 3, 1000: 3, 2000: 2},
+    node_counts=(100, 500, 1000, 2000), node_rounds={100: 5, 500: 3, 1000: 2, 2000: 1},
 )
 QUICK = Settings(
     rounds=1, heavy_rounds=1, large_rows=20_000, io_rows=20_000, node_counts=(10, 20),
-    noop_nodes=20, scheduler_nodes=10, warmup=False,
+    noop_nodes=20, scheduler_nodes=10, scheduler_rounds=1, warmup=False,
 )
 
 

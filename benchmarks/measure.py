@@ -15,6 +15,16 @@ from dataclasses import dataclass
 from pathlib import Path
 
 
+#: Part of every run id of this invocation: Luigi's lock refuses a second process with the
+#: same command line (whatever its folder), so concurrent invocations must differ.
+INVOCATION = f"{os.getpid():x}"
+
+
+def run_tag(*parts: object) -> str:
+    """A run id unique to this invocation, e.g. ``lt-3-1a2b``."""
+    return "-".join(map(str, (*parts, INVOCATION)))
+
+
 class BenchmarkError(RuntimeError):
     """A contender failed: the benchmark would measure the wrong thing, so it stops."""
 
@@ -73,14 +83,14 @@ def interleave(
 
     Rotating cancels a steady drift of the machine's load and the advantage of going
     first or last. With ``warmup`` an extra untimed round comes first (caches, .pyc files).
-    Each run's tag is ``<contender key>-<round>`` (``w`` for the warm-up round).
+    Each run's tag is ``<contender key>-<round>-<invocation>`` (round ``w``: the warm-up).
     """
     names = list(contenders)
     samples: dict[str, list[Sample]] = {name: [] for name in names}
     for r in range(-1 if warmup else 0, rounds):
         k = r % len(names)
         for name in names[k:] + names[:k]:
-            sample = contenders[name](f"{name}-{'w' if r < 0 else r}")
+            sample = contenders[name](run_tag(name, "w" if r < 0 else r))
             if r >= 0:
                 samples[name].append(sample)
     return samples

@@ -10,26 +10,26 @@ resolving the graph and catalog, checking every output, scheduling, and exiting.
 from __future__ import annotations
 
 from benchmarks.context import PYTHON, Context, process
-from benchmarks.measure import interleave
+from benchmarks.measure import interleave, run_tag
 from benchmarks.results import Finding, Goal, Series, paired
 from benchmarks.rows.many import contenders, projects
 
-RUN_ID = "complete"
 
 
 def noop_rerun(ctx: Context) -> list[Finding]:
     """The no-op rerun row."""
     n = ctx.settings.noop_nodes
     lt, bare = projects(ctx, "chain", n, "noop")
+    run_id = run_tag("complete")
     first = contenders(lt, bare, "chain", n, "--local-scheduler", keep=True)
     for run in first.values():
-        run(RUN_ID)
+        run(run_id)
     again = contenders(lt, bare, "chain", n, "--local-scheduler", keep=True)
     runs = interleave(
         {
-            "lt": lambda _: again["lt"](RUN_ID),
+            "lt": lambda _: again["lt"](run_id),
             "ltstart": process(lambda _: [PYTHON, "-c", "import luigi.cmdline, luigi_tasks"], lt, keep=True),
-            "bare": lambda _: again["bare"](RUN_ID),
+            "bare": lambda _: again["bare"](run_id),
             "barestart": process(lambda _: [PYTHON, "-c", "import luigi.cmdline"], bare, keep=True),
         },
         ctx.settings.rounds,
