@@ -90,9 +90,14 @@ class Luigid:
         return path.read_text(errors="replace") if path.exists() else "(no luigi-server.log)"
 
 
-def start_luigid(folder: Path, timeout: float = 30.0) -> Luigid:
-    """Start ``luigid`` in the foreground on a free loopback port; wait until it answers."""
+def start_luigid(folder: Path, config: str | None = None, timeout: float = 30.0) -> Luigid:
+    """Start ``luigid`` in the foreground on a free loopback port; wait until it answers.
+
+    ``config`` is written to ``folder/luigi.cfg``, which luigid reads from its working folder.
+    """
     (folder / "logs").mkdir(parents=True, exist_ok=True)  # luigid --logdir needs it to exist
+    if config is not None:
+        (folder / "luigi.cfg").write_text(config, encoding="utf-8")
     env = {k: v for k, v in os.environ.items() if k != "LUIGI_CONFIG_PATH"}
     problems = []
     for _ in range(3):  # another process may take the port between free_port() and bind
@@ -106,7 +111,7 @@ def start_luigid(folder: Path, timeout: float = 30.0) -> Luigid:
                     "--state-path", str(folder / "state.pickle"),
                     "--logdir", str(folder / "logs"),
                 ],
-                cwd=folder,  # no luigi.cfg here: luigid runs with Luigi's defaults
+                cwd=folder,  # luigid reads ./luigi.cfg: Luigi's defaults unless ``config``
                 env=env,
                 stdout=out,
                 stderr=subprocess.STDOUT,

@@ -18,6 +18,8 @@ from tests.scheduler_support import (
     launch_together,
     luigid,  # noqa: F401 - the fixture
     make_toy_project,
+    start_luigid,
+    stop_process,
     toy_counts,
     toy_env,
     toy_starts,
@@ -152,27 +154,34 @@ def test_failed_node_shows_failed_then_rerun_finishes_the_run(luigid: Luigid, tm
     assert tasks["SchedToyPipeline"]["status"] == "DONE"
 
 
-def test_rerun_within_cooldown_of_a_deleted_output_is_not_run_then_runs(luigid: Luigid, tmp_path: Path) -> None:
-    """What the README promises about [scheduler] stable_done_cooldown_secs (10 s)."""
-    project = make_toy_project(tmp_path / "toy", luigid.url)
-    run_id = fresh_id("cooldown")
-    command = [*TOY, "--run-id", run_id]
-    assert run_luigi(project, *command, env=toy_env(project)).returncode == 0
-    finished = time.monotonic()
-    (project / "data" / "08" / "summary.json" / run_id / "summary.json").unlink()
+def test_rerun_within_cooldown_of_a_deleted_output_is_not_run_then_runs(tmp_path: Path) -> None:
+    """What the README promises about [scheduler] stable_done_cooldown_secs, set in the
+    luigi.cfg luigid reads (20 s rather than the default 10, so a slow machine still reruns
+    inside the window)."""
+    cooldown = 20
+    server = start_luigid(tmp_path / "luigid", config=f"[scheduler]\nstable_done_cooldown_secs = {cooldown}\n")
+    try:
+        project = make_toy_project(tmp_path / "toy", server.url)
+        run_id = fresh_id("cooldown")
+        command = [*TOY, "--run-id", run_id]
+        assert run_luigi(project, *command, env=toy_env(project)).returncode == 0
+        finished = time.monotonic()
+        (project / "data" / "08" / "summary.json" / run_id / "summary.json").unlink()
 
-    early = run_luigi(project, *command, env=toy_env(project))
+        early = run_luigi(project, *command, env=toy_env(project))
 
-    assert time.monotonic() - finished < 10, "too slow to test the cooldown"
-    assert early.returncode == NOT_FINISHED_HERE, early.stderr
-    assert "was not granted run permission by the scheduler" in early.stderr
-    assert toy_counts(project)["summarize"] == 1
+        assert time.monotonic() - finished < cooldown, "too slow to test the cooldown"
+        assert early.returncode == NOT_FINISHED_HERE, early.stderr
+        assert "was not granted run permission by the scheduler" in early.stderr
+        assert toy_counts(project)["summarize"] == 1
 
-    time.sleep(max(0.0, 10.5 - (time.monotonic() - finished)))
-    later = run_luigi(project, *command, env=toy_env(project))
+        time.sleep(max(0.0, cooldown + 0.5 - (time.monotonic() - finished)))
+        later = run_luigi(project, *command, env=toy_env(project))
 
-    assert later.returncode == 0, later.stderr
-    assert toy_counts(project) == {"make_a": 1, "make_b": 1, "make_c": 1, "combine": 1, "summarize": 2}
+        assert later.returncode == 0, later.stderr
+        assert toy_counts(project) == {"make_a": 1, "make_b": 1, "make_c": 1, "combine": 1, "summarize": 2}
+    finally:
+        stop_process(server.process)
 
 
 # -- luigi-tasks scheduler start|stop|status -------------------------------------------------
