@@ -11,6 +11,9 @@ from __future__ import annotations
 import logging
 import os
 import sys
+from types import TracebackType
+
+from luigi.task_register import TaskClassNotFoundException
 
 from luigi_tasks.errors import LuigiTasksError
 
@@ -59,3 +62,25 @@ class ProjectFileHandler(logging.FileHandler):
     def __init__(self, filename: str, mode: str = "a", encoding: str = "utf-8") -> None:
         os.makedirs(os.path.dirname(os.path.abspath(filename)), exist_ok=True)
         super().__init__(filename, mode, encoding)
+
+
+def install_excepthook() -> None:
+    """Print Luigi's unknown-task error (``No task FullPipelin. Did you mean: ...``) and
+    luigi-tasks' own errors that escape Luigi as their message alone, without a traceback.
+
+    Such errors happen while the command line is read, before Luigi sets up logging, so
+    no handler above sees them. Other exceptions keep Python's usual traceback. Meant to
+    be called when a pipeline module is imported by ``luigi --module``.
+    """
+    previous = sys.excepthook
+    if getattr(previous, "_luigi_tasks", False):
+        return
+
+    def hook(exc_type: type[BaseException], exc: BaseException, tb: TracebackType | None) -> None:
+        if isinstance(exc, (TaskClassNotFoundException, LuigiTasksError)):
+            sys.stderr.write(f"ERROR: {exc}\n")  # Luigi's own lists the close task names
+            return
+        previous(exc_type, exc, tb)
+
+    hook._luigi_tasks = True  # type: ignore[attr-defined]
+    sys.excepthook = hook
