@@ -64,6 +64,7 @@ def luigi(
         text=True,
         timeout=timeout,
         preexec_fn=limit if fsize_limit is not None else None,
+        check=False,
     )
 
 

@@ -267,28 +267,36 @@ from luigi_tasks import PipelineTask, node
 """
 BAD_NODES = {
     "wrong-count": (
-        "def halve(houses):\n    return houses\n"
-        "Halve = node(halve, 'houses', ['train_x', 'test_x'], namespace='bad')\n",
+        (
+            "def halve(houses):\n    return houses\n"
+            "Halve = node(halve, 'houses', ['train_x', 'test_x'], namespace='bad')\n"
+        ),
         "bad.Halve",
         ["Node bad.Halve (halve) declares 2 outputs (train_x, test_x), but returned one DataFrame", "Return a tuple of 2 values"],
     ),
     "unsaveable-type": (
-        "def summarise(houses):\n    return {'rows': len(houses)}\n"
-        "Summarise = node(summarise, 'houses', 'train_x', namespace='bad')\n",
+        (
+            "def summarise(houses):\n    return {'rows': len(houses)}\n"
+            "Summarise = node(summarise, 'houses', 'train_x', namespace='bad')\n"
+        ),
         "bad.Summarise",
         ["bad.Summarise failed", "Dataset 'train_x' (ParquetDataset) saves a DataFrame, but was given a builtins.dict"],
     ),
     "two-producers": (
-        "def a(houses):\n    return houses\n"
-        "def b(houses):\n    return houses\n"
-        "A = node(a, 'houses', 'train_x', namespace='bad')\nB = node(b, 'houses', 'train_x', namespace='bad')\n",
+        (
+            "def a(houses):\n    return houses\n"
+            "def b(houses):\n    return houses\n"
+            "A = node(a, 'houses', 'train_x', namespace='bad')\nB = node(b, 'houses', 'train_x', namespace='bad')\n"
+        ),
         "bad.B",
         ["Dataset 'train_x' is produced by two nodes: bad.A and bad.B", "rename the output of one of them"],
     ),
     "cycle": (
-        "def a(train_x):\n    return train_x\n"
-        "def b(test_x):\n    return test_x\n"
-        "A = node(a, 'train_x', 'test_x', namespace='bad')\nB = node(b, 'test_x', 'train_x', namespace='bad')\n",
+        (
+            "def a(train_x):\n    return train_x\n"
+            "def b(test_x):\n    return test_x\n"
+            "A = node(a, 'train_x', 'test_x', namespace='bad')\nB = node(b, 'test_x', 'train_x', namespace='bad')\n"
+        ),
         "bad.B",
         ["The nodes form a cycle:", "bad.A", "bad.B", "break the cycle"],
     ),

@@ -17,8 +17,8 @@ from typing import Any
 import luigi
 import luigi.scheduler
 import luigi.worker
-from luigi.setup_logging import InterfaceLogging
 import pytest
+from luigi.setup_logging import InterfaceLogging
 
 from luigi_tasks.catalog import DataCatalog
 from luigi_tasks.datasets import ParquetDataset
@@ -26,7 +26,8 @@ from luigi_tasks.errors import CatalogError, DatasetError, RunIdError
 from luigi_tasks.project import Project
 from luigi_tasks.versioning import version_path
 from tests.conftest import REPO
-from tests.crash_support import done_project, luigi as run_luigi
+from tests.crash_support import done_project
+from tests.crash_support import luigi as run_luigi
 
 BAD_RUN_IDS = ["../x", "a/b", "..", "/etc", "x/../../y", "", "x" * 200, "a\\b", "a\nb", ".hidden"]
 BAD_NAMES = ["../evil", "a/b", "..", "x..y", "/abs", "a\\b", ".hidden", "", "params:x", "a b", "x" * 200]

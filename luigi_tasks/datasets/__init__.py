@@ -10,8 +10,8 @@ from __future__ import annotations
 from luigi_tasks.datasets.base import AbstractDataset
 from luigi_tasks.datasets.json import JSONDataset
 from luigi_tasks.datasets.pandas import CSVDataset, ParquetDataset, TableDataset
-from luigi_tasks.datasets.schema import Schema
 from luigi_tasks.datasets.pickle import PickleDataset
+from luigi_tasks.datasets.schema import Schema
 
 BUILTIN_TYPES: dict[str, type[AbstractDataset]] = {
     "pandas.CSVDataset": CSVDataset,
@@ -21,8 +21,8 @@ BUILTIN_TYPES: dict[str, type[AbstractDataset]] = {
 }
 
 __all__ = [
-    "AbstractDataset",
     "BUILTIN_TYPES",
+    "AbstractDataset",
     "CSVDataset",
     "JSONDataset",
     "ParquetDataset",

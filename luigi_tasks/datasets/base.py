@@ -88,7 +88,7 @@ class AbstractDataset(luigi.Target, Generic[T], abc.ABC):
         """Whether the data (this version of it) is there. Luigi calls this for ``complete()``."""
         try:
             return bool(self._fs.exists(self._path))
-        except Exception as exc:
+        except Exception as exc:  # noqa: BLE001 - any storage error becomes a DatasetError
             self._fail(
                 f"{self._describe()}: cannot check whether {self.path} exists: "
                 f"{type(exc).__name__}: {exc}. Check the path, the network and the credentials.",
