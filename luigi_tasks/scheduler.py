@@ -147,15 +147,18 @@ def start(paths: SchedulerPaths, port: int, timeout: float = 20.0) -> int:
     if pid is not None:
         raise SchedulerError(f"luigid is already running (pid {pid}, pid file {paths.pidfile}).")
     if answers(url):
-        raise SchedulerError(
-            f"Something already answers at {url} (another luigid?). Stop it, or pass --port."
-        )
+        raise SchedulerError(f"Something already answers at {url} (another luigid?). Stop it, or pass --port.")
     paths.folder.mkdir(parents=True, exist_ok=True)
     paths.pidfile.unlink(missing_ok=True)  # stale: its process is gone
     # --background daemonizes: this command returns at once and the daemon writes the pid file.
     # From the project root, so luigid reads the project's luigi.cfg ([scheduler] settings).
     done = subprocess.run(
-        luigid_command(paths, port), cwd=paths.folder.parent, capture_output=True, text=True, timeout=timeout
+        luigid_command(paths, port),
+        cwd=paths.folder.parent,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
     )
     if done.returncode != 0:
         raise SchedulerError(f"luigid did not start:\n{done.stderr.strip()}")
@@ -184,8 +187,7 @@ def stop(paths: SchedulerPaths, timeout: float = 10.0) -> int | None:
         return None
     if not _is_luigid(pid):
         raise SchedulerError(
-            f"{paths.pidfile} names pid {pid}, which is not luigid: not stopping it. Remove the "
-            "stale pid file."
+            f"{paths.pidfile} names pid {pid}, which is not luigid: not stopping it. Remove the stale pid file."
         )
     os.kill(pid, signal.SIGTERM)
     if not _wait_dead(pid, timeout):

@@ -1,6 +1,6 @@
 """A real ``luigid`` for tests, projects pointed at it, and the scheduler-test toy project.
 
-The :func:`luigid` fixture starts Luigi's central scheduler on a free loopback port with its
+The ``luigid`` fixture (:func:`luigid_fixture`) starts Luigi's central scheduler on a free loopback port with its
 state and logs in a temporary folder, waits until it answers, and stops it by its pid.
 """
 
@@ -106,10 +106,14 @@ def start_luigid(folder: Path, config: str | None = None, timeout: float = 30.0)
             process = subprocess.Popen(
                 [
                     LUIGID,
-                    "--address", "127.0.0.1",
-                    "--port", str(port),
-                    "--state-path", str(folder / "state.pickle"),
-                    "--logdir", str(folder / "logs"),
+                    "--address",
+                    "127.0.0.1",
+                    "--port",
+                    str(port),
+                    "--state-path",
+                    str(folder / "state.pickle"),
+                    "--logdir",
+                    str(folder / "logs"),
                 ],
                 cwd=folder,  # luigid reads ./luigi.cfg: Luigi's defaults unless ``config``
                 env=env,
@@ -140,9 +144,12 @@ def stop_process(process: subprocess.Popen[bytes], timeout: float = 10.0) -> Non
             process.wait(timeout)
 
 
-@pytest.fixture
-def luigid(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Luigid]:
-    """A real luigid on a free loopback port, state and logs in a temporary folder."""
+@pytest.fixture(name="luigid")
+def luigid_fixture(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Luigid]:
+    """``luigid``: a real luigid on a free loopback port, state and logs in a temporary folder.
+
+    Import ``luigid_fixture`` into a test module to use it there.
+    """
     server = start_luigid(tmp_path_factory.mktemp("luigid"))
     try:
         yield server

@@ -18,7 +18,7 @@ from tests.scheduler_support import (
     NODE_FAMILIES,
     WRAPPERS,
     Luigid,
-    luigid,  # noqa: F401 - the fixture
+    luigid_fixture,  # noqa: F401 - the `luigid` fixture
     make_toy_project,
     toy_env,
     use_scheduler,
@@ -119,7 +119,12 @@ def test_visualiser_shows_a_failed_node_and_its_error(luigid: Luigid, tmp_path: 
     project = make_toy_project(tmp_path / "toy", luigid.url)
     run_id = f"ui-fail-{uuid.uuid4().hex[:8]}"
     failed = run_luigi(
-        project, "--module", "sched_toy", "SchedToyPipeline", "--run-id", run_id,
+        project,
+        "--module",
+        "sched_toy",
+        "SchedToyPipeline",
+        "--run-id",
+        run_id,
         env=toy_env(project, TOY_FAIL="combine"),
     )
     assert failed.returncode == 30, failed.stderr

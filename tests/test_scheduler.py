@@ -16,7 +16,7 @@ from tests.scheduler_support import (
     Luigid,
     free_port,
     launch_together,
-    luigid,  # noqa: F401 - the fixture
+    luigid_fixture,  # noqa: F401 - the `luigid` fixture
     make_toy_project,
     start_luigid,
     stop_process,
@@ -197,7 +197,7 @@ def running(pid: int) -> bool:
 
 def luigi_tasks_cmd(cwd: Path, *args: str) -> tuple[int, str]:
     done = subprocess.run(
-        [str(BIN / "luigi-tasks"), *args], cwd=cwd, capture_output=True, text=True, timeout=60
+        [str(BIN / "luigi-tasks"), *args], cwd=cwd, capture_output=True, text=True, timeout=60, check=False
     )
     return done.returncode, done.stdout + done.stderr
 
