@@ -15,6 +15,14 @@ from __future__ import annotations
 
 __version__ = "0.1.0"
 
+import warnings
+
+from luigi.parameter import UnconsumedParameterWarning
+
+# luigi.cfg sets [core] rpc-retry-attempts/rpc-retry-wait, which Luigi's RPC client reads
+# directly from the config; Luigi's `core` Config does not declare them and warns each run.
+warnings.filterwarnings("ignore", message=r".*'rpc[-_]retry[-_](attempts|wait)'", category=UnconsumedParameterWarning)
+
 from luigi_tasks.catalog import DataCatalog
 from luigi_tasks.datasets import AbstractDataset
 from luigi_tasks.errors import (

@@ -11,6 +11,7 @@ from __future__ import annotations
 import atexit
 import os
 import shlex
+import socket
 import sys
 from typing import TYPE_CHECKING, Any
 
@@ -96,9 +97,14 @@ class RunReport:
             complete = False
         if complete and not problems:
             return [f"luigi-tasks: run {run_id} is complete."]
-        if project is not None:
-            problems += [
-                f"{r.node} failed: {r.error}" for r in runs.read_node_records(project, run_id).values() if r.status == "failed"
+        records = runs.read_node_records(project, run_id).values() if project is not None else []
+        problems += [f"{r.node} failed: {r.error}" for r in records if r.status == "failed"]
+        elsewhere = [r for r in records if r.status == "running" and (r.host, r.pid) != (socket.gethostname(), os.getpid())]
+        if elsewhere and not problems:
+            running = ", ".join(f"{r.node} (host {r.host}, pid {r.pid})" for r in elsewhere)
+            return [
+                f"luigi-tasks: run {run_id} continues in other workers: {running}.",
+                f"luigi-tasks: once they end, this tells the outcome (exit 0 if complete): {self.resume_command(run_id)}",
             ]
         out = [f"luigi-tasks: run {run_id} did not complete."]
         out += [f"luigi-tasks:   {p}" for p in problems] or ["luigi-tasks:   see Luigi's summary above."]
