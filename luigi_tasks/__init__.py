@@ -35,6 +35,7 @@ from luigi_tasks.errors import (
     RunIdError,
     VersionExistsError,
 )
+from luigi_tasks.logs import install_excepthook
 from luigi_tasks.node import NodeTask, RawData, node
 from luigi_tasks.pipeline import PipelineTask
 from luigi_tasks.project import Project, current_project
@@ -62,3 +63,7 @@ __all__ = [
     "node",
     "validate_run_id",
 ]
+
+# `luigi --module` reads the command line before it sets up logging: show an unknown task
+# name or a luigi-tasks error there as its message, not under a traceback.
+install_excepthook()

@@ -128,8 +128,10 @@ class NodeTask(luigi.Task):
 
     def run(self) -> None:
         project, spec, family = current_project(), self.node, self.get_task_family()
-        reason = runs.state(project, self.run_id).reasons.get(family, "missing")
-        record = runs.NodeRecord.start(family, self.run_id, reason=reason)
+        previous = runs.read_node_record(project, self.run_id, family)
+        reason = runs.state(project, self.run_id).reasons.get(family) or runs.reason_to_run(previous)
+        attempt = (previous.attempt if previous else 0) + 1
+        record = runs.NodeRecord.start(family, self.run_id, reason=reason, attempt=attempt)
         runs.write_node_record(project, record)
         logger.info("%s [run %s] started (%s)", family, self.run_id, reason)
         started = time.perf_counter()

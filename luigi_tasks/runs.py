@@ -65,12 +65,14 @@ class NodeRecord:
     reused_from: str | None = None
     reason: str | None = None
     error: str | None = None
+    #: How many times the node started in this run (1 for the first attempt).
+    attempt: int = 0
     host: str = field(default_factory=socket.gethostname)
     pid: int = field(default_factory=os.getpid)
 
     @classmethod
-    def start(cls, node: str, run_id: str, reason: str | None = None) -> NodeRecord:
-        return cls(node=node, run_id=run_id, status="running", started=_now(), reason=reason)
+    def start(cls, node: str, run_id: str, reason: str | None = None, attempt: int = 1) -> NodeRecord:
+        return cls(node=node, run_id=run_id, status="running", started=_now(), reason=reason, attempt=attempt)
 
     def finish(self, status: str, **changes: Any) -> NodeRecord:
         ended = datetime.now(tz=timezone.utc)
@@ -117,6 +119,17 @@ def read_node_records(project: Project, run_id: str) -> dict[str, NodeRecord]:
 
 def _parse(data: dict[str, Any]) -> NodeRecord:
     return NodeRecord(**{k: v for k, v in data.items() if k in _RECORD_FIELDS})
+
+
+def reason_to_run(previous: NodeRecord | None) -> str:
+    """Why a node runs, judging by its previous record in the run."""
+    if previous is None:
+        return "missing"
+    if previous.status == "failed":
+        return f"failed before: {previous.error}"
+    if previous.status == "running":
+        return "an earlier attempt did not finish"
+    return previous.status
 
 
 # -- run.json ------------------------------------------------------------------------------
@@ -316,12 +329,10 @@ def _prepare(project: Project, root: luigi.Task) -> RunState:
             if rec.status == "reused":
                 run_state.versions[family] = dict(rec.versions)
             continue
-        if rec and rec.status == "failed":
-            run_state.reasons[family] = f"failed before: {rec.error}"
-            continue
-        if rec and rec.status == "invalidated":
-            run_state.reasons[family] = "invalidated"
-            continue
+        if rec is not None:
+            run_state.reasons[family] = reason_to_run(rec)
+            if rec.status in ("failed", "invalidated"):
+                continue
         if source is None:
             continue
         old = earlier.get(family)

@@ -419,10 +419,6 @@ def test_14_unknown_task_name_exits_non_zero_with_luigis_suggestion(proj: Path) 
     assert_unchanged(before, proj)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="needs luigi_tasks/__init__.py to call luigi_tasks.logs.install_excepthook() when imported",
-)
 def test_14_unknown_task_name_is_not_under_a_traceback(proj: Path) -> None:
     result = luigi(proj, "FullPipelin", "--local-scheduler", "--run-id", "r1")
     assert_refused(result, "ERROR: No task FullPipelin. Did you mean:\nFullPipeline", lines=2)

@@ -47,6 +47,7 @@ def test_resume_runs_only_the_failed_node_and_downstream_by_the_record(toy: Path
     assert {k: after[k] for k in ("toy.StepA", "toy.StepD")} == {k: before[k] for k in ("toy.StepA", "toy.StepD")}
     assert after["toy.StepB"]["status"] == after["toy.StepC"]["status"] == "done"
     assert after["toy.StepB"]["reason"].startswith("failed before: RuntimeError: step_b was told to fail")
+    assert (after["toy.StepB"]["attempt"], after["toy.StepC"]["attempt"], after["toy.StepA"]["attempt"]) == (2, 1, 1)
 
 
 def test_other_parameters_under_an_existing_run_id_are_refused_with_the_diff(project: Path) -> None:
