@@ -14,8 +14,10 @@ import shlex
 import socket
 import sys
 from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
 
 import luigi
+import luigi.interface
 from luigi.cmdline_parser import CmdlineParser
 from luigi.rpc import RPCError
 
@@ -50,9 +52,10 @@ class RunReport:
     def broken(self, task: luigi.Task, exception: BaseException) -> None:
         """Luigi could not check or schedule ``task`` (its ``complete()`` or ``requires()`` raised)."""
         if isinstance(exception, RPCError):
+            port = urlsplit(luigi.interface.core().scheduler_url or "").port or 8082
             self.problems.append(
                 f"the central scheduler does not answer ({exception}). Start it with: luigid "
-                "--background --address 127.0.0.1 --port 8082 --pidfile .luigid/pid --logdir "
+                f"--background --address 127.0.0.1 --port {port} --pidfile .luigid/pid --logdir "
                 ".luigid --state-path .luigid/state.pickle ; or run without it: add --local-scheduler."
             )
             return

@@ -323,9 +323,12 @@ def test_09_10_bad_nodes_are_named(proj: Path, case: str) -> None:
 def test_11_no_central_scheduler_says_how_to_start_it(proj: Path) -> None:
     before = saved_files(proj)
     started = time.monotonic()
-    result = luigi(proj, "FullPipeline", "--scheduler-url", f"http://127.0.0.1:{free_port()}", "--run-id", "r1")
+    port = free_port()
+    result = luigi(proj, "FullPipeline", "--scheduler-url", f"http://127.0.0.1:{port}", "--run-id", "r1")
     elapsed = time.monotonic() - started
-    assert_refused(result, "the central scheduler does not answer", "luigid --background --address 127.0.0.1", "--local-scheduler")
+    assert_refused(
+        result, "the central scheduler does not answer", f"luigid --background --address 127.0.0.1 --port {port} ", "--local-scheduler"
+    )
     assert elapsed < 30, f"took {elapsed:.0f} s to give up"
     assert_unchanged(before, proj)
 
