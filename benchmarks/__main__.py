@@ -16,7 +16,7 @@ import sys
 import time
 import traceback
 from collections.abc import Sequence
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 from benchmarks import machine
@@ -96,9 +96,11 @@ def report(findings: Sequence[Finding], *, command: str, settings: Settings, sta
     parts = [
         "# luigi-tasks benchmarks",
         "",
-        f"Made by `{command}` on {started:%Y-%m-%d %H:%M} UTC in {minutes:.1f} minutes "
-        f"(rounds: {settings.rounds} for cheap rows, {settings.heavy_rounds} for {settings.large_rows:,}-row rows, "
-        f"per node count {settings.node_rounds or settings.rounds}, {settings.scheduler_rounds} through luigid).",
+        (
+            f"Made by `{command}` on {started:%Y-%m-%d %H:%M} UTC in {minutes:.1f} minutes (rounds: "
+            f"{settings.rounds} for cheap rows, {settings.heavy_rounds} for {settings.large_rows:,}-row rows, "
+            f"per node count {settings.node_rounds or settings.rounds}, {settings.scheduler_rounds} through luigid)."
+        ),
         "",
         table(findings),
         "",
@@ -109,9 +111,11 @@ def report(findings: Sequence[Finding], *, command: str, settings: Settings, sta
         "## Machine",
         "",
         *machine.describe(),
-        f"- Load average (1/5/15 min) before: {load_before}; after: {machine.load()}. The machine is shared "
-        "with other engineers' test runs: absolute times are noisy, and only the interleaved ratios are meant "
-        "to be compared.",
+        (
+            f"- Load average (1/5/15 min) before: {load_before}; after: {machine.load()}. The machine is "
+            "shared with other engineers' test runs: absolute times are noisy, and only the interleaved "
+            "ratios are meant to be compared."
+        ),
         "",
         "## How to read this",
         "",
@@ -130,7 +134,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     settings = settings_for(args)
     names = [n for n in ROWS if not args.only or n in args.only]
     args.work_dir.mkdir(parents=True, exist_ok=True)
-    started, load_before, t0 = datetime.now(tz=timezone.utc), machine.load(), time.perf_counter()
+    started, load_before, t0 = datetime.now(tz=UTC), machine.load(), time.perf_counter()
     findings = run_rows(Context(settings, args.work_dir.resolve()), names)
     command = shlex.join(["python", "-m", "benchmarks", *(sys.argv[1:] if argv is None else argv)])
     text = report(findings, command=command, settings=settings, started=started,

@@ -14,7 +14,6 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-
 #: Part of every run id of this invocation: Luigi's lock refuses a second process with the
 #: same command line (whatever its folder), so concurrent invocations must differ.
 INVOCATION = f"{os.getpid():x}"

@@ -7,9 +7,8 @@
 
 from __future__ import annotations
 
-from luigi_tasks import PipelineTask, node
-
 from benchmarks.trivial import FUNCTIONS, NAMESPACE, from_env
+from luigi_tasks import PipelineTask, node
 
 NODES = tuple(
     node(FUNCTIONS[n.function], inputs=list(n.inputs), outputs=n.output, name=n.name, namespace=NAMESPACE)

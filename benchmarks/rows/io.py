@@ -18,7 +18,9 @@ from benchmarks.results import Finding, Goal, Series, paired
 
 def io(ctx: Context) -> list[Finding]:
     """The I/O row."""
-    from luigi_tasks.datasets import ParquetDataset  # late: the other rows run luigi-tasks in children
+    from luigi_tasks.datasets import (
+        ParquetDataset,  # late: the other rows run luigi-tasks in children
+    )
 
     rows = ctx.settings.io_rows
     frame = synthetic_houses(rows)

@@ -15,7 +15,6 @@ from benchmarks.results import Finding, Goal, Series, paired
 from benchmarks.rows.many import contenders, projects
 
 
-
 def noop_rerun(ctx: Context) -> list[Finding]:
     """The no-op rerun row."""
     n = ctx.settings.noop_nodes

@@ -28,7 +28,7 @@ def has_reuse_from(ctx: Context) -> bool:
     project = luigi_tasks_project(ctx.work / "reuse-probe")
     out = subprocess.run(
         [LUIGI, "--module", "luigi_tasks.pipelines", "FullPipeline", "--help"],
-        cwd=project, env=env(), capture_output=True, text=True, timeout=120,
+        cwd=project, env=env(), capture_output=True, text=True, timeout=120, check=False,
     )
     return FLAG in out.stdout + out.stderr
 
