@@ -18,7 +18,7 @@ LUIGI = str(BIN / "luigi")
 
 @dataclass(frozen=True)
 class Settings:
-    """Sizes and rounds. :data:`FULL` is the suite (about 25 minutes on 2 cores), :data:`QUICK` a toy run."""
+    """Sizes and rounds. :data:`FULL` is the suite (15-25 minutes on 2 shared cores), :data:`QUICK` a toy run."""
 
     rounds: int  # rounds of the cheap rows (small, I/O, no-op, scheduler)
     heavy_rounds: int  # rounds of the 2M-row rows (large, recovery)
@@ -29,13 +29,13 @@ class Settings:
     node_rounds: dict[int, int] = field(default_factory=dict)
     noop_nodes: int = 1000
     scheduler_nodes: int = 500
-    scheduler_rounds: int = 3
+    scheduler_rounds: int = 5
     warmup: bool = True
 
 
 FULL = Settings(
-    rounds=5, heavy_rounds=3, large_rows=2_000_000, io_rows=2_000_000,
-    node_counts=(100, 500, 1000, 2000), node_rounds={100: 5, 500: 3, 1000: 2, 2000: 1},
+    rounds=7, heavy_rounds=5, large_rows=2_000_000, io_rows=2_000_000,
+    node_counts=(100, 500, 1000, 2000), node_rounds={100: 7, 500: 5, 1000: 3, 2000: 2},
 )
 QUICK = Settings(
     rounds=1, heavy_rounds=1, large_rows=20_000, io_rows=20_000, node_counts=(10, 20),
