@@ -33,7 +33,7 @@ from pathlib import Path
 from typing import Any
 
 from luigi_tasks.config import load_config, resolve_path
-from luigi_tasks.datasets import BUILTIN_TYPES, AbstractDataset, Schema
+from luigi_tasks.datasets import BUILTIN_TYPES, AbstractDataset, builtin_type
 from luigi_tasks.errors import CatalogError
 
 KNOWN_KEYS = frozenset(
@@ -226,6 +226,8 @@ def _table_options(where: str, raw: Mapping[str, Any], dataset_type: type[Abstra
             raise CatalogError(f"{where}: 'allow_empty' must be true or false.")
         options["allow_empty"] = raw["allow_empty"]
     if raw.get("schema") is not None:
+        from luigi_tasks.datasets.schema import Schema  # pandas: only for tables with a schema
+
         try:
             options["schema"] = Schema.parse(raw["schema"])
         except ValueError as exc:
@@ -254,7 +256,7 @@ def resolve_type(type_name: str, *, where: str = "catalog") -> type[AbstractData
         name = name.removeprefix(prefix)
     name = name.replace("DataSet", "Dataset")  # Kedro < 0.19 spelling
     if name in BUILTIN_TYPES:
-        return BUILTIN_TYPES[name]
+        return builtin_type(name)
     module_name, _, class_name = type_name.rpartition(".")
     cls: Any = None
     if module_name and module_name not in {p.rstrip(".") for p in _KEDRO_PREFIXES}:

@@ -26,7 +26,7 @@ import types
 from dataclasses import asdict, dataclass
 from typing import TYPE_CHECKING, Any
 
-from luigi_tasks.datasets.atomic import is_local
+from luigi_tasks.datasets import filesystem
 from luigi_tasks.project import Project, current_project, is_parameter
 from luigi_tasks.storage import read_json, write_json
 
@@ -112,10 +112,8 @@ def raw_hash(project: Project, path: str) -> str:
 
 @functools.cache
 def _raw_hash(runs_dir: str, path: str) -> str:
-    import fsspec
-
-    fs, fs_path = fsspec.core.url_to_fs(path)
-    if not is_local(fs):
+    fs, fs_path = filesystem.resolve(path)
+    if not filesystem.is_local(fs):
         return _digest(str(fs.checksum(fs_path)))
     stat = os.stat(fs_path)
     cache = posixpath.join(runs_dir, ".cache", "raw", _digest(fs_path) + ".json")

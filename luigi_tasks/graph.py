@@ -42,18 +42,9 @@ class NodeGraph:
 
     def closure(self, root: object) -> list[type[NodeTask]]:
         """The nodes ``root`` (a node or pipeline task) needs, upstream first."""
-        from luigi_tasks.node import NodeTask
-        from luigi_tasks.pipeline import PipelineTask
+        from luigi_tasks.pipeline import node_classes
 
-        starts: list[type[NodeTask]] = []
-        pending: list[type] = [type(root)]
-        while pending:
-            cls = pending.pop()
-            if issubclass(cls, NodeTask):
-                starts.append(cls)
-            elif issubclass(cls, PipelineTask):
-                pending.extend(reversed(cls.parts))
-        return self.closure_of(starts)
+        return self.closure_of(node_classes(type(root)))
 
     def closure_of(self, starts: Sequence[type[NodeTask]]) -> list[type[NodeTask]]:
         """``starts`` and everything upstream of them, upstream first."""

@@ -28,6 +28,7 @@ _CHATTER = (
     "Scheduled ",
     "logging configured",
     "Done\n",
+    "[pid %s] Worker %s",  # "[pid 12] Worker Worker(...) running/done <task>"
 )
 
 
@@ -39,9 +40,9 @@ class ConsoleHandler(logging.StreamHandler):
         self.setFormatter(ConsoleFormatter("%(levelname)s: %(message)s"))
 
     def filter(self, record: logging.LogRecord) -> bool:
-        if record.levelno <= logging.INFO and record.name == "luigi-interface":
-            message = record.getMessage()
-            if message.startswith(_CHATTER) or (message.startswith("[pid ") and "Worker Worker(" in message):
+        # The template, not the formatted message: this runs for every record of every task.
+        if record.levelno <= logging.INFO and record.name == "luigi-interface" and isinstance(record.msg, str):
+            if record.msg.startswith(_CHATTER):
                 return False
         return super().filter(record)
 

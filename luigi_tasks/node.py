@@ -32,6 +32,7 @@ from luigi_tasks.datasets import AbstractDataset
 from luigi_tasks.errors import NodeError
 from luigi_tasks.project import current_project, is_parameter
 from luigi_tasks.report import describe, report
+from luigi_tasks.status import StatusReporter
 from luigi_tasks.versioning import RunIdParameter
 
 logger = logging.getLogger("luigi_tasks")
@@ -101,30 +102,37 @@ class NodeTask(luigi.Task):
         graph.current_graph()  # check the whole project once, before anything runs
         runs.prepare(self)  # refuse other parameters or stale results; decide reuse
         report.task_created(self)
+        # Luigi asks for these several times per task; they are fixed once the run is prepared.
+        self._upstream_tasks: list[luigi.Task] | None = None
+        self._output_targets: dict[str, AbstractDataset] | None = None
+        self._input_targets: dict[str, AbstractDataset] | None = None
 
     def requires(self) -> list[luigi.Task]:
-        g = graph.current_graph()
-        cls = type(self)
-        return [up(run_id=self.run_id) for up in g.upstream[cls]] + [
-            RawData(dataset=name, run_id=self.run_id) for name in g.raw_inputs[cls]
-        ]
+        if self._upstream_tasks is None:
+            g, cls = graph.current_graph(), type(self)
+            self._upstream_tasks = [up(run_id=self.run_id) for up in g.upstream[cls]] + [
+                RawData(dataset=name, run_id=self.run_id) for name in g.raw_inputs[cls]
+            ]
+        return self._upstream_tasks
 
     def output(self) -> dict[str, AbstractDataset]:
         """This run's version of each output, or the earlier run's version it reuses."""
-        project = current_project()
-        versions = runs.state(project, self.run_id).versions.get(self.get_task_family(), {})
-        return {name: project.catalog.dataset(name, versions.get(name, self.run_id)) for name in self.node.outputs}
+        if self._output_targets is None:
+            self._output_targets = output_targets(type(self), self.run_id)
+        return self._output_targets
 
     def input_targets(self) -> dict[str, AbstractDataset]:
         """The dataset behind each input: its producer's output for this run, or raw data."""
-        project, producers = current_project(), graph.current_graph().producers
-        return {
-            ref: producers[ref](run_id=self.run_id).output()[ref]
-            if ref in producers
-            else project.catalog.dataset(ref, self.run_id)
-            for ref in self.node.inputs
-            if not is_parameter(ref)
-        }
+        if self._input_targets is None:
+            project, producers = current_project(), graph.current_graph().producers
+            self._input_targets = {
+                ref: producers[ref](run_id=self.run_id).output()[ref]
+                if ref in producers
+                else project.catalog.dataset(ref, self.run_id)
+                for ref in self.node.inputs
+                if not is_parameter(ref)
+            }
+        return self._input_targets
 
     def run(self) -> None:
         project, spec, family = current_project(), self.node, self.get_task_family()
@@ -135,17 +143,18 @@ class NodeTask(luigi.Task):
         runs.write_node_record(project, record)
         logger.info("%s [run %s] started (%s)", family, self.run_id, reason)
         started = time.perf_counter()
+        status = StatusReporter(self)
         steps = len(spec.inputs) + 1 + len(spec.outputs)
 
         sources = self.input_targets()
         values = []
         for i, ref in enumerate(spec.inputs):
+            status.update(f"loading {ref}", progress=round(100 * i / steps))
             values.append(project.parameter(ref) if is_parameter(ref) else sources[ref].load())
-            self._progress(i + 1, steps, f"loaded {ref}")
         inputs_text = ", ".join(
             f"{ref} {describe(v)}" for ref, v in zip(spec.inputs, values, strict=True) if not is_parameter(ref)
         )
-        self.set_status_message(f"running {spec.func_name}; in: {inputs_text}")
+        status.update(f"running {spec.func_name}; in: {inputs_text or '-'}", progress=round(100 * len(values) / steps))
         results = spec.bind_outputs(spec.call(values))
 
         targets = self.output()
@@ -153,12 +162,12 @@ class NodeTask(luigi.Task):
             if target.exists():  # left by an earlier attempt that was killed half-way
                 logger.warning("%s: setting aside %s from an earlier attempt: %s", family, name, target.set_aside())
         for i, (name, value) in enumerate(results.items()):
+            status.update(f"saving {name}", progress=round(100 * (len(values) + 1 + i) / steps))
             targets[name].save(value)
-            self._progress(len(spec.inputs) + 2 + i, steps, f"saved {name}")
 
         outputs_text = ", ".join(f"{name} {describe(v)}" for name, v in results.items())
         duration = time.perf_counter() - started
-        self.set_status_message(f"done in {duration:.2f} s; in: {inputs_text or '-'}; out: {outputs_text}")
+        status.finish(f"done in {duration:.2f} s; in: {inputs_text or '-'}; out: {outputs_text}")
         runs.write_node_record(
             project,
             record.finish(
@@ -183,9 +192,12 @@ class NodeTask(luigi.Task):
         logger.error("%s [run %s] failed: %s", family, self.run_id, message)
         return f"{message}\n\n{traceback.format_exc()}"
 
-    def _progress(self, step: int, steps: int, what: str) -> None:
-        self.set_progress_percentage(round(100 * step / steps))
-        self.set_status_message(what)
+
+def output_targets(task_class: type[NodeTask], run_id: str) -> dict[str, AbstractDataset]:
+    """The datasets a node's task outputs in run ``run_id`` (reused versions included)."""
+    project = current_project()
+    versions = runs.state(project, run_id).versions.get(task_class.get_task_family(), {})
+    return {name: project.catalog.dataset(name, versions.get(name, run_id)) for name in task_class.node.outputs}
 
 
 class RawData(luigi.ExternalTask):

@@ -19,6 +19,7 @@ from typing import Any, ClassVar
 import luigi
 
 from luigi_tasks import graph, runs
+from luigi_tasks.node import NodeTask, output_targets
 from luigi_tasks.report import report
 from luigi_tasks.versioning import RunIdParameter
 
@@ -39,6 +40,30 @@ class PipelineTask(luigi.WrapperTask):
 
     def requires(self) -> list[luigi.Task]:
         return [part(run_id=self.run_id) for part in self.parts]
+
+    def complete(self) -> bool:
+        """Whether every node of :attr:`parts` has its outputs for this run.
+
+        Checked on the catalog's datasets directly, without making a task per node: on a
+        complete run Luigi then never builds the node tasks (a fast no-op rerun).
+        """
+        return all(
+            target.exists() for task in node_classes(type(self)) for target in output_targets(task, self.run_id).values()
+        )
+
+
+def node_classes(task_class: type[luigi.Task]) -> list[type[NodeTask]]:
+    """The node task classes among a pipeline's parts and its sub-pipelines' parts (a node
+    task class alone if given one)."""
+    found: dict[type[NodeTask], None] = {}
+    pending: list[type[luigi.Task]] = [task_class]
+    while pending:
+        cls = pending.pop()
+        if issubclass(cls, NodeTask):
+            found[cls] = None
+        elif issubclass(cls, PipelineTask):
+            pending.extend(reversed(cls.parts))
+    return list(found)
 
 
 report.connect(PipelineTask)

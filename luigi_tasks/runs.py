@@ -30,8 +30,8 @@ from typing import TYPE_CHECKING, Any
 from luigi_tasks.errors import RunError, VersionExistsError
 from luigi_tasks.fingerprint import Fingerprint, node_fingerprint
 from luigi_tasks.project import Project, current_project
-from luigi_tasks.storage import list_json, read_json, write_json
-from luigi_tasks.versioning import validate_run_id
+from luigi_tasks.storage import list_json, list_names, read_json, write_json
+from luigi_tasks.versioning import RUN_ID_RE, validate_run_id
 
 import luigi
 
@@ -142,19 +142,9 @@ def read_run_info(project: Project, run_id: str) -> dict[str, Any] | None:
 
 def list_runs(project: Project) -> list[dict[str, Any]]:
     """Every run's ``run.json``, oldest first."""
-    fs_runs = _run_ids(project.runs_dir)
-    infos = [read_run_info(project, r) for r in fs_runs]
+    names = [n for n in list_names(project.runs_dir) if RUN_ID_RE.fullmatch(n)]
+    infos = [read_run_info(project, n) for n in names]
     return sorted((i for i in infos if i), key=lambda i: (i.get("created", ""), i["run_id"]))
-
-
-def _run_ids(folder: str) -> list[str]:
-    import fsspec
-
-    fs, path = fsspec.core.url_to_fs(folder)
-    if not fs.isdir(path):
-        return []
-    names = [posixpath.basename(p.rstrip("/")) for p in fs.ls(path, detail=False)]
-    return [n for n in names if not n.startswith(".") and fs.exists(posixpath.join(path, n, RUN_FILE))]
 
 
 def _code_version(project: Project) -> str | None:

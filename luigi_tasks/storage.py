@@ -3,18 +3,19 @@
 from __future__ import annotations
 
 import json
+import os
+import posixpath
 from typing import Any
 
-import fsspec
-
+from luigi_tasks.datasets import filesystem
 from luigi_tasks.datasets.atomic import atomic_write
 
 
 def write_json(url: str, data: Any, *, overwrite: bool = True) -> None:
     """Write ``data`` as JSON at ``url``; with ``overwrite=False`` an existing file wins
     (:class:`~luigi_tasks.errors.VersionExistsError`)."""
-    fs, path = fsspec.core.url_to_fs(url)
-    payload = json.dumps(data, indent=2, sort_keys=True, default=str).encode("utf-8")
+    fs, path = filesystem.resolve(url)
+    payload = json.dumps(data, indent=1, sort_keys=True, default=str).encode("utf-8")
     with atomic_write(fs, path, overwrite=overwrite) as dst:
         if isinstance(dst, str):
             with open(dst, "wb") as f:
@@ -25,8 +26,11 @@ def write_json(url: str, data: Any, *, overwrite: bool = True) -> None:
 
 def read_json(url: str) -> Any | None:
     """The JSON at ``url``, or ``None`` if there is no file."""
-    fs, path = fsspec.core.url_to_fs(url)
+    fs, path = filesystem.resolve(url)
     try:
+        if filesystem.is_local(fs):
+            with open(path, "rb") as f:
+                return json.loads(f.read())
         with fs.open(path, "rb") as f:
             return json.loads(f.read())
     except FileNotFoundError:
@@ -35,8 +39,19 @@ def read_json(url: str) -> Any | None:
 
 def list_json(url: str) -> list[str]:
     """The ``*.json`` files directly in folder ``url`` (full URLs), sorted."""
-    fs, path = fsspec.core.url_to_fs(url)
-    if not fs.isdir(path):
-        return []
-    protocol = url.split("://", 1)[0] + "://" if "://" in url else ""
-    return sorted(protocol + p if protocol else p for p in fs.glob(path.rstrip("/") + "/*.json"))
+    return [posixpath.join(url, name) for name in list_names(url) if name.endswith(".json")]
+
+
+def list_names(url: str) -> list[str]:
+    """The names in folder ``url`` (no hidden ones, sorted); empty if there is no folder."""
+    fs, path = filesystem.resolve(url)
+    if filesystem.is_local(fs):
+        try:
+            names = os.listdir(path)
+        except (FileNotFoundError, NotADirectoryError):
+            return []
+    else:
+        if not fs.isdir(path):
+            return []
+        names = [posixpath.basename(p.rstrip("/")) for p in fs.ls(path, detail=False)]
+    return sorted(n for n in names if not n.startswith("."))

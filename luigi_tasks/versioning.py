@@ -25,7 +25,7 @@ from luigi.cmdline_parser import CmdlineParser
 from luigi_tasks.errors import RunIdError
 
 RUN_ID_RULE = "[A-Za-z0-9][A-Za-z0-9._-]{0,63}"
-_RUN_ID_RE = re.compile(RUN_ID_RULE)
+RUN_ID_RE = re.compile(RUN_ID_RULE)
 
 
 def generate_run_id() -> str:
@@ -42,7 +42,7 @@ def session_run_id() -> str:
 
 def validate_run_id(run_id: Any) -> str:
     """Return ``run_id`` if it is a valid name, else raise :class:`RunIdError`."""
-    if not isinstance(run_id, str) or not _RUN_ID_RE.fullmatch(run_id):
+    if not isinstance(run_id, str) or not RUN_ID_RE.fullmatch(run_id):
         shown = repr(run_id) if len(str(run_id)) <= 80 else repr(str(run_id)[:77] + "...")
         raise RunIdError(
             f"Invalid run id {shown}: a run id is a name, not a path. It must match "

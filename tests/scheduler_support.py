@@ -181,6 +181,7 @@ def toy_env(project: Path, **extra: str) -> dict[str, str]:
     env = {**os.environ, "PYTHONPATH": str(TOY_DIR), "TOY_LOG": str(project / "toy.log")}
     env.pop("TOY_FAIL", None)
     env.pop("TOY_BARRIER", None)
+    env.pop("TOY_SLOW", None)
     return {**env, **extra}
 
 

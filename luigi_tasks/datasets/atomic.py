@@ -12,20 +12,15 @@ import os
 import posixpath
 import uuid
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from typing import IO
 
 from fsspec import AbstractFileSystem
-from fsspec.implementations.local import LocalFileSystem
 
+from luigi_tasks.datasets.filesystem import is_local
 from luigi_tasks.errors import VersionExistsError
 
 TEMP_MARKER = ".tmp-"
-
-
-def is_local(fs: AbstractFileSystem) -> bool:
-    """Whether ``fs`` is the local disk (where paths can be handed to pandas directly)."""
-    return isinstance(fs, LocalFileSystem)
 
 
 def temp_path_for(path: str) -> str:
@@ -48,33 +43,42 @@ def atomic_write(
         VersionExistsError: ``path`` exists and ``overwrite`` is false (checked before
             writing and again, atomically on a local disk, when committing).
     """
+    if is_local(fs):
+        with _atomic_local(path, overwrite=overwrite) as tmp:
+            yield tmp
+        return
     if not overwrite and fs.exists(path):
         raise VersionExistsError(f"{path} already exists")
     fs.makedirs(posixpath.dirname(path), exist_ok=True)
     tmp = temp_path_for(path)
     try:
-        if is_local(fs):
-            yield tmp
-        else:
-            with fs.open(tmp, "wb") as f:
-                yield f
-        _commit(fs, tmp, path, overwrite=overwrite)
+        with fs.open(tmp, "wb") as f:
+            yield f
+        if not overwrite and fs.exists(path):
+            raise VersionExistsError(f"{path} already exists")
+        fs.mv(tmp, path)
     finally:
         if fs.exists(tmp):
             fs.rm(tmp)
 
 
-def _commit(fs: AbstractFileSystem, tmp: str, path: str, *, overwrite: bool) -> None:
-    if not is_local(fs):
-        if not overwrite and fs.exists(path):
-            raise VersionExistsError(f"{path} already exists")
-        fs.mv(tmp, path)
-        return
-    if overwrite:
-        os.replace(tmp, path)
-        return
+@contextmanager
+def _atomic_local(path: str, *, overwrite: bool) -> Iterator[str]:
+    if not overwrite and os.path.lexists(path):
+        raise VersionExistsError(f"{path} already exists")
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    tmp = temp_path_for(path)
     try:
-        os.link(tmp, path)
-    except FileExistsError:
-        raise VersionExistsError(f"{path} already exists") from None
-    os.unlink(tmp)
+        yield tmp
+        if overwrite:
+            os.replace(tmp, path)
+            return
+        try:
+            os.link(tmp, path)
+        except FileExistsError:
+            raise VersionExistsError(f"{path} already exists") from None
+        os.unlink(tmp)
+    except BaseException:
+        with suppress(OSError):  # never hide the error that stopped the save
+            os.unlink(tmp)
+        raise

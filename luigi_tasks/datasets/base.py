@@ -20,10 +20,10 @@ from contextlib import contextmanager
 from datetime import datetime, timezone
 from typing import IO, Any, ClassVar, Generic, NoReturn, TypeVar
 
-import fsspec
 import luigi
 
-from luigi_tasks.datasets.atomic import atomic_write, is_local
+from luigi_tasks.datasets import filesystem
+from luigi_tasks.datasets.atomic import atomic_write
 from luigi_tasks.errors import DatasetError, VersionExistsError
 from luigi_tasks.versioning import version_path
 
@@ -74,7 +74,7 @@ class AbstractDataset(luigi.Target, Generic[T], abc.ABC):
         self.name = name or posixpath.basename(self.filepath.rstrip("/"))
         path = version_path(self.filepath, version) if version is not None else self.filepath
         self._secrets = frozenset(_secret_strings(credentials))
-        self._fs, self._path = fsspec.core.url_to_fs(path, **(credentials or {}), **(fs_args or {}))
+        self._fs, self._path = filesystem.resolve(path, **(credentials or {}), **(fs_args or {}))
         self._protocol = path.split("://", 1)[0] if "://" in path else "file"
 
     # -- what users call ----------------------------------------------------------------
@@ -188,7 +188,7 @@ class AbstractDataset(luigi.Target, Generic[T], abc.ABC):
 
     @contextmanager
     def _source(self) -> Iterator[Source]:
-        if is_local(self._fs):
+        if filesystem.is_local(self._fs):
             yield self._path
         else:
             with self._fs.open(self._path, "rb") as f:

@@ -7,7 +7,8 @@ example project's graph). Environment variables steer it:
 - ``TOY_LOG``: each node function appends ``<name> <pid>`` to this file when it starts;
 - ``TOY_FAIL``: the name of a node that raises instead of returning;
 - ``TOY_BARRIER``: the sources wait until that many sources have started (up to 60 s), so
-  they must run at the same time in different processes.
+  they must run at the same time in different processes;
+- ``TOY_SLOW``: the name of a node that takes ``TOY_SLOW_SECONDS`` (default 4) to run.
 
 Shape: three independent sources ``make_a``, ``make_b``, ``make_c`` -> ``combine`` ->
 ``summarize``; ``SchedToyPipeline`` wraps them all.
@@ -31,6 +32,8 @@ def _started(name: str) -> None:
         f.write(f"{name} {os.getpid()}\n")
     if os.environ.get("TOY_FAIL") == name:
         raise RuntimeError(f"toy node {name} failed on purpose")
+    if os.environ.get("TOY_SLOW") == name:
+        time.sleep(float(os.environ.get("TOY_SLOW_SECONDS") or 4))
     wanted = int(os.environ.get("TOY_BARRIER") or 0)
     if name in SOURCES and wanted:
         deadline = time.monotonic() + 60

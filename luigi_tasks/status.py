@@ -1,0 +1,87 @@
+"""What a running node tells the scheduler: a status message and its progress, sparingly.
+
+Through ``luigid`` every update is an HTTP round trip, about as long as a trivial node's
+whole work, so updates are coalesced. While a node runs, its latest message and progress
+are sent once it has run for :data:`INTERVAL` seconds and then at most once per interval,
+only if they changed; when it ends, its final message is sent once. A quick node costs one
+call to the scheduler, a long one about one per second, whatever it reports.
+
+Example:
+    >>> status = StatusReporter(task)
+    >>> status.update("loading train_x", progress=20)   # shown if the node is still busy in 1 s
+    >>> status.finish("done in 3.1 s; out: model (LinearRegression)")
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable
+from typing import Any
+
+logger = logging.getLogger("luigi_tasks")
+
+#: Seconds a node runs before its progress is first shown, and between two updates.
+INTERVAL = 1.0
+
+
+class StatusReporter:
+    """Sends a task's status message and progress percentage to its scheduler, coalesced.
+
+    Args:
+        task: The running Luigi task; Luigi gives it ``set_status_message`` and
+            ``set_progress_percentage`` callbacks while it runs (``None`` outside a worker,
+            when nothing is sent).
+        interval: Seconds between two updates while the task runs.
+    """
+
+    def __init__(self, task: Any, interval: float = INTERVAL) -> None:
+        self._send_message: Callable[[str], None] | None = getattr(task, "set_status_message", None)
+        self._send_progress: Callable[[int], None] | None = getattr(task, "set_progress_percentage", None)
+        self._interval = interval
+        self._lock = threading.Lock()
+        self._pending: tuple[str | None, int | None] = (None, None)
+        self._sent: tuple[str | None, int | None] = (None, None)
+        self._timer: threading.Timer | None = None
+        self._closed = False
+
+    def update(self, message: str | None = None, progress: int | None = None) -> None:
+        """Note the current message and/or progress (0-100); sent later if still current."""
+        with self._lock:
+            old_message, old_progress = self._pending
+            self._pending = (message or old_message, progress if progress is not None else old_progress)
+            if self._timer is None and not self._closed:
+                self._schedule()
+
+    def finish(self, message: str) -> None:
+        """Send the final message now (and 100 %, if progress was shown); stop updating."""
+        with self._lock:
+            self._closed = True
+            if self._timer is not None:
+                self._timer.cancel()
+            self._send(message, 100 if self._sent[1] is not None else None)
+
+    def _schedule(self) -> None:
+        self._timer = threading.Timer(self._interval, self._tick)
+        self._timer.daemon = True
+        self._timer.start()
+
+    def _tick(self) -> None:
+        with self._lock:
+            if self._closed:
+                return
+            self._send(*self._pending)
+            self._schedule()
+
+    def _send(self, message: str | None, progress: int | None) -> None:
+        sent_message, sent_progress = self._sent
+        try:
+            if message is not None and message != sent_message and self._send_message is not None:
+                self._send_message(message)
+                sent_message = message
+            if progress is not None and progress != sent_progress and self._send_progress is not None:
+                self._send_progress(progress)
+                sent_progress = progress
+        except Exception:  # noqa: BLE001 - a status the scheduler missed must not fail the node
+            logger.warning("could not send the status to the scheduler", exc_info=True)
+        self._sent = (sent_message, sent_progress)

@@ -1,0 +1,59 @@
+"""StatusReporter: what a node sends to the scheduler, coalesced (the callbacks Luigi gives a
+running task are replaced by plain recorders; the real path runs in test_scheduler.py)."""
+
+from __future__ import annotations
+
+import time
+from types import SimpleNamespace
+
+from luigi_tasks.status import StatusReporter
+
+
+def recording_task() -> tuple[SimpleNamespace, list[tuple[str, object]]]:
+    calls: list[tuple[str, object]] = []
+    task = SimpleNamespace(
+        set_status_message=lambda m: calls.append(("message", m)),
+        set_progress_percentage=lambda p: calls.append(("progress", p)),
+    )
+    return task, calls
+
+
+def test_a_quick_node_sends_only_its_final_message() -> None:
+    task, calls = recording_task()
+    status = StatusReporter(task, interval=5.0)
+    status.update("loading x", progress=0)
+    status.update("running f", progress=50)
+    status.finish("done in 0.01 s")
+    assert calls == [("message", "done in 0.01 s")]
+
+
+def test_a_slow_node_sends_its_latest_state_each_interval_and_ends_at_100() -> None:
+    task, calls = recording_task()
+    status = StatusReporter(task, interval=0.2)
+    status.update("loading x", progress=0)
+    status.update("running f", progress=50)
+    time.sleep(0.5)  # two intervals: the second has nothing new to send
+    assert calls == [("message", "running f"), ("progress", 50)]
+    status.update(progress=80)
+    time.sleep(0.3)
+    status.finish("done in 0.8 s")
+    assert calls == [("message", "running f"), ("progress", 50), ("progress", 80),
+                     ("message", "done in 0.8 s"), ("progress", 100)]
+    time.sleep(0.3)
+    assert len(calls) == 5  # nothing after finish
+
+
+def test_outside_a_worker_nothing_is_sent_and_nothing_fails() -> None:
+    status = StatusReporter(SimpleNamespace(set_status_message=None, set_progress_percentage=None), interval=0.05)
+    status.update("running f", progress=10)
+    time.sleep(0.1)
+    status.finish("done")
+
+
+def test_a_scheduler_error_is_logged_not_raised(caplog) -> None:
+    def broken(_: object) -> None:
+        raise ConnectionError("scheduler gone")
+
+    status = StatusReporter(SimpleNamespace(set_status_message=broken, set_progress_percentage=broken))
+    status.finish("done")
+    assert "could not send the status" in caplog.text
