@@ -25,6 +25,7 @@ Example:
 from __future__ import annotations
 
 import difflib
+import functools
 import importlib
 import re
 from collections.abc import Iterator, Mapping
@@ -33,7 +34,7 @@ from pathlib import Path
 from typing import Any
 
 from luigi_tasks.config import load_config, resolve_path
-from luigi_tasks.datasets import BUILTIN_TYPES, AbstractDataset, builtin_type
+from luigi_tasks.datasets import BUILTIN_TYPES, AbstractDataset
 from luigi_tasks.errors import CatalogError
 
 KNOWN_KEYS = frozenset(
@@ -53,11 +54,17 @@ class DatasetEntry:
     """One validated catalog entry: how to build the dataset called ``name``."""
 
     name: str
-    dataset_type: type[AbstractDataset]
+    #: The class, or the ``module:class`` of a built-in type not imported yet.
+    type_ref: type[AbstractDataset] | str
     filepath: str
     versioned: bool = False
     #: Keyword arguments of the dataset class; not in repr (credentials are among them).
     options: Mapping[str, Any] = field(default_factory=dict, repr=False)
+
+    @functools.cached_property
+    def dataset_type(self) -> type[AbstractDataset]:
+        """The dataset class (a built-in one is imported on first use: pandas is slow to import)."""
+        return _dataset_class(self.type_ref)
 
     def build(self, run_id: str | None) -> AbstractDataset:
         version = run_id if self.versioned else None
@@ -186,11 +193,11 @@ def _parse_entry(
     }
     if raw.get("credentials") is not None:
         options["credentials"] = _credentials(where, raw["credentials"], credentials)
-    dataset_type = resolve_type(raw["type"], where=where)
-    options.update(_table_options(where, raw, dataset_type))
+    type_ref = resolve_type_ref(raw["type"], where=where)
+    options.update(_table_options(where, raw, type_ref))
     return DatasetEntry(
         name=name,
-        dataset_type=dataset_type,
+        type_ref=type_ref,
         filepath=resolve_path(root, raw["filepath"]),
         versioned=raw.get("versioned", False),
         options=options,
@@ -210,12 +217,14 @@ def check_dataset_name(name: Any, *, where: str = "catalog") -> str:
     return text
 
 
-def _table_options(where: str, raw: Mapping[str, Any], dataset_type: type[AbstractDataset]) -> dict[str, Any]:
+def _table_options(
+    where: str, raw: Mapping[str, Any], type_ref: type[AbstractDataset] | str
+) -> dict[str, Any]:
     """The validated ``schema`` and ``allow_empty`` of a table dataset's entry."""
     given = [key for key in ("schema", "allow_empty") if raw.get(key) is not None]
     if not given:
         return {}
-    if not dataset_type.accepts_schema:
+    if not _dataset_class(type_ref).accepts_schema:
         raise CatalogError(
             f"{where}: '{given[0]}' applies only to table datasets (pandas.CSVDataset, "
             f"pandas.ParquetDataset), not to {raw['type']}. Remove it."
@@ -251,12 +260,25 @@ def _credentials(where: str, ref: Any, credentials: Mapping[str, Any]) -> dict[s
 
 def resolve_type(type_name: str, *, where: str = "catalog") -> type[AbstractDataset]:
     """The dataset class for a catalog ``type``: a built-in name or a dotted path."""
+    return _dataset_class(resolve_type_ref(type_name, where=where))
+
+
+def _dataset_class(ref: type[AbstractDataset] | str) -> type[AbstractDataset]:
+    if isinstance(ref, str):
+        module, _, cls = ref.partition(":")
+        return getattr(importlib.import_module(module), cls)  # type: ignore[no-any-return]
+    return ref
+
+
+def resolve_type_ref(type_name: str, *, where: str = "catalog") -> type[AbstractDataset] | str:
+    """The class for a catalog ``type`` given by dotted path (imported and checked now), or
+    the ``module:class`` of a built-in type (imported when first used)."""
     name = type_name
     for prefix in _KEDRO_PREFIXES:
         name = name.removeprefix(prefix)
     name = name.replace("DataSet", "Dataset")  # Kedro < 0.19 spelling
     if name in BUILTIN_TYPES:
-        return builtin_type(name)
+        return BUILTIN_TYPES[name]
     module_name, _, class_name = type_name.rpartition(".")
     cls: Any = None
     if module_name and module_name not in {p.rstrip(".") for p in _KEDRO_PREFIXES}:

@@ -23,7 +23,7 @@ import os
 import posixpath
 import textwrap
 import types
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from luigi_tasks.datasets import filesystem
@@ -48,7 +48,7 @@ class Fingerprint:
     digest: str
 
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        return {"code": self.code, "params": self.params, "inputs": dict(self.inputs), "digest": self.digest}
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Fingerprint:

@@ -91,10 +91,14 @@ class Node:
 
 
 class NodeTask(luigi.Task):
-    """The Luigi Task of one node and one run. Made by :func:`node`; not used directly."""
+    """The Luigi Task of one node and one run. Made by :func:`node`; not used directly.
+
+    Its only parameter is ``run_id``: Luigi adds every parameter of every task class to its
+    command-line parser, so each one costs on every command of a large pipeline.
+    ``--reuse-from`` belongs to the pipeline tasks, where runs start.
+    """
 
     run_id = RunIdParameter()
-    reuse_from = runs.ReuseFromParameter()
     node: ClassVar[Node]
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
@@ -126,7 +130,7 @@ class NodeTask(luigi.Task):
         if self._input_targets is None:
             project, producers = current_project(), graph.current_graph().producers
             self._input_targets = {
-                ref: producers[ref](run_id=self.run_id).output()[ref]
+                ref: output_targets(producers[ref], self.run_id)[ref]
                 if ref in producers
                 else project.catalog.dataset(ref, self.run_id)
                 for ref in self.node.inputs
@@ -141,7 +145,7 @@ class NodeTask(luigi.Task):
         attempt = (previous.attempt if previous else 0) + 1
         record = runs.NodeRecord.start(family, self.run_id, reason=reason, attempt=attempt)
         runs.write_node_record(project, record)
-        logger.info("%s [run %s] started (%s)", family, self.run_id, reason)
+        logger.debug("%s [run %s] started (%s)", family, self.run_id, reason)
         started = time.perf_counter()
         status = StatusReporter(self)
         steps = len(spec.inputs) + 1 + len(spec.outputs)
@@ -177,7 +181,7 @@ class NodeTask(luigi.Task):
                 fingerprint=fingerprint.node_fingerprint(type(self), self.run_id).to_dict(),
             ),
         )
-        logger.info("%s [run %s] done in %.2f s; out: %s", family, self.run_id, duration, outputs_text)
+        logger.info("%s [run %s] done in %.2f s (%s); out: %s", family, self.run_id, duration, reason, outputs_text)
 
     def on_failure(self, exception: BaseException) -> str:
         family = self.get_task_family()

@@ -22,7 +22,7 @@ import posixpath
 import socket
 import subprocess
 import sys
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
 from importlib import metadata
 from typing import TYPE_CHECKING, Any
@@ -102,7 +102,7 @@ def _node_path(project: Project, run_id: str, node: str) -> str:
 
 def write_node_record(project: Project, record: NodeRecord) -> None:
     """Replace the node's record atomically."""
-    write_json(_node_path(project, record.run_id, record.node), asdict(record))
+    write_json(_node_path(project, record.run_id, record.node), {f: getattr(record, f) for f in _RECORD_FIELDS})
 
 
 def read_node_record(project: Project, run_id: str, node: str) -> NodeRecord | None:

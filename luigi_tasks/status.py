@@ -15,7 +15,9 @@ Example:
 from __future__ import annotations
 
 import logging
+import os
 import threading
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -38,11 +40,11 @@ class StatusReporter:
     def __init__(self, task: Any, interval: float = INTERVAL) -> None:
         self._send_message: Callable[[str], None] | None = getattr(task, "set_status_message", None)
         self._send_progress: Callable[[int], None] | None = getattr(task, "set_progress_percentage", None)
-        self._interval = interval
+        self.interval = interval
         self._lock = threading.Lock()
         self._pending: tuple[str | None, int | None] = (None, None)
         self._sent: tuple[str | None, int | None] = (None, None)
-        self._timer: threading.Timer | None = None
+        self._started = False
         self._closed = False
 
     def update(self, message: str | None = None, progress: int | None = None) -> None:
@@ -50,28 +52,23 @@ class StatusReporter:
         with self._lock:
             old_message, old_progress = self._pending
             self._pending = (message or old_message, progress if progress is not None else old_progress)
-            if self._timer is None and not self._closed:
-                self._schedule()
+            if self._started or self._closed:
+                return
+            self._started = True
+        _ticker().add(self, time.monotonic() + self.interval)
 
     def finish(self, message: str) -> None:
         """Send the final message now (and 100 %, if progress was shown); stop updating."""
+        _ticker().remove(self)
         with self._lock:
             self._closed = True
-            if self._timer is not None:
-                self._timer.cancel()
             self._send(message, 100 if self._sent[1] is not None else None)
 
-    def _schedule(self) -> None:
-        self._timer = threading.Timer(self._interval, self._tick)
-        self._timer.daemon = True
-        self._timer.start()
-
-    def _tick(self) -> None:
+    def tick(self) -> None:
+        """Send the latest message and progress if they changed (called by the ticker)."""
         with self._lock:
-            if self._closed:
-                return
-            self._send(*self._pending)
-            self._schedule()
+            if not self._closed:
+                self._send(*self._pending)
 
     def _send(self, message: str | None, progress: int | None) -> None:
         sent_message, sent_progress = self._sent
@@ -85,3 +82,52 @@ class StatusReporter:
         except Exception:  # noqa: BLE001 - a status the scheduler missed must not fail the node
             logger.warning("could not send the status to the scheduler", exc_info=True)
         self._sent = (sent_message, sent_progress)
+
+
+class _Ticker:
+    """One thread per process that calls each running reporter's :meth:`~StatusReporter.tick`
+    when it is due. A thread per node would cost its start-up on every node; this one sleeps
+    until the earliest due time and is woken only when an earlier one is added."""
+
+    def __init__(self) -> None:
+        self._cond = threading.Condition()
+        self._due: dict[StatusReporter, float] = {}
+        self._wakes_at: float | None = None  # None: waiting for work
+        threading.Thread(target=self._loop, name="luigi-tasks-status", daemon=True).start()
+
+    def add(self, reporter: StatusReporter, due: float) -> None:
+        with self._cond:
+            self._due[reporter] = due
+            if self._wakes_at is None or due < self._wakes_at:
+                self._cond.notify()
+
+    def remove(self, reporter: StatusReporter) -> None:
+        with self._cond:
+            self._due.pop(reporter, None)
+
+    def _loop(self) -> None:
+        while True:
+            with self._cond:
+                now = time.monotonic()
+                due = [r for r, t in self._due.items() if t <= now]
+                for reporter in due:
+                    self._due[reporter] = now + reporter.interval
+                self._wakes_at = min(self._due.values(), default=None)
+                if not due:
+                    self._cond.wait(None if self._wakes_at is None else self._wakes_at - now)
+                    continue
+            for reporter in due:  # outside the lock: a tick is a round trip to the scheduler
+                reporter.tick()
+
+
+_instance: tuple[int, _Ticker] | None = None
+_instance_lock = threading.Lock()
+
+
+def _ticker() -> _Ticker:
+    """This process's ticker (a forked worker process starts its own: threads do not fork)."""
+    global _instance
+    with _instance_lock:
+        if _instance is None or _instance[0] != os.getpid():
+            _instance = (os.getpid(), _Ticker())
+        return _instance[1]

@@ -15,7 +15,8 @@ def write_json(url: str, data: Any, *, overwrite: bool = True) -> None:
     """Write ``data`` as JSON at ``url``; with ``overwrite=False`` an existing file wins
     (:class:`~luigi_tasks.errors.VersionExistsError`)."""
     fs, path = filesystem.resolve(url)
-    payload = json.dumps(data, indent=1, sort_keys=True, default=str).encode("utf-8")
+    # No indent: json's C encoder handles only compact output (indented is pure Python).
+    payload = json.dumps(data, sort_keys=True, default=str).encode("utf-8")
     with atomic_write(fs, path, overwrite=overwrite) as dst:
         if isinstance(dst, str):
             with open(dst, "wb") as f:

@@ -62,3 +62,15 @@ def test_estimator_comes_from_parameters_and_only_from_sklearn() -> None:
     assert type(ridge).__name__ == "Ridge" and ridge.alpha == 3.0
     with pytest.raises(ValueError, match="scikit-learn class path"):
         make_estimator({"estimator": "os.system"})
+
+
+def test_evaluate_agrees_with_scikit_learn_metrics(houses: pd.DataFrame) -> None:
+    from sklearn.metrics import mean_absolute_error, mean_squared_error, r2_score
+
+    train_x, test_x, train_y, test_y = split_data(preprocess_houses(houses), {"test_size": 0.2, "random_state": 3})
+    preds = predict(train_model(train_x, train_y, LINEAR), test_x)
+    metrics = evaluate_model(preds, test_y)
+    truth, guess = test_y.iloc[:, 0], preds["prediction"]
+    assert metrics["r2"] == pytest.approx(r2_score(truth, guess), rel=1e-12)
+    assert metrics["mae"] == pytest.approx(mean_absolute_error(truth, guess), rel=1e-12)
+    assert metrics["rmse"] == pytest.approx(mean_squared_error(truth, guess) ** 0.5, rel=1e-12)

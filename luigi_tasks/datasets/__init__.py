@@ -4,7 +4,7 @@ The catalog names them as Kedro does (``pandas.CSVDataset``); :data:`BUILTIN_TYP
 those names to the classes' import paths. Any other type is given by a dotted path to an
 :class:`AbstractDataset` subclass.
 
-A dataset module is imported when first used (``builtin_type``, or an attribute of this
+A dataset module is imported when first used (by the catalog, or as an attribute of this
 package), so a pipeline without tables does not pay for importing pandas.
 """
 
@@ -39,12 +39,6 @@ _LAZY = {
 }
 
 
-def builtin_type(name: str) -> type[AbstractDataset]:
-    """The class of built-in type ``name`` (a key of :data:`BUILTIN_TYPES`), imported now."""
-    module, _, cls = BUILTIN_TYPES[name].partition(":")
-    return getattr(importlib.import_module(module), cls)  # type: ignore[no-any-return]
-
-
 def __getattr__(name: str) -> Any:
     if name in _LAZY:
         return getattr(importlib.import_module(_LAZY[name]), name)
@@ -60,5 +54,4 @@ __all__ = [
     "PickleDataset",
     "Schema",
     "TableDataset",
-    "builtin_type",
 ]

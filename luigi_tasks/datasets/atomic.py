@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import os
 import posixpath
-import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 from typing import IO
@@ -26,7 +25,7 @@ TEMP_MARKER = ".tmp-"
 def temp_path_for(path: str) -> str:
     """A hidden, unique name beside ``path`` (same folder, so the final move is a rename)."""
     folder, base = posixpath.split(path)
-    return posixpath.join(folder, f".{base}{TEMP_MARKER}{uuid.uuid4().hex[:12]}")
+    return posixpath.join(folder, f".{base}{TEMP_MARKER}{os.urandom(6).hex()}")
 
 
 @contextmanager
@@ -66,7 +65,9 @@ def atomic_write(
 def _atomic_local(path: str, *, overwrite: bool) -> Iterator[str]:
     if not overwrite and os.path.lexists(path):
         raise VersionExistsError(f"{path} already exists")
-    os.makedirs(os.path.dirname(path), exist_ok=True)
+    folder = os.path.dirname(path)
+    if not os.path.isdir(folder):  # one stat; makedirs(exist_ok) costs an exception when it exists
+        os.makedirs(folder, exist_ok=True)
     tmp = temp_path_for(path)
     try:
         yield tmp
