@@ -145,7 +145,7 @@ class NodeTask(luigi.Task):
         attempt = (previous.attempt if previous else 0) + 1
         record = runs.NodeRecord.start(family, self.run_id, reason=reason, attempt=attempt)
         runs.write_node_record(project, record)
-        logger.debug("%s [run %s] started (%s)", family, self.run_id, reason)
+        logger.info("%s [run %s] started (%s)", family, self.run_id, reason)
         started = time.perf_counter()
         status = StatusReporter(self)
         steps = len(spec.inputs) + 1 + len(spec.outputs)
@@ -181,7 +181,7 @@ class NodeTask(luigi.Task):
                 fingerprint=fingerprint.node_fingerprint(type(self), self.run_id).to_dict(),
             ),
         )
-        logger.info("%s [run %s] done in %.2f s (%s); out: %s", family, self.run_id, duration, reason, outputs_text)
+        logger.info("%s [run %s] done in %.2f s; out: %s", family, self.run_id, duration, outputs_text)
 
     def on_failure(self, exception: BaseException) -> str:
         family = self.get_task_family()
