@@ -147,31 +147,20 @@ class NodeTask(luigi.Task):
         runs.write_node_record(project, record)
         logger.info("%s [run %s] started (%s)", family, self.run_id, reason)
         started = time.perf_counter()
-        status = StatusReporter(self)
-        steps = len(spec.inputs) + 1 + len(spec.outputs)
+        steps = len(spec.inputs) + 1 + len(spec.outputs)  # load each input, call, save each output
 
-        sources = self.input_targets()
-        values = []
-        for i, ref in enumerate(spec.inputs):
-            status.update(f"loading {ref}", progress=round(100 * i / steps))
-            values.append(project.parameter(ref) if is_parameter(ref) else sources[ref].load())
-        inputs_text = ", ".join(
-            f"{ref} {describe(v)}" for ref, v in zip(spec.inputs, values, strict=True) if not is_parameter(ref)
-        )
-        status.update(f"running {spec.func_name}; in: {inputs_text or '-'}", progress=round(100 * len(values) / steps))
-        results = spec.bind_outputs(spec.call(values))
+        with StatusReporter(self) as status:
+            values = self._load_inputs(status, steps)
+            inputs_text = ", ".join(
+                f"{ref} {describe(v)}" for ref, v in zip(spec.inputs, values, strict=True) if not is_parameter(ref)
+            ) or "-"
+            status.update(f"running {spec.func_name}; in: {inputs_text}", progress=round(100 * len(values) / steps))
+            results = spec.bind_outputs(spec.call(values))
+            targets = self._save_outputs(results, status, steps)
+            outputs_text = ", ".join(f"{name} {describe(v)}" for name, v in results.items())
+            duration = time.perf_counter() - started
+            status.finish(f"done in {duration:.2f} s; in: {inputs_text}; out: {outputs_text}")
 
-        targets = self.output()
-        for name, target in targets.items():
-            if target.exists():  # left by an earlier attempt that was killed half-way
-                logger.warning("%s: setting aside %s from an earlier attempt: %s", family, name, target.set_aside())
-        for i, (name, value) in enumerate(results.items()):
-            status.update(f"saving {name}", progress=round(100 * (len(values) + 1 + i) / steps))
-            targets[name].save(value)
-
-        outputs_text = ", ".join(f"{name} {describe(v)}" for name, v in results.items())
-        duration = time.perf_counter() - started
-        status.finish(f"done in {duration:.2f} s; in: {inputs_text or '-'}; out: {outputs_text}")
         runs.write_node_record(
             project,
             record.finish(
@@ -182,6 +171,27 @@ class NodeTask(luigi.Task):
             ),
         )
         logger.info("%s [run %s] done in %.2f s; out: %s", family, self.run_id, duration, outputs_text)
+
+    def _load_inputs(self, status: StatusReporter, steps: int) -> list[Any]:
+        project, sources = current_project(), self.input_targets()
+        values = []
+        for i, ref in enumerate(self.node.inputs):
+            status.update(f"loading {ref}", progress=round(100 * i / steps))
+            values.append(project.parameter(ref) if is_parameter(ref) else sources[ref].load())
+        return values
+
+    def _save_outputs(self, results: dict[str, Any], status: StatusReporter, steps: int) -> dict[str, AbstractDataset]:
+        targets = self.output()
+        for name, target in targets.items():
+            if target.exists():  # left by an earlier attempt that was killed half-way
+                logger.warning(
+                    "%s: setting aside %s from an earlier attempt: %s", self.get_task_family(), name, target.set_aside()
+                )
+        done_before = len(self.node.inputs) + 1
+        for i, (name, value) in enumerate(results.items()):
+            status.update(f"saving {name}", progress=round(100 * (done_before + i) / steps))
+            targets[name].save(value)
+        return targets
 
     def on_failure(self, exception: BaseException) -> str:
         family = self.get_task_family()

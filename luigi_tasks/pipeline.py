@@ -48,7 +48,9 @@ class PipelineTask(luigi.WrapperTask):
         complete run Luigi then never builds the node tasks (a fast no-op rerun).
         """
         return all(
-            target.exists() for task in node_classes(type(self)) for target in output_targets(task, self.run_id).values()
+            target.exists()
+            for task in node_classes(type(self))
+            for target in output_targets(task, self.run_id).values()
         )
 
 

@@ -7,9 +7,9 @@ only if they changed; when it ends, its final message is sent once. A quick node
 call to the scheduler, a long one about one per second, whatever it reports.
 
 Example:
-    >>> status = StatusReporter(task)
-    >>> status.update("loading train_x", progress=20)   # shown if the node is still busy in 1 s
-    >>> status.finish("done in 3.1 s; out: model (LinearRegression)")
+    >>> with StatusReporter(task) as status:     # stops updating when the block ends
+    ...     status.update("loading train_x", progress=20)   # shown if still busy in 1 s
+    ...     status.finish("done in 3.1 s; out: model (LinearRegression)")
 """
 
 from __future__ import annotations
@@ -59,10 +59,21 @@ class StatusReporter:
 
     def finish(self, message: str) -> None:
         """Send the final message now (and 100 %, if progress was shown); stop updating."""
+        self.close()
+        with self._lock:
+            self._send(message, 100 if self._sent[1] is not None else None)
+
+    def close(self) -> None:
+        """Stop updating, sending nothing more (a failed node keeps its last shown state)."""
         _ticker().remove(self)
         with self._lock:
             self._closed = True
-            self._send(message, 100 if self._sent[1] is not None else None)
+
+    def __enter__(self) -> StatusReporter:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
 
     def tick(self) -> None:
         """Send the latest message and progress if they changed (called by the ticker)."""

@@ -57,3 +57,15 @@ def test_a_scheduler_error_is_logged_not_raised(caplog) -> None:
     status = StatusReporter(SimpleNamespace(set_status_message=broken, set_progress_percentage=broken))
     status.finish("done")
     assert "could not send the status" in caplog.text
+
+
+def test_a_failed_node_stops_updating_when_its_block_ends() -> None:
+    task, calls = recording_task()
+    try:
+        with StatusReporter(task, interval=0.1) as status:
+            status.update("running f", progress=50)
+            raise RuntimeError("node failed")
+    except RuntimeError:
+        pass
+    time.sleep(0.3)  # three intervals: a reporter left running would have sent "running f"
+    assert calls == []
