@@ -44,7 +44,7 @@ def test_quick_suite_writes_a_complete_table(tmp_path: Path) -> None:
             assert values and all(v > 0 for v in values), (row, cell)
         value = float(NUMBER.findall(result)[0])
         assert result.endswith("s") or value > 0, (row, result)
-    memory_text = text.split("## Peak memory (RSS)")[1]
+    memory_text = text.split("## Peak memory (RSS)")[1].split("\n## ")[0]
     memory = [line for line in memory_text.splitlines() if line.startswith(("| small", "| large"))]
     assert {line.split(" | ")[0].strip("| ") for line in memory} == {"small", "large"}
     assert all(float(line.split(" | ")[2].split()[0]) > 0 for line in memory)
