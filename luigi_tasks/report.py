@@ -102,15 +102,23 @@ class RunReport:
             return [f"luigi-tasks: run {run_id} is complete."]
         records = runs.read_node_records(project, run_id).values() if project is not None else []
         problems += [f"{r.node} failed: {r.error}" for r in records if r.status == "failed"]
-        elsewhere = [r for r in records if r.status == "running" and (r.host, r.pid) != (socket.gethostname(), os.getpid())]
-        if elsewhere and not problems:
-            running = ", ".join(f"{r.node} (host {r.host}, pid {r.pid})" for r in elsewhere)
+        if not problems:  # nothing failed here: others run part of it, or the scheduler held tasks back
+            here = (socket.gethostname(), os.getpid())
+            elsewhere = [f"{r.node} (host {r.host}, pid {r.pid})" for r in records
+                         if r.status == "running" and (r.host, r.pid) != here]
+            where = (
+                "continues in other workers: " + ", ".join(elsewhere)
+                if elsewhere
+                else "is not complete, and nothing failed in this process: other workers may be running it, or "
+                "the scheduler held tasks back (Luigi's summary above says which)"
+            )
             return [
-                f"luigi-tasks: run {run_id} continues in other workers: {running}.",
-                f"luigi-tasks: once they end, this tells the outcome (exit 0 if complete): {self.resume_command(run_id)}",
+                f"luigi-tasks: run {run_id} {where}.",
+                f"luigi-tasks: this command continues it, or tells the outcome once the others end (exit 0 if "
+                f"complete): {self.resume_command(run_id)}",
             ]
         out = [f"luigi-tasks: run {run_id} did not complete."]
-        out += [f"luigi-tasks:   {p}" for p in problems] or ["luigi-tasks:   see Luigi's summary above."]
+        out += [f"luigi-tasks:   {p}" for p in problems]
         out.append(f"luigi-tasks: resume with: {self.resume_command(run_id)}")
         return out
 
