@@ -258,11 +258,6 @@ def _credentials(where: str, ref: Any, credentials: Mapping[str, Any]) -> dict[s
     return dict(credentials[ref])
 
 
-def resolve_type(type_name: str, *, where: str = "catalog") -> type[AbstractDataset]:
-    """The dataset class for a catalog ``type``: a built-in name or a dotted path."""
-    return _dataset_class(resolve_type_ref(type_name, where=where))
-
-
 def _dataset_class(ref: type[AbstractDataset] | str) -> type[AbstractDataset]:
     if isinstance(ref, str):
         module, _, cls = ref.partition(":")
