@@ -1,10 +1,12 @@
 """What a running node tells the scheduler: a status message and its progress, sparingly.
 
-Through ``luigid`` every update is an HTTP round trip, about as long as a trivial node's
-whole work, so updates are coalesced. While a node runs, its latest message and progress
-are sent once it has run for :data:`INTERVAL` seconds and then at most once per interval,
-only if they changed; when it ends, its final message is sent once. A quick node costs one
-call to the scheduler, a long one about one per second, whatever it reports.
+Through ``luigid`` every update is an HTTP round trip (about 2-3 ms here, as long as a
+trivial node's whole work), so updates are coalesced and sent from a background thread.
+While a node runs, its latest message and progress are sent once it has run for
+:data:`INTERVAL` seconds and then at most once per interval, only if they changed; when it
+ends, its final message is queued and sent while Luigi goes on with the next task. A quick
+node costs one call to the scheduler, a long one about one per second, and none of them
+holds up the worker. Queued messages are sent before the process exits.
 
 Example:
     >>> with StatusReporter(task) as status:     # stops updating when the block ends
@@ -14,10 +16,13 @@ Example:
 
 from __future__ import annotations
 
+import atexit
 import logging
+import multiprocessing
 import os
 import threading
 import time
+from collections import deque
 from collections.abc import Callable
 from typing import Any
 
@@ -25,6 +30,8 @@ logger = logging.getLogger("luigi_tasks")
 
 #: Seconds a node runs before its progress is first shown, and between two updates.
 INTERVAL = 1.0
+#: Seconds the process waits at exit for queued messages to reach the scheduler.
+EXIT_WAIT = 10.0
 
 
 class StatusReporter:
@@ -58,10 +65,16 @@ class StatusReporter:
         _ticker().add(self, time.monotonic() + self.interval)
 
     def finish(self, message: str) -> None:
-        """Send the final message now (and 100 %, if progress was shown); stop updating."""
+        """Queue the final message (and 100 %, if progress was shown); stop updating.
+
+        In a worker process forked by ``--workers N``, which ends without running exit
+        handlers, the message is sent before this returns.
+        """
         self.close()
-        with self._lock:
-            self._send(message, 100 if self._sent[1] is not None else None)
+        ticker = _ticker()
+        ticker.post(lambda: self._send_final(message))
+        if multiprocessing.parent_process() is not None:
+            ticker.flush(EXIT_WAIT)
 
     def close(self) -> None:
         """Stop updating, sending nothing more (a failed node keeps its last shown state)."""
@@ -69,17 +82,21 @@ class StatusReporter:
         with self._lock:
             self._closed = True
 
+    def tick(self) -> None:
+        """Send the latest message and progress if they changed (called by the ticker)."""
+        with self._lock:
+            if not self._closed:
+                self._send(*self._pending)
+
     def __enter__(self) -> StatusReporter:
         return self
 
     def __exit__(self, *exc: object) -> None:
         self.close()
 
-    def tick(self) -> None:
-        """Send the latest message and progress if they changed (called by the ticker)."""
+    def _send_final(self, message: str) -> None:
         with self._lock:
-            if not self._closed:
-                self._send(*self._pending)
+            self._send(message, 100 if self._sent[1] is not None else None)
 
     def _send(self, message: str | None, progress: int | None) -> None:
         sent_message, sent_progress = self._sent
@@ -95,40 +112,74 @@ class StatusReporter:
         self._sent = (sent_message, sent_progress)
 
 
+def flush(timeout: float = EXIT_WAIT) -> bool:
+    """Wait until every queued final message was sent; ``False`` if ``timeout`` passed first."""
+    return _ticker().flush(timeout)
+
+
 class _Ticker:
-    """One thread per process that calls each running reporter's :meth:`~StatusReporter.tick`
-    when it is due. A thread per node would cost its start-up on every node; this one sleeps
-    until the earliest due time and is woken only when an earlier one is added."""
+    """One thread per process that sends queued final messages and calls each running
+    reporter's :meth:`~StatusReporter.tick` when it is due. A thread per node would cost its
+    start-up on every node; this one sleeps until there is something to send or a tick is
+    due, and is woken only when an earlier one is added."""
 
     def __init__(self) -> None:
         self._cond = threading.Condition()
         self._due: dict[StatusReporter, float] = {}
+        self._outbox: deque[Callable[[], None]] = deque()
+        self._sending = 0
         self._wakes_at: float | None = None  # None: waiting for work
         threading.Thread(target=self._loop, name="luigi-tasks-status", daemon=True).start()
+        atexit.register(self.flush, EXIT_WAIT)
 
     def add(self, reporter: StatusReporter, due: float) -> None:
         with self._cond:
             self._due[reporter] = due
             if self._wakes_at is None or due < self._wakes_at:
-                self._cond.notify()
+                self._cond.notify_all()
 
     def remove(self, reporter: StatusReporter) -> None:
         with self._cond:
             self._due.pop(reporter, None)
 
+    def post(self, send: Callable[[], None]) -> None:
+        with self._cond:
+            self._outbox.append(send)
+            self._cond.notify_all()
+
+    def flush(self, timeout: float) -> bool:
+        deadline = time.monotonic() + timeout
+        with self._cond:
+            while self._outbox or self._sending:
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    return False
+                self._cond.wait(left)
+        return True
+
     def _loop(self) -> None:
         while True:
             with self._cond:
                 now = time.monotonic()
+                work = list(self._outbox)
+                self._outbox.clear()
                 due = [r for r, t in self._due.items() if t <= now]
                 for reporter in due:
                     self._due[reporter] = now + reporter.interval
                 self._wakes_at = min(self._due.values(), default=None)
-                if not due:
+                if not work and not due:
                     self._cond.wait(None if self._wakes_at is None else self._wakes_at - now)
                     continue
-            for reporter in due:  # outside the lock: a tick is a round trip to the scheduler
-                reporter.tick()
+                self._sending = len(work)
+            # Outside the lock: each is a round trip to the scheduler.
+            for call in [*work, *(reporter.tick for reporter in due)]:
+                try:
+                    call()
+                except Exception:  # noqa: BLE001 - the thread must outlive any one message
+                    logger.warning("could not send a status to the scheduler", exc_info=True)
+            with self._cond:
+                self._sending = 0
+                self._cond.notify_all()  # flush() waits for this
 
 
 _instance: tuple[int, _Ticker] | None = None

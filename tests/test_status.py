@@ -1,12 +1,14 @@
-"""StatusReporter: what a node sends to the scheduler, coalesced (the callbacks Luigi gives a
-running task are replaced by plain recorders; the real path runs in test_scheduler.py)."""
+"""StatusReporter: what a node sends to the scheduler, coalesced and in the background (the
+callbacks Luigi gives a running task are replaced by plain recorders; the real path, through
+luigid, runs in test_scheduler.py)."""
 
 from __future__ import annotations
 
+import threading
 import time
 from types import SimpleNamespace
 
-from luigi_tasks.status import StatusReporter
+from luigi_tasks.status import StatusReporter, flush
 
 
 def recording_task() -> tuple[SimpleNamespace, list[tuple[str, object]]]:
@@ -24,6 +26,7 @@ def test_a_quick_node_sends_only_its_final_message() -> None:
     status.update("loading x", progress=0)
     status.update("running f", progress=50)
     status.finish("done in 0.01 s")
+    assert flush(5.0)
     assert calls == [("message", "done in 0.01 s")]
 
 
@@ -37,6 +40,7 @@ def test_a_slow_node_sends_its_latest_state_each_interval_and_ends_at_100() -> N
     status.update(progress=80)
     time.sleep(0.3)
     status.finish("done in 0.8 s")
+    assert flush(5.0)
     assert calls == [("message", "running f"), ("progress", 50), ("progress", 80),
                      ("message", "done in 0.8 s"), ("progress", 100)]
     time.sleep(0.3)
@@ -56,6 +60,7 @@ def test_a_scheduler_error_is_logged_not_raised(caplog) -> None:
 
     status = StatusReporter(SimpleNamespace(set_status_message=broken, set_progress_percentage=broken))
     status.finish("done")
+    assert flush(5.0)
     assert "could not send the status" in caplog.text
 
 
@@ -69,3 +74,16 @@ def test_a_failed_node_stops_updating_when_its_block_ends() -> None:
         pass
     time.sleep(0.3)  # three intervals: a reporter left running would have sent "running f"
     assert calls == []
+
+
+def test_the_final_message_does_not_wait_for_the_scheduler() -> None:
+    sent = threading.Event()
+
+    def slow_scheduler(message: str) -> None:
+        time.sleep(0.5)
+        sent.set()
+
+    status = StatusReporter(SimpleNamespace(set_status_message=slow_scheduler, set_progress_percentage=None))
+    status.finish("done")
+    assert not sent.is_set()  # a synchronous send would have taken the scheduler's 0.5 s
+    assert flush(5.0) and sent.is_set()  # and the message is sent before the process exits
