@@ -20,6 +20,7 @@ import luigi.worker
 import pytest
 from luigi.setup_logging import InterfaceLogging
 
+from luigi_tasks import status
 from luigi_tasks.catalog import DataCatalog
 from luigi_tasks.datasets import ParquetDataset
 from luigi_tasks.errors import CatalogError, DatasetError, RunIdError
@@ -143,6 +144,7 @@ def test_credentials_never_appear_in_status_messages_errors_or_reprs(
     monkeypatch.setattr(InterfaceLogging, "_configured", True)  # keep pytest's logging
     caplog.set_level("DEBUG")
     luigi.build([FullPipeline(run_id="s3")], local_scheduler=True)
+    assert status.flush()  # final status messages are sent in the background
 
     catalog = Project.load(in_project).catalog
     with pytest.raises(DatasetError) as raised:
