@@ -17,6 +17,7 @@ catalog's.
 
 from __future__ import annotations
 
+import functools
 import logging
 import re
 import time
@@ -110,6 +111,7 @@ class NodeTask(luigi.Task):
         self._upstream_tasks: list[luigi.Task] | None = None
         self._output_targets: dict[str, AbstractDataset] | None = None
         self._input_targets: dict[str, AbstractDataset] | None = None
+        self._record: runs.NodeRecord | None = None  # this attempt's, for on_failure
 
     def requires(self) -> list[luigi.Task]:
         if self._upstream_tasks is None:
@@ -139,17 +141,21 @@ class NodeTask(luigi.Task):
         return self._input_targets
 
     def run(self) -> None:
+        self._record = None
         project, spec, family = current_project(), self.node, self.get_task_family()
         previous = runs.read_node_record(project, self.run_id, family)
         reason = runs.state(project, self.run_id).reasons.get(family) or runs.reason_to_run(previous)
         attempt = (previous.attempt if previous else 0) + 1
-        record = runs.NodeRecord.start(family, self.run_id, reason=reason, attempt=attempt)
-        runs.write_node_record(project, record)
+        record = self._record = runs.NodeRecord.start(family, self.run_id, reason=reason, attempt=attempt)
         logger.info("%s [run %s] started (%s)", family, self.run_id, reason)
         started = time.perf_counter()
         steps = len(spec.inputs) + 1 + len(spec.outputs)  # load each input, call, save each output
 
-        with StatusReporter(self) as status:
+        # The "running" record is written only for a node still busy after status.INTERVAL: a
+        # quick node writes its record once, when it ends (an atomic file write is about as
+        # long as a trivial node's work).
+        running = functools.partial(runs.write_node_record, project, record)
+        with StatusReporter(self, on_long_run=running) as status:
             values = self._load_inputs(status, steps)
             inputs_text = ", ".join(
                 f"{ref} {describe(v)}" for ref, v in zip(spec.inputs, values, strict=True) if not is_parameter(ref)
@@ -197,7 +203,7 @@ class NodeTask(luigi.Task):
         family = self.get_task_family()
         message = f"{type(exception).__name__}: {exception}"
         try:
-            record = runs.read_node_record(current_project(), self.run_id, family)
+            record = self._record or runs.read_node_record(current_project(), self.run_id, family)
             if record is None or record.status != "running":
                 record = runs.NodeRecord.start(family, self.run_id)
             runs.write_node_record(current_project(), record.finish("failed", error=message))

@@ -7,7 +7,8 @@ A run is everything under one run id. Its record lives in ``<runs_dir>/<run_id>/
   version (git commit), library versions, the run it reuses from;
 - ``nodes/<task family>.json``, one file per node, atomically replaced by whichever worker
   process runs the node (so concurrent workers never lose an update): status, start, end,
-  duration, the versions of its outputs, its fingerprint, why it ran.
+  duration, the versions of its outputs, its fingerprint, why it ran. It is written when the
+  node ends, and also as ``running`` once the node has been busy for ``status.INTERVAL``.
 
 Before any task of a run is scheduled, :func:`prepare` refuses a run id that was created
 with other parameters, or whose completed nodes are stale (code, parameters or input

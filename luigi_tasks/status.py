@@ -42,15 +42,20 @@ class StatusReporter:
             ``set_progress_percentage`` callbacks while it runs (``None`` outside a worker,
             when nothing is sent).
         interval: Seconds between two updates while the task runs.
+        on_long_run: Called once, before the first update, if the task is still running
+            after ``interval`` (and never after :meth:`close`).
     """
 
-    def __init__(self, task: Any, interval: float = INTERVAL) -> None:
+    def __init__(
+        self, task: Any, interval: float = INTERVAL, on_long_run: Callable[[], None] | None = None
+    ) -> None:
         self._send_message: Callable[[str], None] | None = getattr(task, "set_status_message", None)
         self._send_progress: Callable[[int], None] | None = getattr(task, "set_progress_percentage", None)
         self.interval = interval
         self._lock = threading.Lock()
         self._pending: tuple[str | None, int | None] = (None, None)
         self._sent: tuple[str | None, int | None] = (None, None)
+        self._on_long_run = on_long_run
         self._started = False
         self._closed = False
 
@@ -85,8 +90,15 @@ class StatusReporter:
     def tick(self) -> None:
         """Send the latest message and progress if they changed (called by the ticker)."""
         with self._lock:
-            if not self._closed:
-                self._send(*self._pending)
+            if self._closed:
+                return
+            if self._on_long_run is not None:
+                on_long_run, self._on_long_run = self._on_long_run, None
+                try:
+                    on_long_run()
+                except Exception:  # noqa: BLE001 - a side duty must not stop the updates
+                    logger.warning("status: the long-run callback failed", exc_info=True)
+            self._send(*self._pending)
 
     def __enter__(self) -> StatusReporter:
         return self

@@ -94,6 +94,9 @@ def test_a_slow_node_shows_its_status_and_progress_while_it_runs(luigid: Luigid,
         # One input, the call, one output: the call is step 2 of 3.
         assert seen["status_message"] == "running summarize; in: combined {total=6}", seen
         assert seen["progress_percentage"] == 33, seen
+        # A node busy past the first interval has a "running" record (a quick one writes its
+        # record only when it ends), so a crash or another worker can tell it had started.
+        assert records(project, run_id)["sched_toy.Summarize"]["status"] == "running"
         _, err = worker.communicate(timeout=120)
     finally:
         stop_process(worker)

@@ -87,3 +87,17 @@ def test_the_final_message_does_not_wait_for_the_scheduler() -> None:
     status.finish("done")
     assert not sent.is_set()  # a synchronous send would have taken the scheduler's 0.5 s
     assert flush(5.0) and sent.is_set()  # and the message is sent before the process exits
+
+
+def test_the_long_run_callback_fires_once_for_a_slow_node_and_never_for_a_quick_one() -> None:
+    task, _ = recording_task()
+    fired: list[str] = []
+    quick = StatusReporter(task, interval=0.2, on_long_run=lambda: fired.append("quick"))
+    quick.update("running f")
+    quick.finish("done")
+    slow = StatusReporter(task, interval=0.1, on_long_run=lambda: fired.append("slow"))
+    slow.update("running g")
+    time.sleep(0.45)  # four intervals
+    slow.finish("done")
+    time.sleep(0.3)
+    assert fired == ["slow"]
