@@ -104,8 +104,11 @@ class RunReport:
         problems += [f"{r.node} failed: {r.error}" for r in records if r.status == "failed"]
         if not problems:  # nothing failed here: others run part of it, or the scheduler held tasks back
             here = (socket.gethostname(), os.getpid())
-            elsewhere = [f"{r.node} (host {r.host}, pid {r.pid})" for r in records
-                         if r.status == "running" and (r.host, r.pid) != here]
+            elsewhere = [
+                f"{r.node} (host {r.host}, pid {r.pid})"
+                for r in records
+                if r.status == "running" and (r.host, r.pid) != here
+            ]
             where = (
                 "continues in other workers: " + ", ".join(elsewhere)
                 if elsewhere

@@ -28,11 +28,9 @@ def write_json(url: str, data: Any, *, overwrite: bool = True) -> None:
 def read_json(url: str) -> Any | None:
     """The JSON at ``url``, or ``None`` if there is no file."""
     fs, path = filesystem.resolve(url)
+    opener = open if filesystem.is_local(fs) else fs.open  # the builtin skips fsspec's wrapper
     try:
-        if filesystem.is_local(fs):
-            with open(path, "rb") as f:
-                return json.loads(f.read())
-        with fs.open(path, "rb") as f:
+        with opener(path, "rb") as f:
             return json.loads(f.read())
     except FileNotFoundError:
         return None
