@@ -34,6 +34,7 @@ from luigi_tasks.errors import NodeError
 from luigi_tasks.project import current_project, is_parameter
 from luigi_tasks.report import describe, report
 from luigi_tasks.status import StatusReporter
+from luigi_tasks.task_params import FixedParams
 from luigi_tasks.versioning import RunIdParameter
 
 logger = logging.getLogger("luigi_tasks")
@@ -91,7 +92,7 @@ class Node:
         return dict(zip(self.outputs, result, strict=True))
 
 
-class NodeTask(luigi.Task):
+class NodeTask(FixedParams, luigi.Task):
     """The Luigi Task of one node and one run. Made by :func:`node`; not used directly.
 
     Its only parameter is ``run_id``: Luigi adds every parameter of every task class to its
@@ -220,7 +221,7 @@ def output_targets(task_class: type[NodeTask], run_id: str) -> dict[str, Abstrac
     return {name: project.catalog.dataset(name, versions.get(name, run_id)) for name in task_class.node.outputs}
 
 
-class RawData(luigi.ExternalTask):
+class RawData(FixedParams, luigi.ExternalTask):
     """A dataset no node produces (raw input): Luigi waits for it and never runs it."""
 
     dataset = luigi.Parameter(description="Catalog name of the raw dataset.")

@@ -21,10 +21,11 @@ import luigi
 from luigi_tasks import graph, runs
 from luigi_tasks.node import NodeTask, output_targets
 from luigi_tasks.report import report
+from luigi_tasks.task_params import FixedParams
 from luigi_tasks.versioning import RunIdParameter
 
 
-class PipelineTask(luigi.WrapperTask):
+class PipelineTask(FixedParams, luigi.WrapperTask):
     """A wrapper task requiring each of :attr:`parts` with the same ``run_id``."""
 
     run_id = RunIdParameter()
