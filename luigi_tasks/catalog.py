@@ -80,6 +80,7 @@ class DataCatalog:
 
     def __init__(self, entries: Mapping[str, DatasetEntry]) -> None:
         self._entries = dict(entries)
+        self._built: dict[tuple[str, str | None], AbstractDataset] = {}
 
     @classmethod
     def from_config(
@@ -148,11 +149,19 @@ class DataCatalog:
         return self.entry(name).versioned
 
     def dataset(self, name: str, run_id: str | None = None) -> AbstractDataset:
-        """The Target of ``name`` (for run ``run_id`` if the dataset is versioned)."""
+        """The Target of ``name`` (for run ``run_id`` if the dataset is versioned).
+
+        Built once per name and version: a node's output is also its downstream nodes'
+        input, and Luigi checks each several times.
+        """
         entry = self.entry(name)
         if entry.versioned and run_id is None:
             raise CatalogError(f"Dataset '{name}' is versioned: give the run id to read or write.")
-        return entry.build(run_id)
+        key = (name, run_id if entry.versioned else None)
+        built = self._built.get(key)
+        if built is None:
+            built = self._built[key] = entry.build(run_id)
+        return built
 
     def load(self, name: str, run_id: str | None = None) -> Any:
         """Load ``name`` (its version of run ``run_id`` if versioned)."""

@@ -30,8 +30,8 @@ import luigi
 
 from luigi_tasks import fingerprint, graph, runs
 from luigi_tasks.datasets import AbstractDataset
-from luigi_tasks.errors import NodeError
-from luigi_tasks.project import current_project, is_parameter
+from luigi_tasks.errors import NodeError, VersionExistsError
+from luigi_tasks.project import Project, current_project, is_parameter
 from luigi_tasks.report import describe, report
 from luigi_tasks.status import StatusReporter
 from luigi_tasks.task_params import FixedParams
@@ -148,14 +148,13 @@ class NodeTask(FixedParams, luigi.Task):
         reason = runs.state(project, self.run_id).reasons.get(family) or runs.reason_to_run(previous)
         attempt = (previous.attempt if previous else 0) + 1
         record = self._record = runs.NodeRecord.start(family, self.run_id, reason=reason, attempt=attempt)
-        logger.info("%s [run %s] started (%s)", family, self.run_id, reason)
         started = time.perf_counter()
         steps = len(spec.inputs) + 1 + len(spec.outputs)  # load each input, call, save each output
 
-        # The "running" record is written only for a node still busy after status.INTERVAL: a
-        # quick node writes its record once, when it ends (an atomic file write is about as
-        # long as a trivial node's work).
-        running = functools.partial(runs.write_node_record, project, record)
+        # A node still busy after status.INTERVAL logs that it runs and writes its "running"
+        # record; a quick node only logs and records its end (a log line or an atomic file
+        # write costs about as much as a trivial node's work).
+        running = functools.partial(self._long_run, project, record)
         with StatusReporter(self, on_long_run=running) as status:
             values = self._load_inputs(status, steps)
             inputs_text = ", ".join(
@@ -177,7 +176,11 @@ class NodeTask(FixedParams, luigi.Task):
                 fingerprint=fingerprint.node_fingerprint(type(self), self.run_id).to_dict(),
             ),
         )
-        logger.info("%s [run %s] done in %.2f s; out: %s", family, self.run_id, duration, outputs_text)
+        logger.info("%s [run %s] done in %.2f s (%s); out: %s", family, self.run_id, duration, reason, outputs_text)
+
+    def _long_run(self, project: Project, record: runs.NodeRecord) -> None:
+        logger.info("%s [run %s] running (%s)", record.node, self.run_id, record.reason)
+        runs.write_node_record(project, record)
 
     def _load_inputs(self, status: StatusReporter, steps: int) -> list[Any]:
         project, sources = current_project(), self.input_targets()
@@ -189,15 +192,15 @@ class NodeTask(FixedParams, luigi.Task):
 
     def _save_outputs(self, results: dict[str, Any], status: StatusReporter, steps: int) -> dict[str, AbstractDataset]:
         targets = self.output()
-        for name, target in targets.items():
-            if target.exists():  # left by an earlier attempt that was killed half-way
-                logger.warning(
-                    "%s: setting aside %s from an earlier attempt: %s", self.get_task_family(), name, target.set_aside()
-                )
         done_before = len(self.node.inputs) + 1
         for i, (name, value) in enumerate(results.items()):
             status.update(f"saving {name}", progress=round(100 * (done_before + i) / steps))
-            targets[name].save(value)
+            try:
+                targets[name].save(value)
+            except VersionExistsError:  # left by an earlier attempt that was killed half-way
+                aside = targets[name].set_aside()
+                logger.warning("%s: set aside %s from an earlier attempt: %s", self.get_task_family(), name, aside)
+                targets[name].save(value)
         return targets
 
     def on_failure(self, exception: BaseException) -> str:

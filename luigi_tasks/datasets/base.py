@@ -102,14 +102,15 @@ class AbstractDataset(luigi.Target, Generic[T], abc.ABC):
             DatasetError: the data is missing, or cannot be read (corrupt, truncated, wrong
                 format); the message names the dataset and the path.
         """
-        if not self.exists():
-            raise DatasetError(f"{self._describe()} has no data at {self.path}. {self._missing_hint()}")
         try:
             with self._source() as src:
                 data = self._load_from(src)
         except DatasetError:
             raise
         except Exception as exc:
+            # Asked only on failure: checking first would cost every load a trip to storage.
+            if not self.exists():
+                raise DatasetError(f"{self._describe()} has no data at {self.path}. {self._missing_hint()}") from None
             self._fail(
                 f"{self._describe()} could not be loaded from {self.path}: "
                 f"{type(exc).__name__}: {exc}. The file may be corrupt or truncated, or not "
