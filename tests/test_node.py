@@ -54,3 +54,29 @@ def test_keyword_inputs_and_dict_outputs_run_through_luigi(in_project: Path) -> 
     catalog = current_project().catalog
     assert len(catalog.load("test_x", "kw1")) == 109 and len(catalog.load("train_x", "kw1")) == 437
     assert task.complete() and task.requires()[0].task_family == "RawData"
+
+
+def test_task_classes_find_their_parameters_once_and_as_luigi_does() -> None:
+    """FixedParams keeps Luigi's own answer per class; a subclass adding a parameter gets its own."""
+    from luigi_tasks.node import NodeTask
+    from luigi_tasks.pipeline import PipelineTask
+    from luigi_tasks.task_params import FixedParams
+
+    task_class = node(two, inputs="houses", outputs=["head_x", "tail_x"], namespace="n3")
+    names = [name for name, _ in task_class.get_params()]
+    assert names == [name for name, _ in luigi.Task.get_params.__func__(task_class)] == ["run_id"]
+    assert task_class.get_params() is not task_class.get_params()  # a copy: callers may change it
+    assert [n for n, _ in PipelineTask.get_params()] == ["run_id", "reuse_from"]
+
+    assert [n for n, _ in NodeTask.get_params()] == ["run_id"]
+
+    class Base(FixedParams, luigi.Task):
+        first = luigi.Parameter()
+
+    assert [n for n, _ in Base.get_params()] == ["first"]
+
+    class Extended(Base):
+        extra = luigi.Parameter(default="x")
+
+    assert [n for n, _ in Extended.get_params()] == ["first", "extra"]
+    assert Extended(first="a").extra == "x" and Extended(first="a", extra="y").task_id != Extended(first="a").task_id
