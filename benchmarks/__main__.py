@@ -49,6 +49,11 @@ HOW_TO_READ = """\
   class per node, each reading its inputs' JSON and writing one JSON output.
 - no-op rerun: the complete chain run again, minus process start (`python -c "import
   luigi.cmdline, luigi_tasks"` in the same rounds; `import luigi.cmdline` for bare Luigi).
+  The third no-op line is the luigi-tasks rerun minus the bare Luigi rerun: what
+  luigi-tasks adds to Luigi's own no-op (its command-line parsing and scheduling).
+- recovery: the second line times a process that only imports what the resumed node
+  needs (`import luigi.cmdline, luigi_tasks, pandas, pyarrow.parquet`): no resume can
+  take less.
 - Peak RSS is the child process's `ru_maxrss` (`os.wait4`)."""
 
 

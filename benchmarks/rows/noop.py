@@ -50,4 +50,11 @@ def noop_rerun(ctx: Context) -> list[Finding]:
             Series("start", runs["barestart"]),
             how="minus",
         ),
+        paired(
+            "no-op rerun",
+            f"chain of {n}, complete: luigi-tasks rerun - bare Luigi rerun (what luigi-tasks adds)",
+            Series("rerun", runs["lt"]),
+            Series("bare rerun", runs["bare"]),
+            how="minus",
+        ),
     ]

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import yaml
 
-from benchmarks.context import LUIGI, Context, env, process
+from benchmarks.context import LUIGI, PYTHON, Context, env, process
 from benchmarks.failswitch import FAIL_ENV
 from benchmarks.generate import REPO, luigi_tasks_project, remove_run, synthetic_csv
 from benchmarks.measure import Sample, interleave, run_process
@@ -22,6 +22,9 @@ from benchmarks.results import Finding, Goal, Series, paired
 from benchmarks.rows.house import LUIGI_TASKS
 
 FAILING = "metrics"
+#: A process that only imports what resuming the last node needs: Luigi, luigi-tasks, and
+#: pandas/pyarrow to read its inputs (the example's pipeline modules import pandas).
+FLOOR = [PYTHON, "-c", "import luigi.cmdline, luigi_tasks, pandas, pyarrow.parquet"]
 RESUME_MARK = "resume with: "
 
 
@@ -53,7 +56,10 @@ def recovery(ctx: Context) -> list[Finding]:
         remove_run(lt, run_id)
         return sample
 
-    runs = interleave({"full": process(LUIGI_TASKS, lt), "resume": resume}, ctx.settings.heavy_rounds)
+    runs = interleave(
+        {"full": process(LUIGI_TASKS, lt), "resume": resume, "floor": process(lambda _: FLOOR, lt, keep=True)},
+        ctx.settings.heavy_rounds,
+    )
     finding = paired(
         "recovery",
         f"{rows:,} rows, last node failed: resume / full run",
@@ -62,4 +68,10 @@ def recovery(ctx: Context) -> list[Finding]:
         goal=Goal(0.10, "x"),
     )
     finding.notes.extend(dict.fromkeys(notes))
-    return [finding]
+    floor = paired(
+        "recovery",
+        f"{rows:,} rows: imports the resumed node needs / full run (the floor of any resume)",
+        Series("imports", runs["floor"]),
+        Series("full run", runs["full"]),
+    )
+    return [finding, floor]
