@@ -53,7 +53,8 @@ HOW_TO_READ = """\
   luigi-tasks adds to Luigi's own no-op (its command-line parsing and scheduling).
 - recovery: the second line times a process that only imports what the resumed node
   needs (`import luigi.cmdline, luigi_tasks, pandas, pyarrow.parquet`): no resume can
-  take less.
+  take less. Likewise reuse's second line imports what training, predicting and
+  evaluating need (the same, and `sklearn.linear_model`).
 - Peak RSS is the child process's `ru_maxrss` (`os.wait4`)."""
 
 

@@ -1,9 +1,10 @@
 """Logging for ``luigi`` commands: a readable console, the full story in a file.
 
 ``config/logging.ini`` (named by ``luigi.cfg`` ``[core] logging_conf_file``) uses these
-classes. The console shows each node's start, end and duration, warnings, errors and
-Luigi's summary, but not Luigi's per-task scheduling chatter; an error of luigi-tasks'
-own is shown as its message alone. The file keeps everything, tracebacks included.
+classes. The console shows a line per node when it ends (duration, why it ran, outputs),
+one more when a node is still running after a second, warnings, errors and Luigi's
+summary, but not Luigi's per-task scheduling chatter; an error of luigi-tasks' own is
+shown as its message alone. The file keeps everything, tracebacks included.
 """
 
 from __future__ import annotations

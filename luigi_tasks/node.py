@@ -148,13 +148,13 @@ class NodeTask(FixedParams, luigi.Task):
         reason = runs.state(project, self.run_id).reasons.get(family) or runs.reason_to_run(previous)
         attempt = (previous.attempt if previous else 0) + 1
         record = self._record = runs.NodeRecord.start(family, self.run_id, reason=reason, attempt=attempt)
-        started = time.perf_counter()
+        started, start_clock = time.perf_counter(), _clock()
         steps = len(spec.inputs) + 1 + len(spec.outputs)  # load each input, call, save each output
 
         # A node still busy after status.INTERVAL logs that it runs and writes its "running"
         # record; a quick node only logs and records its end (a log line or an atomic file
         # write costs about as much as a trivial node's work).
-        running = functools.partial(self._long_run, project, record)
+        running = functools.partial(self._long_run, project, record, start_clock)
         with StatusReporter(self, on_long_run=running) as status:
             values = self._load_inputs(status, steps)
             inputs_text = ", ".join(
@@ -176,10 +176,13 @@ class NodeTask(FixedParams, luigi.Task):
                 fingerprint=fingerprint.node_fingerprint(type(self), self.run_id).to_dict(),
             ),
         )
-        logger.info("%s [run %s] done in %.2f s (%s); out: %s", family, self.run_id, duration, reason, outputs_text)
+        logger.info(
+            "%s [run %s] done in %.2f s (%s-%s, %s); out: %s",
+            family, self.run_id, duration, start_clock, _clock(), reason, outputs_text,
+        )
 
-    def _long_run(self, project: Project, record: runs.NodeRecord) -> None:
-        logger.info("%s [run %s] running (%s)", record.node, self.run_id, record.reason)
+    def _long_run(self, project: Project, record: runs.NodeRecord, start_clock: str) -> None:
+        logger.info("%s [run %s] running since %s (%s)", record.node, self.run_id, start_clock, record.reason)
         runs.write_node_record(project, record)
 
     def _load_inputs(self, status: StatusReporter, steps: int) -> list[Any]:
@@ -215,6 +218,11 @@ class NodeTask(FixedParams, luigi.Task):
             logger.exception("%s: could not record the failure", family)
         logger.error("%s [run %s] failed: %s", family, self.run_id, message)
         return f"{message}\n\n{traceback.format_exc()}"
+
+
+def _clock() -> str:
+    """Local wall-clock time for log lines, as the log file's own timestamps."""
+    return time.strftime("%H:%M:%S")
 
 
 def output_targets(task_class: type[NodeTask], run_id: str) -> dict[str, AbstractDataset]:

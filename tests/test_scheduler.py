@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import time
 import uuid
@@ -104,6 +105,14 @@ def test_a_slow_node_shows_its_status_and_progress_while_it_runs(luigid: Luigid,
     done = luigid.tasks(run_id)["sched_toy.Summarize"]
     assert done["status"] == "DONE" and done["progress_percentage"] == 100, done
     assert done["status_message"].startswith("done in 6."), done
+    # The console: the slow node's start while it runs, then its start, end and duration; a
+    # quick node's one line when it ends.
+    console = err.decode()
+    clock = r"\d\d:\d\d:\d\d"
+    assert re.search(rf"sched_toy\.Summarize \[run {run_id}\] running since {clock} \(missing\)", console), console
+    assert re.search(rf"sched_toy\.Summarize \[run {run_id}\] done in 6\.\d\d s \({clock}-{clock}, missing\)", console)
+    quick = [line for line in console.splitlines() if f"sched_toy.Combine [run {run_id}]" in line]
+    assert len(quick) == 1 and " done in " in quick[0], console
 
 
 def test_three_workers_share_one_run_each_node_runs_once(luigid: Luigid, tmp_path: Path) -> None:
