@@ -14,6 +14,7 @@ Example:
 from __future__ import annotations
 
 import abc
+import os
 import posixpath
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -87,6 +88,8 @@ class AbstractDataset(luigi.Target, Generic[T], abc.ABC):
     def exists(self) -> bool:
         """Whether the data (this version of it) is there. Luigi calls this for ``complete()``."""
         try:
+            if self._fs is filesystem.LOCAL:  # Luigi asks several times per task: skip fsspec's path handling
+                return os.path.exists(self._path)
             return bool(self._fs.exists(self._path))
         except Exception as exc:  # noqa: BLE001 - any storage error becomes a DatasetError
             self._fail(
