@@ -34,27 +34,13 @@ def noop_rerun(ctx: Context) -> list[Finding]:
         ctx.settings.rounds,
         warmup=ctx.settings.warmup,
     )
+    rerun, bare_rerun = Series("rerun", runs["lt"]), Series("bare rerun", runs["bare"])
+
+    def line(what: str, subject: Series, reference: Series, goal: Goal | None = None) -> Finding:
+        return paired("no-op rerun", f"chain of {n}, complete: {what}", subject, reference, goal=goal, how="minus")
+
     return [
-        paired(
-            "no-op rerun",
-            f"chain of {n}, complete: luigi-tasks rerun - process start",
-            Series("rerun", runs["lt"]),
-            Series("start", runs["ltstart"]),
-            goal=Goal(0.1, " s"),
-            how="minus",
-        ),
-        paired(
-            "no-op rerun",
-            f"chain of {n}, complete: bare Luigi rerun - process start",
-            Series("bare rerun", runs["bare"]),
-            Series("start", runs["barestart"]),
-            how="minus",
-        ),
-        paired(
-            "no-op rerun",
-            f"chain of {n}, complete: luigi-tasks rerun - bare Luigi rerun (what luigi-tasks adds)",
-            Series("rerun", runs["lt"]),
-            Series("bare rerun", runs["bare"]),
-            how="minus",
-        ),
+        line("luigi-tasks rerun - process start", rerun, Series("start", runs["ltstart"]), Goal(0.1, " s")),
+        line("bare Luigi rerun - process start", bare_rerun, Series("start", runs["barestart"])),
+        line("luigi-tasks rerun - bare Luigi rerun (what luigi-tasks adds)", rerun, bare_rerun),
     ]
