@@ -71,6 +71,10 @@ class DatasetEntry:
         return self.dataset_type(self.filepath, version=version, name=self.name, **self.options)
 
 
+#: Dataset objects a catalog keeps for reuse (those of about ten runs of a 5000-dataset project).
+_MAX_BUILT = 50_000
+
+
 class DataCatalog:
     """The project's datasets by name; builds the Luigi Target of a dataset for a run.
 
@@ -160,6 +164,8 @@ class DataCatalog:
         key = (name, run_id if entry.versioned else None)
         built = self._built.get(key)
         if built is None:
+            if len(self._built) >= _MAX_BUILT:  # a long-lived process running many runs
+                self._built.clear()
             built = self._built[key] = entry.build(run_id)
         return built
 

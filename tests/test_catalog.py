@@ -91,3 +91,12 @@ def test_catalog_save_load_through_run_ids(project: Path) -> None:
     cat.save("train_x", frame, run_id="r1")
     assert cat.load("train_x", run_id="r1").equals(frame)
     assert not cat.dataset("train_x", "r2").exists()
+
+
+def test_each_dataset_version_is_built_once(project: Path) -> None:
+    """A node's output object is its downstream nodes' input object (Luigi checks each often)."""
+    cat = Project.load(project).catalog
+    assert cat.dataset("train_x", "r1") is cat.dataset("train_x", "r1")
+    assert cat.dataset("train_x", "r1") is not cat.dataset("train_x", "r2")
+    assert cat.dataset("train_x", "r2").path.endswith("/r2/train_x.parquet")
+    assert cat.dataset("houses") is cat.dataset("houses", "r1")  # unversioned: one object for every run
