@@ -123,3 +123,5 @@ def test_remote_paths_go_through_fsspec() -> None:
     assert ds.exists() and ds.load().equals(FRAME)
     with pytest.raises(VersionExistsError):
         ParquetDataset("memory://bucket/frames/t.parquet", version="r1").save(FRAME)
+    with pytest.raises(DatasetError, match=r"no data at memory://.*/r2/t\.parquet"):
+        ParquetDataset("memory://bucket/frames/t.parquet", version="r2").load()
