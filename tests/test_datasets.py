@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -125,3 +127,18 @@ def test_remote_paths_go_through_fsspec() -> None:
         ParquetDataset("memory://bucket/frames/t.parquet", version="r1").save(FRAME)
     with pytest.raises(DatasetError, match=r"no data at memory://.*/r2/t\.parquet"):
         ParquetDataset("memory://bucket/frames/t.parquet", version="r2").load()
+
+
+def test_local_datasets_work_without_importing_fsspec(tmp_path: Path) -> None:
+    """fsspec costs every command an import; a project on the local disk never needs it."""
+    script = (
+        "import sys\n"
+        "from luigi_tasks.datasets import JSONDataset\n"
+        f"ds = JSONDataset({str(tmp_path / 'm.json')!r}, version='r1')\n"
+        "ds.save({'a': 1}); assert ds.exists() and ds.load() == {'a': 1}\n"
+        "print('fsspec' in sys.modules)\n"
+        "ds.set_aside()  # a move, through fsspec's local filesystem\n"
+        "print('fsspec' in sys.modules, ds.exists())\n"
+    )
+    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True).stdout
+    assert out.split() == ["False", "True", "False"]

@@ -12,12 +12,13 @@ import os
 import posixpath
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
-from typing import IO
-
-from fsspec import AbstractFileSystem
+from typing import IO, TYPE_CHECKING
 
 from luigi_tasks.datasets.filesystem import is_local
 from luigi_tasks.errors import VersionExistsError
+
+if TYPE_CHECKING:
+    from fsspec import AbstractFileSystem
 
 TEMP_MARKER = ".tmp-"
 

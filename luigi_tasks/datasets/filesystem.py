@@ -2,27 +2,50 @@
 
 ``fsspec.core.url_to_fs`` parses the URL, looks up the protocol and tokenizes the options
 on every call; a pipeline builds thousands of dataset objects, so a plain local path (the
-common case) skips it and gets the one shared :class:`LocalFileSystem`.
+common case) skips it and gets the one shared :data:`LOCAL` disk. fsspec itself is
+imported only when a URL (or a method of :data:`LOCAL`) first needs it: the local paths of
+a run go through ``os`` and ``open``, and importing fsspec costs every command about 15 ms.
 """
 
 from __future__ import annotations
 
 import os
-from typing import Any
+import sys
+from typing import TYPE_CHECKING, Any
 
-import fsspec
-from fsspec import AbstractFileSystem
-from fsspec.implementations.local import LocalFileSystem
-
-LOCAL = LocalFileSystem()
+if TYPE_CHECKING:
+    from fsspec import AbstractFileSystem
 
 
-def is_local(fs: AbstractFileSystem) -> bool:
+class LocalDisk:
+    """The local disk: fsspec's ``LocalFileSystem``, made on the first use of one of its
+    methods (``LOCAL.mv(a, b)``, ``LOCAL.ls(path)`` ...)."""
+
+    _fs: Any = None
+
+    def __getattr__(self, name: str) -> Any:
+        if LocalDisk._fs is None:
+            from fsspec.implementations.local import LocalFileSystem
+
+            LocalDisk._fs = LocalFileSystem()
+        return getattr(LocalDisk._fs, name)
+
+    def __repr__(self) -> str:
+        return "LocalDisk()"
+
+
+LOCAL = LocalDisk()
+
+
+def is_local(fs: AbstractFileSystem | LocalDisk) -> bool:
     """Whether ``fs`` is the local disk (where paths can be handed to pandas and ``os``)."""
-    return isinstance(fs, LocalFileSystem)
+    if isinstance(fs, LocalDisk):
+        return True
+    local = sys.modules.get("fsspec.implementations.local")  # a file:// URL's filesystem
+    return local is not None and isinstance(fs, local.LocalFileSystem)
 
 
-def resolve(path: str, **storage_options: Any) -> tuple[AbstractFileSystem, str]:
+def resolve(path: str, **storage_options: Any) -> tuple[AbstractFileSystem | LocalDisk, str]:
     """The filesystem of ``path`` and the path on it (absolute, for the local disk).
 
     Example:
@@ -31,4 +54,6 @@ def resolve(path: str, **storage_options: Any) -> tuple[AbstractFileSystem, str]
     """
     if "://" not in path and not storage_options:
         return LOCAL, os.path.abspath(path)
+    import fsspec
+
     return fsspec.core.url_to_fs(path, **storage_options)
