@@ -177,12 +177,12 @@ class NodeTask(FixedParams, luigi.Task):
             ),
         )
         logger.info(
-            "%s [run %s] done in %.2f s (%s-%s, %s); out: %s",
+            "%s [run %s] done in %.2f s (%s-%s; why: %s); out: %s",
             family, self.run_id, duration, start_clock, _clock(), reason, outputs_text,
         )
 
     def _long_run(self, project: Project, record: runs.NodeRecord, start_clock: str) -> None:
-        logger.info("%s [run %s] running since %s (%s)", record.node, self.run_id, start_clock, record.reason)
+        logger.info("%s [run %s] running since %s (why: %s)", record.node, self.run_id, start_clock, record.reason)
         runs.write_node_record(project, record)
 
     def _load_inputs(self, status: StatusReporter, steps: int) -> list[Any]:

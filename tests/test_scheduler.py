@@ -109,8 +109,8 @@ def test_a_slow_node_shows_its_status_and_progress_while_it_runs(luigid: Luigid,
     # quick node's one line when it ends.
     console = err.decode()
     clock = r"\d\d:\d\d:\d\d"
-    assert re.search(rf"sched_toy\.Summarize \[run {run_id}\] running since {clock} \(missing\)", console), console
-    assert re.search(rf"sched_toy\.Summarize \[run {run_id}\] done in 6\.\d\d s \({clock}-{clock}, missing\)", console)
+    assert re.search(rf"sched_toy\.Summarize \[run {run_id}\] running since {clock} \(why: missing\)", console), console
+    assert re.search(rf"sched_toy\.Summarize \[run {run_id}\] done in 6\.\d\d s \({clock}-{clock}; why: missing\)", console)
     quick = [line for line in console.splitlines() if f"sched_toy.Combine [run {run_id}]" in line]
     assert len(quick) == 1 and " done in " in quick[0], console
 
