@@ -42,6 +42,9 @@ class RunReport:
         self.root: luigi.Task | None = None
         self._pid = os.getpid()
         self.problems: list[str] = []
+        #: Whether Luigi's worker got as far as checking tasks (it may stop before: a bad
+        #: config/logging.ini, for one, raises while Luigi sets up logging).
+        self.scheduling = False
 
     def task_created(self, task: luigi.Task) -> None:
         """Called by every node and pipeline task; the first one of a command is its root."""
@@ -80,11 +83,18 @@ class RunReport:
         """A worker process running ``task`` ended without reporting (killed, crashed)."""
         self.problems.append(message)
 
+    def checked(self, *_: Any) -> None:
+        """Luigi's worker checked a task (found it complete, missing, or with dependencies)."""
+        self.scheduling = True
+
     def connect(self, task_class: type[luigi.Task]) -> None:
         """Listen to ``task_class``'s Luigi events (they fire in the scheduling process)."""
         task_class.event_handler(luigi.Event.BROKEN_TASK)(self.broken)
         task_class.event_handler(luigi.Event.DEPENDENCY_MISSING)(self.missing)
         task_class.event_handler(luigi.Event.PROCESS_FAILURE)(self.died)
+        for event in (luigi.Event.DEPENDENCY_DISCOVERED, luigi.Event.DEPENDENCY_PRESENT,
+                      luigi.Event.DEPENDENCY_MISSING, luigi.Event.BROKEN_TASK, luigi.Event.START):
+            task_class.event_handler(event)(self.checked)
 
     def lines(self, project: Project | None) -> list[str]:
         """The closing lines for the root task's run."""
@@ -102,6 +112,13 @@ class RunReport:
             return [f"luigi-tasks: run {run_id} is complete."]
         records = runs.read_node_records(project, run_id).values() if project is not None else []
         problems += [f"{r.node} failed: {r.error}" for r in records if r.status == "failed"]
+        if not problems and not self.scheduling:
+            return [
+                f"luigi-tasks: run {run_id} did not start here: Luigi stopped before checking any task "
+                "(the reason is above: for one, the same command already running on this host, or an "
+                "error in config/logging.ini).",
+                f"luigi-tasks: once that is resolved, run the same command: {self.resume_command(run_id)}",
+            ]
         if not problems:  # nothing failed here: others run part of it, or the scheduler held tasks back
             here = (socket.gethostname(), os.getpid())
             elsewhere = [

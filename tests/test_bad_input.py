@@ -460,3 +460,17 @@ def test_15_allow_empty_lets_an_empty_table_through(tmp_path: Path) -> None:
     assert list(catalog.load("lenient").columns) == ["a", "b"]
     with pytest.raises(DatasetError, match="no rows"):
         catalog.load("strict")
+
+
+# 16 ------------------------------------------------------------------------------------
+def test_16_broken_logging_config_is_named_and_the_run_not_called_unfinished(proj: Path) -> None:
+    """Luigi reads config/logging.ini before it checks any task; its error (file and line)
+    stays visible, and the closing line does not blame other workers."""
+    edit(proj / "config" / "logging.ini", "[handler_console]", "[handler_console]\n[handler_console]")
+    before = saved_files(proj)
+    result = luigi(proj, *FULL, "--run-id", "r1")
+    assert result.returncode == 40, result.stderr
+    assert "config/logging.ini" in result.stderr and "handler_console" in result.stderr
+    assert "run r1 did not start here: Luigi stopped before checking any task" in result.stderr
+    assert "nothing failed in this process" not in result.stderr
+    assert_unchanged(before, proj)
