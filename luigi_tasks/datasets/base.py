@@ -88,7 +88,7 @@ class AbstractDataset(luigi.Target, Generic[T], abc.ABC):
     def exists(self) -> bool:
         """Whether the data (this version of it) is there. Luigi calls this for ``complete()``."""
         try:
-            if isinstance(self._fs, filesystem.LocalDisk):  # Luigi asks several times per task
+            if filesystem.is_local(self._fs):  # Luigi asks several times per task: skip fsspec
                 return os.path.exists(self._path)
             return bool(self._fs.exists(self._path))
         except Exception as exc:  # noqa: BLE001 - any storage error becomes a DatasetError
