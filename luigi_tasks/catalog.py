@@ -108,9 +108,10 @@ class DataCatalog:
         return cls(entries)
 
     @classmethod
-    def from_project(cls, root: Path, env: str = "local") -> DataCatalog:
-        """Read ``config/catalog.yml`` with its ``config/<env>/`` overlay and credentials."""
-        base, overlay, sources = load_config(root, "catalog", env)
+    def from_project(cls, root: Path, env: str = "local", cache_dir: Path | None = None) -> DataCatalog:
+        """Read ``config/catalog.yml`` with its ``config/<env>/`` overlay and credentials
+        (``cache_dir``: see :func:`~luigi_tasks.config.load_config`)."""
+        base, overlay, sources = load_config(root, "catalog", env, cache_dir)
         unknown = sorted(k for k in overlay if k not in base and not str(k).startswith("_"))
         if unknown:
             raise CatalogError(

@@ -118,8 +118,11 @@ def _raw_hash(runs_dir: str, path: str) -> str:
     stat = os.stat(fs_path)
     cache = posixpath.join(runs_dir, ".cache", "raw", _digest(fs_path) + ".json")
     key = {"path": fs_path, "size": stat.st_size, "mtime_ns": stat.st_mtime_ns}
-    cached = read_json(cache)
-    if cached and {k: cached.get(k) for k in key} == key:
+    try:
+        cached = read_json(cache)
+    except ValueError:  # a damaged cache is recomputed
+        cached = None
+    if isinstance(cached, dict) and {k: cached.get(k) for k in key} == key:
         return str(cached["sha256"])
     sha = hashlib.sha256()
     with open(fs_path, "rb") as f:

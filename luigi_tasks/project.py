@@ -33,7 +33,9 @@ class Project:
     @classmethod
     def load(cls, root: Path, env: str = "local", runs_dir: str = "data/09_runs") -> Project:
         """Read ``config/`` under ``root`` with the ``config/<env>/`` overlay."""
-        base, overlay, sources = load_config(root, "parameters", env)
+        runs_dir = resolve_path(root, runs_dir)
+        cache_dir = Path(runs_dir, ".cache", "config") if "://" not in runs_dir else None
+        base, overlay, sources = load_config(root, "parameters", env, cache_dir)
         unknown = sorted(k for k in overlay if k not in base)
         if unknown:
             raise ConfigError(
@@ -44,9 +46,9 @@ class Project:
         return cls(
             root=root,
             env=env,
-            catalog=DataCatalog.from_project(root, env),
+            catalog=DataCatalog.from_project(root, env, cache_dir),
             parameters={**base, **overlay},
-            runs_dir=resolve_path(root, runs_dir),
+            runs_dir=runs_dir,
         )
 
     def parameter(self, ref: str) -> Any:

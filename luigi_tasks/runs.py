@@ -23,6 +23,7 @@ import posixpath
 import socket
 import subprocess
 import sys
+from contextlib import suppress
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any
@@ -163,8 +164,18 @@ def _code_version(project: Project) -> str | None:
         return None
 
 
-def _libraries() -> dict[str, str]:
-    from importlib import metadata  # once per run; importing it costs every command 6 ms
+def _libraries(project: Project) -> dict[str, str]:
+    """The versions of Python and the core libraries; cached while no import folder changes
+    (an install or upgrade changes its folder's mtime), as looking them up costs ~10 ms."""
+    key = {"python": sys.executable, "version": sys.version, "path": [[p, _mtime_ns(p)] for p in sys.path]}
+    cache = posixpath.join(project.runs_dir, ".cache", "libraries.json") if "://" not in project.runs_dir else None
+    cached = None
+    if cache:
+        with suppress(ValueError):  # a damaged cache is recomputed
+            cached = read_json(cache)
+    if isinstance(cached, dict) and cached.get("key") == key and isinstance(cached.get("libraries"), dict):
+        return cached["libraries"]
+    from importlib import metadata  # not at the top: importing it costs every command 6 ms
 
     out = {"python": platform.python_version()}
     for name in ("luigi-tasks", "luigi", "pandas", "pyarrow", "scikit-learn", "fsspec"):
@@ -172,7 +183,17 @@ def _libraries() -> dict[str, str]:
             out[name] = metadata.version(name)
         except metadata.PackageNotFoundError:
             pass
+    if cache:
+        with suppress(OSError):  # a cache that cannot be written only costs the next run
+            write_json(cache, {"key": key, "libraries": out})
     return out
+
+
+def _mtime_ns(path: str) -> int | None:
+    try:
+        return os.stat(path or ".").st_mtime_ns
+    except OSError:
+        return None
 
 
 def flatten(data: Any, prefix: str = "") -> dict[str, Any]:
@@ -213,7 +234,7 @@ def create_or_check_run(project: Project, run_id: str, reuse_from: str | None) -
             "created": _now(),
             "parameters": project.parameters,
             "code_version": _code_version(project),
-            "libraries": _libraries(),
+            "libraries": _libraries(project),
             "reuse_from": reuse_from,
             "command": " ".join(sys.argv),
         }

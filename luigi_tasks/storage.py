@@ -11,12 +11,13 @@ from luigi_tasks.datasets import filesystem
 from luigi_tasks.datasets.atomic import atomic_write
 
 
-def write_json(url: str, data: Any, *, overwrite: bool = True) -> None:
+def write_json(url: str, data: Any, *, overwrite: bool = True, sort_keys: bool = True) -> None:
     """Write ``data`` as JSON at ``url``; with ``overwrite=False`` an existing file wins
-    (:class:`~luigi_tasks.errors.VersionExistsError`)."""
+    (:class:`~luigi_tasks.errors.VersionExistsError`). ``sort_keys=False`` keeps mappings'
+    order."""
     fs, path = filesystem.resolve(url)
     # No indent: json's C encoder handles only compact output (indented is pure Python).
-    payload = json.dumps(data, sort_keys=True, default=str).encode("utf-8")
+    payload = json.dumps(data, sort_keys=sort_keys, default=str).encode("utf-8")
     with atomic_write(fs, path, overwrite=overwrite) as dst:
         if isinstance(dst, str):
             with open(dst, "wb") as f:

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import datetime
+import json
+import subprocess
+import sys
 from pathlib import Path
 
 import pandas as pd
@@ -100,3 +104,57 @@ def test_each_dataset_version_is_built_once(project: Path) -> None:
     assert cat.dataset("train_x", "r1") is not cat.dataset("train_x", "r2")
     assert cat.dataset("train_x", "r2").path.endswith("/r2/train_x.parquet")
     assert cat.dataset("houses") is cat.dataset("houses", "r1")  # unversioned: one object for every run
+
+
+# -- the parse cache of committed config files -------------------------------------------------
+
+def _cache_files(project: Path) -> list[Path]:
+    return sorted((project / "data" / "09_runs" / ".cache" / "config").glob("*.json"))
+
+
+def test_config_parse_is_cached_and_an_edit_is_seen(project: Path) -> None:
+    first = Project.load(project)
+    assert len(_cache_files(project)) == 2  # catalog.yml and parameters.yml
+    assert Project.load(project).parameters == first.parameters
+    params = project / "config" / "parameters.yml"
+    params.write_text(params.read_text().replace("random_state: 42", "random_state: 43"))
+    assert "random_state: 43" in params.read_text()
+    assert Project.load(project).parameter("params:split.random_state") == 43  # same size: mtime tells
+    catalog_yml = project / "config" / "catalog.yml"
+    catalog_yml.write_text(catalog_yml.read_text() + "\nextra:\n  type: json.JSONDataset\n  filepath: x.json\n")
+    assert "extra" in Project.load(project).catalog
+
+
+def test_a_later_command_skips_yaml_and_reads_the_same_config(project: Path) -> None:
+    probe = (
+        "import sys; from pathlib import Path; from luigi_tasks.project import Project; "
+        f"p = Project.load(Path({str(project)!r})); "
+        "print('yaml' in sys.modules, sorted(p.catalog), p.parameters)"
+    )
+    first = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
+    second = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
+    assert first.stdout.startswith("True ")
+    assert second.stdout.startswith("False ")
+    assert second.stdout.split(" ", 1)[1] == first.stdout.split(" ", 1)[1]
+
+
+def test_credentials_overlays_and_what_json_cannot_hold_are_never_cached(project: Path) -> None:
+    (project / "config" / "local" / "credentials.yml").write_text("db: {password: s3cret-value}\n")
+    (project / "config" / "local" / "parameters.yml").write_text("model: {random_state: 9}\n")
+    params = project / "config" / "parameters.yml"
+    params.write_text(params.read_text() + "\nstarted: 2024-01-02\n")  # a date: JSON would make it a str
+    loaded = Project.load(project)
+    assert loaded.parameters["started"] == datetime.date(2024, 1, 2)
+    assert Project.load(project).parameters["started"] == datetime.date(2024, 1, 2)
+    assert loaded.parameters["model"] == {"random_state": 9}
+    cached = "".join(f.read_text() for f in _cache_files(project))
+    assert len(_cache_files(project)) == 1  # the catalog only
+    assert "s3cret-value" not in cached and "random_state" not in cached
+
+
+def test_a_corrupt_cache_file_is_ignored_and_replaced(project: Path) -> None:
+    expected = Project.load(project).parameters
+    for f in _cache_files(project):
+        f.write_text("{not json")
+    assert Project.load(project).parameters == expected
+    assert all(json.loads(f.read_text())["data"] for f in _cache_files(project))

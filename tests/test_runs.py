@@ -7,6 +7,7 @@ import multiprocessing
 from pathlib import Path
 
 
+from luigi_tasks import runs
 from luigi_tasks.runs import NodeRecord, read_node_records, write_node_record
 from luigi_tasks.project import Project
 from tests.conftest import calls, run_cli, run_luigi, run_toy, tree_digest
@@ -31,6 +32,24 @@ def test_run_record_holds_parameters_versions_and_per_node_facts(project: Path) 
     assert train["versions"] == {"model": "rec"} and train["outputs"]["model"].endswith("model.pkl/rec/model.pkl")
     assert set(train["fingerprint"]) == {"code", "params", "inputs", "digest"}
     assert set(train["fingerprint"]["inputs"]) == {"train_x", "train_y"}
+
+
+def test_library_versions_are_looked_up_once_while_no_import_folder_changes(project: Path) -> None:
+    from importlib import metadata
+
+    loaded = Project.load(project)
+    first = runs._libraries(loaded)
+    assert first["luigi"] == metadata.version("luigi") and first["pandas"] == metadata.version("pandas")
+    cache = project / "data/09_runs/.cache/libraries.json"
+    stored = json.loads(cache.read_text())
+    stored["libraries"]["luigi"] = "0.0-from-cache"
+    cache.write_text(json.dumps(stored))
+    assert runs._libraries(loaded)["luigi"] == "0.0-from-cache"  # same key: the cache answers
+    stored["key"]["path"][-1][1] = -1  # as if that import folder changed
+    cache.write_text(json.dumps(stored))
+    assert runs._libraries(loaded) == first
+    cache.write_text("{damaged")
+    assert runs._libraries(loaded) == first
 
 
 def test_resume_runs_only_the_failed_node_and_downstream_by_the_record(toy: Path) -> None:
