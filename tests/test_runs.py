@@ -6,10 +6,9 @@ import json
 import multiprocessing
 from pathlib import Path
 
-
 from luigi_tasks import runs
-from luigi_tasks.runs import NodeRecord, read_node_records, write_node_record
 from luigi_tasks.project import Project
+from luigi_tasks.runs import NodeRecord, read_node_records, write_node_record
 from tests.conftest import calls, run_cli, run_luigi, run_toy, tree_digest
 from tests.toy import TOY_DIR
 
