@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import compileall
 import os
 import sys
 from collections.abc import Callable, Sequence
@@ -60,9 +61,21 @@ class Context:
 
 
 def env(extra: dict[str, str] | None = None) -> dict[str, str]:
-    """This environment, with the repository importable (for ``benchmarks.*`` modules)."""
+    """This environment, with the repository importable (for ``benchmarks.*`` modules).
+
+    Without ``PYTHONDONTWRITEBYTECODE``: an installed package runs from bytecode compiled
+    once (pip compiles it at install); with it, every command would compile the
+    repository's modules again (~20 ms for luigi-tasks' two dozen, ~1 ms for the bare contenders').
+    """
     path = os.pathsep.join(p for p in (str(REPO), os.environ.get("PYTHONPATH", "")) if p)
-    return {**os.environ, "PYTHONPATH": path, **(extra or {})}
+    inherited = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
+    return {**inherited, "PYTHONPATH": path, **(extra or {})}
+
+
+def compile_bytecode() -> None:
+    """Compile the repository's packages, as ``pip install`` compiles an installed package."""
+    for package in ("luigi_tasks", "benchmarks"):
+        compileall.compile_dir(REPO / package, quiet=1)
 
 
 def luigi(module: str, task: str, *extra: str) -> Callable[[str], list[str]]:
