@@ -5,10 +5,10 @@ A run is everything under one run id. Its record lives in ``<runs_dir>/<run_id>/
 
 - ``run.json``, written once when the run is created: the effective parameters, the code
   version (git commit), library versions, the run it reuses from;
-- ``nodes/<task family>.json``, one file per node, atomically replaced by whichever worker
-  process runs the node (so concurrent workers never lose an update): status, start, end,
-  duration, the versions of its outputs, its fingerprint, why it ran. It is written when the
-  node ends, and also as ``running`` once the node has been busy for ``status.INTERVAL``.
+- each node's record, stored by :mod:`luigi_tasks.journal` (one append-only file per
+  process, so concurrent workers never lose an update): status, start, end, duration, the
+  versions of its outputs, its fingerprint, why it ran. It is written when the node ends,
+  and also as ``running`` once the node has been busy for ``status.INTERVAL``.
 
 Before any task of a run is scheduled, :func:`prepare` refuses a run id that was created
 with other parameters, or whose completed nodes are stale (code, parameters or input
@@ -28,10 +28,11 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any
 
+from luigi_tasks import journal
 from luigi_tasks.errors import RunError, VersionExistsError
 from luigi_tasks.fingerprint import Fingerprint, node_fingerprint
 from luigi_tasks.project import Project, current_project
-from luigi_tasks.storage import list_json, list_names, read_json, write_json
+from luigi_tasks.storage import list_names, read_json, write_json
 from luigi_tasks.versioning import RUN_ID_RE, validate_run_id
 
 import luigi
@@ -97,25 +98,37 @@ def run_dir(project: Project, run_id: str) -> str:
     return posixpath.join(project.runs_dir, validate_run_id(run_id))
 
 
-def _node_path(project: Project, run_id: str, node: str) -> str:
-    return posixpath.join(run_dir(project, run_id), "nodes", f"{node}.json")
+#: What this process last read of each run's records, kept up to date with its own writes.
+_known: dict[tuple[int, str], dict[str, NodeRecord]] = {}
 
 
 def write_node_record(project: Project, record: NodeRecord) -> None:
-    """Replace the node's record atomically."""
-    write_json(_node_path(project, record.run_id, record.node), {f: getattr(record, f) for f in _RECORD_FIELDS})
+    """Make ``record`` the node's latest in its run."""
+    journal.append(run_dir(project, record.run_id), {f: getattr(record, f) for f in _RECORD_FIELDS})
+    known = _known.get((id(project), record.run_id))
+    if known is not None:
+        known[record.node] = record
 
 
 def read_node_record(project: Project, run_id: str, node: str) -> NodeRecord | None:
-    """The node's record in run ``run_id``, or ``None`` if it never ran there."""
-    data = read_json(_node_path(project, run_id, node))
-    return _parse(data) if data else None
+    """The node's record in run ``run_id``, or ``None`` if it never ran there.
+
+    As this process last read the run (with its own writes since), so that a node's start
+    costs no read: a record another process wrote since then is not seen. A node's start
+    uses it only to tell why it runs and which attempt this is.
+    """
+    key = (id(project), run_id)
+    if key not in _known:
+        read_node_records(project, run_id)
+    return _known[key].get(node)
 
 
 def read_node_records(project: Project, run_id: str) -> dict[str, NodeRecord]:
-    """Every node record of run ``run_id``, by task family."""
-    records = [read_json(p) for p in list_json(posixpath.join(run_dir(project, run_id), "nodes"))]
-    return {r.node: r for r in map(_parse, filter(None, records))}
+    """Every node record of run ``run_id``, by task family (read afresh)."""
+    latest = journal.read_latest(run_dir(project, run_id))
+    records = {node: _parse(data) for node, data in latest.items()}
+    _known[(id(project), run_id)] = dict(records)
+    return records
 
 
 def _parse(data: dict[str, Any]) -> NodeRecord:
@@ -399,9 +412,10 @@ def invalidate(project: Project, run_id: str, start: type[NodeTask]) -> list[tup
     if read_run_info(project, run_id) is None:
         raise RunError(f"Run '{run_id}' does not exist in {project.runs_dir}.")
     done = []
+    records = read_node_records(project, run_id)
     for task in current_graph().downstream_closure(start):
         family = task.get_task_family()
-        rec = read_node_record(project, run_id, family)
+        rec = records.get(family)
         moved = []
         for name in task.node.outputs:
             target = project.catalog.dataset(name, run_id)

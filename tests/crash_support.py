@@ -100,8 +100,9 @@ def done_project(dest: Path, template_root: Path) -> Path:
 
 
 def saved_files(project: Path) -> dict[str, str]:
-    """Digest of every file under ``data/`` (what must not change when a command fails)."""
-    return tree_digest(project / "data")
+    """Digest of every file under ``data/`` (what must not change when a command fails),
+    but the caches in ``data/09_runs/.cache/``: derived, refreshed by any command."""
+    return {k: v for k, v in tree_digest(project / "data").items() if not k.startswith("09_runs/.cache/")}
 
 
 def assert_unchanged(before: Mapping[str, str], project: Path) -> None:

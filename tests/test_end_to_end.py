@@ -6,6 +6,7 @@ import json
 import re
 from pathlib import Path
 
+from luigi_tasks import journal
 from tests.conftest import calls, run_luigi, run_toy, tree_digest
 
 MODULE = ("--module", "luigi_tasks.pipelines")
@@ -26,8 +27,7 @@ def outputs(project: Path, run_id: str) -> list[Path]:
 
 
 def node_records(project: Path, run_id: str) -> dict[str, dict]:
-    folder = project / "data" / "09_runs" / run_id / "nodes"
-    return {p.stem: json.loads(p.read_text()) for p in folder.glob("*.json")}
+    return journal.read_latest(str(project / "data" / "09_runs" / run_id))
 
 
 def test_full_pipeline_versions_every_output_and_reruns_nothing(project: Path) -> None:

@@ -6,7 +6,7 @@ import json
 import multiprocessing
 from pathlib import Path
 
-from luigi_tasks import runs
+from luigi_tasks import journal, runs
 from luigi_tasks.project import Project
 from luigi_tasks.runs import NodeRecord, read_node_records, write_node_record
 from tests.conftest import calls, run_cli, run_luigi, run_toy, tree_digest
@@ -16,8 +16,7 @@ MODULE = ("--module", "luigi_tasks.pipelines")
 
 
 def records(root: Path, run_id: str) -> dict[str, dict]:
-    folder = root / "data" / "09_runs" / run_id / "nodes"
-    return {p.stem: json.loads(p.read_text()) for p in sorted(folder.glob("*.json"))}
+    return journal.read_latest(str(root / "data" / "09_runs" / run_id))
 
 
 def test_run_record_holds_parameters_versions_and_per_node_facts(project: Path) -> None:
@@ -187,3 +186,61 @@ def test_concurrent_record_writers_lose_no_entries(project: Path) -> None:
         pool.map(_write_many, [(str(project), w) for w in range(4)])
     found = read_node_records(Project.load(project), "c1")
     assert len(found) == 80 and {r.status for r in found.values()} == {"done"}
+
+
+# -- the journal: how node records are stored -------------------------------------------------
+
+def test_journal_keeps_the_latest_record_and_skips_a_line_cut_by_a_crash(tmp_path: Path) -> None:
+    run = tmp_path / "r1"
+    (run / "nodes").mkdir(parents=True)
+    (run / "nodes" / "ns.A.json").write_text(json.dumps({"node": "ns.A", "status": "failed"}))  # before the journal
+    journal.append(str(run), {"node": "ns.A", "status": "running"})
+    journal.append(str(run), {"node": "ns.A", "status": "done"})
+    journal.append(str(run), {"node": "ns.B", "status": "failed"})
+    files = list((run / "journal").glob("*.jsonl"))
+    assert len(files) == 1 and len(files[0].read_text().splitlines()) == 3
+    with files[0].open("ab") as f:
+        f.write(b'{"node": "ns.A", "status": "inval')  # a kill -9 mid-write
+    latest = journal.read_latest(str(run))
+    assert {n: e["status"] for n, e in latest.items()} == {"ns.A": "done", "ns.B": "failed"}
+    # Another process's later record wins over this one's.
+    later = {"node": "ns.B", "status": "done", journal.WRITTEN: latest["ns.B"][journal.WRITTEN] + 1}
+    (run / "journal" / "other-1-x.jsonl").write_text(json.dumps(later) + "\n")
+    assert journal.read_latest(str(run))["ns.B"]["status"] == "done"
+
+
+def _append_in_child(run: str) -> None:
+    journal.append(run, {"node": "ns.Child", "status": "done"})
+
+
+def test_a_forked_worker_writes_a_journal_of_its_own(tmp_path: Path) -> None:
+    run = str(tmp_path / "r1")
+    journal.append(run, {"node": "ns.Parent", "status": "done"})
+    child = multiprocessing.get_context("fork").Process(target=_append_in_child, args=(run,))
+    child.start()
+    child.join(30)
+    assert child.exitcode == 0
+    assert len(list((tmp_path / "r1" / "journal").glob("*.jsonl"))) == 2
+    assert set(journal.read_latest(run)) == {"ns.Parent", "ns.Child"}
+
+
+def test_on_an_object_store_each_record_is_a_file_of_its_own() -> None:
+    import fsspec
+
+    run = "memory://bucket/runs/r1"
+    journal.append(run, {"node": "ns.A", "status": "running"})
+    journal.append(run, {"node": "ns.A", "status": "done"})
+    fs = fsspec.filesystem("memory")
+    assert fs.exists("/bucket/runs/r1/nodes/ns.A.json") and not fs.exists("/bucket/runs/r1/journal")
+    assert journal.read_latest(run)["ns.A"]["status"] == "done"
+
+
+def test_a_node_start_reads_records_as_of_the_last_full_read(project: Path) -> None:
+    loaded = Project.load(project)
+    write_node_record(loaded, NodeRecord.start("ns.A", "s1").finish("failed", error="x"))
+    assert read_node_records(loaded, "s1")["ns.A"].status == "failed"
+    other = Project.load(project)  # another process, as far as the records go
+    write_node_record(other, NodeRecord.start("ns.A", "s1").finish("done"))
+    assert runs.read_node_record(loaded, "s1", "ns.A").status == "failed"  # not read again
+    assert read_node_records(loaded, "s1")["ns.A"].status == "done"
+    assert runs.read_node_record(loaded, "s1", "ns.A").status == "done"

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import os
 import re
 import subprocess
@@ -10,6 +9,7 @@ import time
 import uuid
 from pathlib import Path
 
+from luigi_tasks import journal
 from tests.conftest import BIN, copy_project, run_luigi
 from tests.scheduler_support import (
     NODE_FAMILIES,
@@ -41,8 +41,7 @@ def fresh_id(prefix: str) -> str:
 
 
 def records(project: Path, run_id: str) -> dict[str, dict]:
-    folder = project / "data" / "09_runs" / run_id / "nodes"
-    return {p.stem: json.loads(p.read_text()) for p in folder.glob("*.json")}
+    return journal.read_latest(str(project / "data" / "09_runs" / run_id))
 
 
 def test_fixture_runs_a_real_luigid_on_loopback(luigid: Luigid) -> None:
