@@ -64,10 +64,15 @@ def atomic_write(
 
 @contextmanager
 def _atomic_local(path: str, *, overwrite: bool) -> Iterator[str]:
-    if not overwrite and os.path.lexists(path):
-        raise VersionExistsError(f"{path} already exists")
-    folder = os.path.dirname(path)
-    if not os.path.isdir(folder):  # one stat; makedirs(exist_ok) costs an exception when it exists
+    folder = os.path.dirname(path) or "."
+    try:
+        os.mkdir(folder)  # a new version's folder, the common case: one call, and nothing in it yet
+    except FileExistsError:
+        if not overwrite and os.path.lexists(path):
+            raise VersionExistsError(f"{path} already exists") from None
+        if not os.path.isdir(folder):
+            os.makedirs(folder, exist_ok=True)  # raises the clear error: a file is in the way
+    except FileNotFoundError:
         os.makedirs(folder, exist_ok=True)
     tmp = temp_path_for(path)
     try:
