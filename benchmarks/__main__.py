@@ -2,7 +2,7 @@
 
 Run from the repository root with the package installed (``pip install -e .``)::
 
-    python -m benchmarks                 # the full suite, 15-25 minutes on 2 shared cores
+    python -m benchmarks                 # the full suite, 10-15 minutes on 2 shared cores
     python -m benchmarks --quick         # toy sizes, one round: a minute
     python -m benchmarks --only small --only io --rounds 3
 """

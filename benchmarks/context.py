@@ -19,7 +19,7 @@ LUIGI = str(BIN / "luigi")
 
 @dataclass(frozen=True)
 class Settings:
-    """Sizes and rounds. :data:`FULL` is the suite (15-25 minutes on 2 shared cores), :data:`QUICK` a toy run."""
+    """Sizes and rounds. :data:`FULL` is the suite (10-15 minutes on 2 shared cores), :data:`QUICK` a toy run."""
 
     rounds: int  # rounds of the cheap rows (small, I/O, no-op, scheduler)
     heavy_rounds: int  # rounds of the 2M-row rows (large, recovery)
