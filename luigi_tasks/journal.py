@@ -42,6 +42,14 @@ _lock = threading.Lock()
 _open: dict[tuple[int, str], int] = {}  # (pid, run folder) -> this process's journal file
 
 
+def _after_fork_in_child() -> None:
+    global _lock
+    _lock = threading.Lock()  # a fork while another thread held it would leave it held forever
+
+
+os.register_at_fork(after_in_child=_after_fork_in_child)
+
+
 def append(run_folder: str, entry: dict[str, Any]) -> None:
     """Store ``entry`` (a record with a ``node`` key) as that node's latest in the run."""
     entry = {**entry, WRITTEN: time.time_ns()}
