@@ -28,6 +28,7 @@ from typing import Any
 import luigi
 
 from luigi_tasks.errors import ConfigError
+from luigi_tasks.storage import settled, write_json
 
 CONFIG_DIR = "config"
 #: Files never copied into the parse cache: they hold secrets.
@@ -138,11 +139,10 @@ class _ParseCache:
         return data if isinstance(data, dict) else None
 
     def write(self, data: dict[str, Any]) -> None:
-        from luigi_tasks.storage import write_json  # storage imports datasets, which import this
-
         try:
-            # Dates, non-string keys and the like do not survive JSON: such files are not kept.
-            if self.key is None or json.loads(json.dumps(data)) != data:
+            # Not kept: a file changed too recently, and what JSON cannot hold exactly (dates,
+            # non-string keys).
+            if self.key is None or not settled(self.key["mtime_ns"]) or json.loads(json.dumps(data)) != data:
                 return
             write_json(str(self.file), {"key": self.key, "data": data}, sort_keys=False)
         except (OSError, TypeError, ValueError):

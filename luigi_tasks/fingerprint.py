@@ -28,7 +28,7 @@ from typing import TYPE_CHECKING, Any
 
 from luigi_tasks.datasets import filesystem
 from luigi_tasks.project import Project, current_project, is_parameter
-from luigi_tasks.storage import read_json, write_json
+from luigi_tasks.storage import read_json, settled, write_json
 
 if TYPE_CHECKING:
     from luigi_tasks.node import NodeTask
@@ -128,7 +128,8 @@ def _raw_hash(runs_dir: str, path: str) -> str:
     with open(fs_path, "rb") as f:
         for block in iter(lambda: f.read(1 << 20), b""):
             sha.update(block)
-    write_json(cache, {**key, "sha256": sha.hexdigest()})
+    if settled(stat.st_mtime_ns):
+        write_json(cache, {**key, "sha256": sha.hexdigest()})
     return sha.hexdigest()
 
 

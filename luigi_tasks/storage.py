@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import posixpath
+import time
 from typing import Any
 
 from luigi_tasks.datasets import filesystem
@@ -55,3 +56,17 @@ def list_names(url: str) -> list[str]:
             return []
         names = [posixpath.basename(p.rstrip("/")) for p in fs.ls(path, detail=False)]
     return sorted(n for n in names if not n.startswith("."))
+
+
+#: How long after its last change a file is trusted to be recognised by its stat.
+SETTLE_NS = 1_000_000_000
+
+
+def settled(mtime_ns: int) -> bool:
+    """Whether a file last changed at ``mtime_ns`` may be cached under its size and mtime.
+
+    File times are coarse (a few ms): a same-size edit within the same tick as the cached
+    version would look unchanged (git's "racily clean" files), so a file changed less than
+    :data:`SETTLE_NS` ago is not cached.
+    """
+    return time.time_ns() - mtime_ns >= SETTLE_NS

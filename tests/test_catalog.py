@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import datetime
 import json
+import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pandas as pd
@@ -112,7 +114,17 @@ def _cache_files(project: Path) -> list[Path]:
     return sorted((project / "data" / "09_runs" / ".cache" / "config").glob("*.json"))
 
 
-def test_config_parse_is_cached_and_an_edit_is_seen(project: Path) -> None:
+@pytest.fixture
+def settled_project(project: Path) -> Path:
+    """The project with its config files last changed 10 s ago (a fresh file is not cached)."""
+    old = time.time() - 10
+    for f in (project / "config").glob("*.yml"):
+        os.utime(f, (old, old))
+    return project
+
+
+def test_config_parse_is_cached_and_an_edit_is_seen(settled_project: Path) -> None:
+    project = settled_project
     first = Project.load(project)
     assert len(_cache_files(project)) == 2  # catalog.yml and parameters.yml
     assert Project.load(project).parameters == first.parameters
@@ -125,7 +137,8 @@ def test_config_parse_is_cached_and_an_edit_is_seen(project: Path) -> None:
     assert "extra" in Project.load(project).catalog
 
 
-def test_a_later_command_skips_yaml_and_reads_the_same_config(project: Path) -> None:
+def test_a_later_command_skips_yaml_and_reads_the_same_config(settled_project: Path) -> None:
+    project = settled_project
     probe = (
         "import sys; from pathlib import Path; from luigi_tasks.project import Project; "
         f"p = Project.load(Path({str(project)!r})); "
@@ -138,7 +151,8 @@ def test_a_later_command_skips_yaml_and_reads_the_same_config(project: Path) -> 
     assert second.stdout.split(" ", 1)[1] == first.stdout.split(" ", 1)[1]
 
 
-def test_credentials_overlays_and_what_json_cannot_hold_are_never_cached(project: Path) -> None:
+def test_credentials_overlays_and_what_json_cannot_hold_are_never_cached(settled_project: Path) -> None:
+    project = settled_project
     (project / "config" / "local" / "credentials.yml").write_text("db: {password: s3cret-value}\n")
     (project / "config" / "local" / "parameters.yml").write_text("model: {random_state: 9}\n")
     params = project / "config" / "parameters.yml"
@@ -152,9 +166,25 @@ def test_credentials_overlays_and_what_json_cannot_hold_are_never_cached(project
     assert "s3cret-value" not in cached and "random_state" not in cached
 
 
-def test_a_corrupt_cache_file_is_ignored_and_replaced(project: Path) -> None:
+def test_a_corrupt_cache_file_is_ignored_and_replaced(settled_project: Path) -> None:
+    project = settled_project
     expected = Project.load(project).parameters
     for f in _cache_files(project):
         f.write_text("{not json")
     assert Project.load(project).parameters == expected
     assert all(json.loads(f.read_text())["data"] for f in _cache_files(project))
+
+
+def test_a_config_file_changed_within_the_last_second_is_not_cached(settled_project: Path) -> None:
+    project = settled_project
+    params = project / "config" / "parameters.yml"
+    params.write_text(params.read_text().replace("random_state: 42", "random_state: 43"))
+    assert Project.load(project).parameter("params:split.random_state") == 43
+    # A same-size edit right after: its mtime may equal the first's (file times are coarse).
+    params.write_text(params.read_text().replace("random_state: 43", "random_state: 44"))
+    assert Project.load(project).parameter("params:split.random_state") == 44
+    assert len(_cache_files(project)) == 1  # the catalog, unchanged since the copy; not parameters.yml
+    old = time.time() - 10
+    os.utime(params, (old, old))
+    assert Project.load(project).parameter("params:split.random_state") == 44
+    assert len(_cache_files(project)) == 2
