@@ -7,7 +7,8 @@ credentials). An overlay replaces whole top-level entries, as Kedro's config loa
 A committed file (not the overlay, never credentials) is parsed once: the result is kept as
 JSON in the local runs folder (``<runs_dir>/.cache/config/``) with the file's size, mtime
 and inode, and reused while they are unchanged; most commands then skip importing PyYAML
-and parsing (about 15 ms, and 25 ms more for a 1,000-dataset catalog).
+and parsing (about 15 ms, and 25 ms more for a 1,000-dataset catalog). A file changed less
+than a second ago is parsed every time (see :func:`luigi_tasks.storage.settled`).
 
 The project root is the folder holding ``config/``, found from the working directory
 upwards, unless ``luigi.cfg`` names it::
@@ -72,7 +73,8 @@ def load_yaml(path: Path, cache_dir: Path | None = None) -> dict[str, Any]:
     """Read a YAML mapping; an empty file is ``{}``. Errors name the file and line.
 
     With ``cache_dir``, the parsed mapping is kept there and reused while the file's size,
-    mtime and inode are unchanged (only mappings that JSON holds exactly are kept).
+    mtime and inode are unchanged (only mappings that JSON holds exactly, of files changed
+    over a second ago, are kept).
     """
     cache = _ParseCache(path, cache_dir) if cache_dir is not None else None
     if cache is not None and (cached := cache.read()) is not None:

@@ -1,4 +1,4 @@
-"""Small JSON files (run records, caches) on any fsspec path, replaced atomically."""
+"""Small JSON files (run.json, caches, node records on object stores) on any fsspec path, replaced atomically."""
 
 from __future__ import annotations
 
