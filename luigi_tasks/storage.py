@@ -1,4 +1,5 @@
-"""Small JSON files (run.json, caches, node records on object stores) on any fsspec path, replaced atomically."""
+"""Small JSON files on any fsspec path, replaced atomically: ``run.json``, caches, and node
+records on object stores."""
 
 from __future__ import annotations
 
