@@ -98,14 +98,16 @@ def run_dir(project: Project, run_id: str) -> str:
     return posixpath.join(project.runs_dir, validate_run_id(run_id))
 
 
-#: What this process last read of each run's records, kept up to date with its own writes.
-_known: dict[tuple[int, str], dict[str, NodeRecord]] = {}
+#: What this process last read of each run's records (by run folder), kept up to date with
+#: its own writes.
+_known: dict[str, dict[str, NodeRecord]] = {}
 
 
 def write_node_record(project: Project, record: NodeRecord) -> None:
     """Make ``record`` the node's latest in its run."""
-    journal.append(run_dir(project, record.run_id), {f: getattr(record, f) for f in _RECORD_FIELDS})
-    known = _known.get((id(project), record.run_id))
+    folder = run_dir(project, record.run_id)
+    journal.append(folder, {f: getattr(record, f) for f in _RECORD_FIELDS})
+    known = _known.get(folder)
     if known is not None:
         known[record.node] = record
 
@@ -117,17 +119,17 @@ def read_node_record(project: Project, run_id: str, node: str) -> NodeRecord | N
     costs no read: a record another process wrote since then is not seen. A node's start
     uses it only to tell why it runs and which attempt this is.
     """
-    key = (id(project), run_id)
-    if key not in _known:
+    folder = run_dir(project, run_id)
+    if folder not in _known:
         read_node_records(project, run_id)
-    return _known[key].get(node)
+    return _known[folder].get(node)
 
 
 def read_node_records(project: Project, run_id: str) -> dict[str, NodeRecord]:
     """Every node record of run ``run_id``, by task family (read afresh)."""
-    latest = journal.read_latest(run_dir(project, run_id))
-    records = {node: _parse(data) for node, data in latest.items()}
-    _known[(id(project), run_id)] = dict(records)
+    folder = run_dir(project, run_id)
+    records = {node: _parse(data) for node, data in journal.read_latest(folder).items()}
+    _known[folder] = dict(records)
     return records
 
 
