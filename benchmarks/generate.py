@@ -9,6 +9,7 @@ from __future__ import annotations
 import configparser
 import os
 import shutil
+import time
 from pathlib import Path
 from typing import Any
 
@@ -42,6 +43,11 @@ def luigi_tasks_project(dest: Path, *, raw: Path | None = None, catalog: dict[st
             f.write("\n" + yaml.safe_dump(catalog, sort_keys=True))
     if overlay:
         (dest / "config" / "local" / "catalog.yml").write_text(yaml.safe_dump(overlay), encoding="utf-8")
+    # As a project's config is when it runs: not edited in the last second, the age at which
+    # luigi-tasks keeps a file's parse (storage.settled); the first run of a row makes that cache.
+    settled = time.time() - 60
+    for path in (dest / "config").rglob("*.yml"):
+        os.utime(path, (settled, settled))
     return dest
 
 
