@@ -108,7 +108,7 @@ class DataCatalog:
         return cls(entries)
 
     @classmethod
-    def from_project(cls, root: Path, env: str = "local", cache_dir: Path | None = None) -> DataCatalog:
+    def from_project(cls, root: Path, env: str = "local", cache_dir: str | None = None) -> DataCatalog:
         """Read ``config/catalog.yml`` with its ``config/<env>/`` overlay and credentials
         (``cache_dir``: see :func:`~luigi_tasks.config.load_config`)."""
         base, overlay, sources = load_config(root, "catalog", env, cache_dir)

@@ -23,13 +23,15 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import posixpath
+from contextlib import suppress
 from pathlib import Path
 from typing import Any
 
 import luigi
 
 from luigi_tasks.errors import ConfigError
-from luigi_tasks.storage import settled, write_json
+from luigi_tasks.storage import read_cached, settled, write_cached
 
 CONFIG_DIR = "config"
 #: Files never copied into the parse cache: they hold secrets.
@@ -69,19 +71,25 @@ def find_project_root(start: Path | None = None) -> Path:
     )
 
 
-def load_yaml(path: Path, cache_dir: Path | None = None) -> dict[str, Any]:
+def load_yaml(path: Path, cache_dir: str | None = None) -> dict[str, Any]:
     """Read a YAML mapping; an empty file is ``{}``. Errors name the file and line.
 
     With ``cache_dir``, the parsed mapping is kept there and reused while the file's size,
     mtime and inode are unchanged (only mappings that JSON holds exactly, of files changed
     over a second ago, are kept).
     """
-    cache = _ParseCache(path, cache_dir) if cache_dir is not None else None
-    if cache is not None and (cached := cache.read()) is not None:
-        return cached
-    data = _parse_yaml(path)
+    cache, key = _parse_cache(path, cache_dir)
     if cache is not None:
-        cache.write(data)
+        with suppress(OSError):
+            cached = read_cached(cache, key)
+            if isinstance(cached, dict):
+                return cached
+    data = _parse_yaml(path)
+    # Not kept: a file changed too recently, and what JSON cannot hold exactly (dates,
+    # non-string keys).
+    if cache is not None and settled(key["mtime_ns"]) and _json_exact(data):
+        with suppress(OSError):  # a cache that cannot be written only costs the next command a parse
+            write_cached(cache, key, data)
     return data
 
 
@@ -114,45 +122,29 @@ def _parse_yaml(path: Path) -> dict[str, Any]:
     return data
 
 
-class _ParseCache:
-    """One config file's parsed mapping, kept as JSON under ``cache_dir`` with its stat key."""
+def _parse_cache(path: Path, cache_dir: str | None) -> tuple[str | None, dict[str, Any]]:
+    """Where ``path``'s parse is kept under ``cache_dir``, and the stat key it is kept under."""
+    if cache_dir is None:
+        return None, {}
+    absolute = os.path.abspath(path)
+    try:  # stat before parsing: an edit in between makes the key stale, never the data
+        st = os.stat(path)
+    except OSError:
+        return None, {}
+    key = {"format": _CACHE_FORMAT, "path": absolute, "size": st.st_size,
+           "mtime_ns": st.st_mtime_ns, "inode": st.st_ino}
+    return posixpath.join(cache_dir, hashlib.sha256(absolute.encode()).hexdigest()[:32] + ".json"), key
 
-    def __init__(self, path: Path, cache_dir: Path) -> None:
-        absolute = os.path.abspath(path)
-        self.file = cache_dir / (hashlib.sha256(absolute.encode()).hexdigest()[:32] + ".json")
-        try:  # stat before parsing: an edit in between makes the key stale, never the data
-            st = os.stat(path)
-        except OSError:
-            self.key: dict[str, Any] | None = None
-        else:
-            self.key = {"format": _CACHE_FORMAT, "path": absolute, "size": st.st_size,
-                        "mtime_ns": st.st_mtime_ns, "inode": st.st_ino}
 
-    def read(self) -> dict[str, Any] | None:
-        if self.key is None:
-            return None
-        try:
-            cached = json.loads(self.file.read_bytes())
-        except (OSError, ValueError):
-            return None
-        if not isinstance(cached, dict) or cached.get("key") != self.key:
-            return None
-        data = cached.get("data")
-        return data if isinstance(data, dict) else None
-
-    def write(self, data: dict[str, Any]) -> None:
-        try:
-            # Not kept: a file changed too recently, and what JSON cannot hold exactly (dates,
-            # non-string keys).
-            if self.key is None or not settled(self.key["mtime_ns"]) or json.loads(json.dumps(data)) != data:
-                return
-            write_json(str(self.file), {"key": self.key, "data": data}, sort_keys=False)
-        except (OSError, TypeError, ValueError):
-            pass  # a cache that cannot be written only costs the next command a parse
+def _json_exact(data: Any) -> bool:
+    try:
+        return bool(json.loads(json.dumps(data)) == data)
+    except (TypeError, ValueError):
+        return False
 
 
 def load_config(
-    root: Path, name: str, env: str, cache_dir: Path | None = None
+    root: Path, name: str, env: str, cache_dir: str | None = None
 ) -> tuple[dict[str, Any], dict[str, Any], dict[str, Path]]:
     """Read ``config/<name>.yml`` and its overlay ``config/<env>/<name>.yml``.
 

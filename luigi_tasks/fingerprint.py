@@ -20,7 +20,6 @@ import hashlib
 import inspect
 import json
 import os
-import posixpath
 import textwrap
 import types
 from dataclasses import dataclass
@@ -28,7 +27,7 @@ from typing import TYPE_CHECKING, Any
 
 from luigi_tasks.datasets import filesystem
 from luigi_tasks.project import Project, current_project, is_parameter
-from luigi_tasks.storage import read_json, settled, write_json
+from luigi_tasks.storage import cache_path, read_cached, settled, write_cached
 
 if TYPE_CHECKING:
     from luigi_tasks.node import NodeTask
@@ -116,20 +115,17 @@ def _raw_hash(runs_dir: str, path: str) -> str:
     if not filesystem.is_local(fs):
         return _digest(str(fs.checksum(fs_path)))
     stat = os.stat(fs_path)
-    cache = posixpath.join(runs_dir, ".cache", "raw", _digest(fs_path) + ".json")
+    cache = cache_path(runs_dir, "raw", _digest(fs_path) + ".json")
     key = {"path": fs_path, "size": stat.st_size, "mtime_ns": stat.st_mtime_ns}
-    try:
-        cached = read_json(cache)
-    except ValueError:  # a damaged cache is recomputed
-        cached = None
-    if isinstance(cached, dict) and {k: cached.get(k) for k in key} == key:
-        return str(cached["sha256"])
+    cached = read_cached(cache, key)
+    if isinstance(cached, str):
+        return cached
     sha = hashlib.sha256()
     with open(fs_path, "rb") as f:
         for block in iter(lambda: f.read(1 << 20), b""):
             sha.update(block)
     if settled(stat.st_mtime_ns):
-        write_json(cache, {**key, "sha256": sha.hexdigest()})
+        write_cached(cache, key, sha.hexdigest())
     return sha.hexdigest()
 
 

@@ -15,6 +15,7 @@ from typing import Any
 from luigi_tasks.catalog import DataCatalog
 from luigi_tasks.config import find_project_root, load_config, luigi_tasks, resolve_path
 from luigi_tasks.errors import ConfigError
+from luigi_tasks.storage import local_cache_path
 
 PARAMS_PREFIX = "params:"
 ALL_PARAMETERS = "parameters"
@@ -34,7 +35,7 @@ class Project:
     def load(cls, root: Path, env: str = "local", runs_dir: str = "data/09_runs") -> Project:
         """Read ``config/`` under ``root`` with the ``config/<env>/`` overlay."""
         runs_dir = resolve_path(root, runs_dir)
-        cache_dir = Path(runs_dir, ".cache", "config") if "://" not in runs_dir else None
+        cache_dir = local_cache_path(runs_dir, "config")
         base, overlay, sources = load_config(root, "parameters", env, cache_dir)
         unknown = sorted(k for k in overlay if k not in base)
         if unknown:

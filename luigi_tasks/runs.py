@@ -32,7 +32,7 @@ from luigi_tasks import journal
 from luigi_tasks.errors import RunError, VersionExistsError
 from luigi_tasks.fingerprint import Fingerprint, node_fingerprint
 from luigi_tasks.project import Project, current_project
-from luigi_tasks.storage import list_names, read_json, write_json
+from luigi_tasks.storage import list_names, local_cache_path, read_cached, read_json, write_cached, write_json
 from luigi_tasks.versioning import RUN_ID_RE, validate_run_id
 
 import luigi
@@ -183,13 +183,9 @@ def _libraries(project: Project) -> dict[str, str]:
     """The versions of Python and the core libraries; cached while no import folder changes
     (an install or upgrade changes its folder's mtime), as looking them up costs ~10 ms."""
     key = {"python": sys.executable, "version": sys.version, "path": [[p, _mtime_ns(p)] for p in sys.path]}
-    cache = posixpath.join(project.runs_dir, ".cache", "libraries.json") if "://" not in project.runs_dir else None
-    cached = None
-    if cache:
-        with suppress(ValueError):  # a damaged cache is recomputed
-            cached = read_json(cache)
-    if isinstance(cached, dict) and cached.get("key") == key and isinstance(cached.get("libraries"), dict):
-        return cached["libraries"]
+    cache = local_cache_path(project.runs_dir, "libraries.json")
+    if cache and isinstance(cached := read_cached(cache, key), dict):
+        return cached
     from importlib import metadata  # not at the top: importing it costs every command 6 ms
 
     out = {"python": platform.python_version()}
@@ -200,7 +196,7 @@ def _libraries(project: Project) -> dict[str, str]:
             pass
     if cache:
         with suppress(OSError):  # a cache that cannot be written only costs the next run
-            write_json(cache, {"key": key, "libraries": out})
+            write_cached(cache, key, out)
     return out
 
 

@@ -59,6 +59,36 @@ def list_names(url: str) -> list[str]:
     return sorted(n for n in names if not n.startswith("."))
 
 
+CACHE_DIR = ".cache"
+
+
+def cache_path(runs_dir: str, *parts: str) -> str:
+    """``<runs_dir>/.cache/<parts>``: where luigi-tasks keeps what is costly to work out on
+    every command."""
+    return posixpath.join(runs_dir, CACHE_DIR, *parts)
+
+
+def local_cache_path(runs_dir: str, *parts: str) -> str | None:
+    """:func:`cache_path`, or ``None`` when the runs folder is remote: for what is cheaper to
+    work out again than to fetch."""
+    return None if "://" in runs_dir else cache_path(runs_dir, *parts)
+
+
+def read_cached(url: str, key: Any) -> Any | None:
+    """The value kept at ``url`` under ``key`` (:func:`write_cached`); ``None`` if there is
+    none, it is damaged, or it was kept under another key."""
+    try:
+        cached = read_json(url)
+    except ValueError:
+        return None
+    return cached.get("value") if isinstance(cached, dict) and cached.get("key") == key else None
+
+
+def write_cached(url: str, key: Any, value: Any) -> None:
+    """Keep ``value`` at ``url`` under ``key`` (mappings in their order)."""
+    write_json(url, {"key": key, "value": value}, sort_keys=False)
+
+
 #: How long after its last change a file is trusted to be recognised by its stat.
 SETTLE_NS = 1_000_000_000
 

@@ -172,7 +172,7 @@ def test_a_corrupt_cache_file_is_ignored_and_replaced(settled_project: Path) -> 
     for f in _cache_files(project):
         f.write_text("{not json")
     assert Project.load(project).parameters == expected
-    assert all(json.loads(f.read_text())["data"] for f in _cache_files(project))
+    assert all(json.loads(f.read_text())["value"] for f in _cache_files(project))
 
 
 def test_a_config_file_changed_within_the_last_second_is_not_cached(settled_project: Path) -> None:

@@ -41,7 +41,7 @@ def test_library_versions_are_looked_up_once_while_no_import_folder_changes(proj
     assert first["luigi"] == metadata.version("luigi") and first["pandas"] == metadata.version("pandas")
     cache = project / "data/09_runs/.cache/libraries.json"
     stored = json.loads(cache.read_text())
-    stored["libraries"]["luigi"] = "0.0-from-cache"
+    stored["value"]["luigi"] = "0.0-from-cache"
     cache.write_text(json.dumps(stored))
     assert runs._libraries(loaded)["luigi"] == "0.0-from-cache"  # same key: the cache answers
     stored["key"]["path"][-1][1] = -1  # as if that import folder changed
