@@ -87,7 +87,8 @@ def test_a_slow_node_shows_its_status_and_progress_while_it_runs(luigid: Luigid,
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline and worker.poll() is None:
             seen = luigid.tasks(run_id).get("sched_toy.Summarize", {})
-            if seen.get("status") == "RUNNING" and seen.get("status_message"):
+            # The message and the progress are two calls to luigid: wait for both.
+            if seen.get("status") == "RUNNING" and seen.get("status_message") and seen.get("progress_percentage"):
                 break
             time.sleep(0.2)
         assert seen.get("status") == "RUNNING", seen
