@@ -5,7 +5,9 @@ in the run's folder: ``<run>/journal/<host>-<pid>-<random>.jsonl``. An append is
 ``write`` to an open file, where an atomically replaced file per record costs a file
 creation, a rename and a dozen system calls: for trivial nodes, about a fifth of
 luigi-tasks' own time per node (cProfile, line_profiler). No two processes write one file,
-so concurrent workers never lose an update; a line cut short by a crash is skipped.
+so concurrent workers never lose an update; a line cut short by a crash is skipped. A
+process keeps at most :data:`MAX_OPEN` journals open and starts a new file for a run whose
+file it closed.
 
 Object stores cannot append: there each record replaces ``<run>/nodes/<node>.json``
 atomically (as every record did before the journal, so those files are still read).
@@ -24,13 +26,14 @@ from __future__ import annotations
 import json
 import os
 import posixpath
-import re
-import socket
 import threading
 import time
+from collections import OrderedDict
+from contextlib import suppress
 from typing import Any
 
 from luigi_tasks.datasets import filesystem
+from luigi_tasks.datasets.atomic import HOST
 from luigi_tasks.storage import list_json, list_names, read_json, write_json
 
 JOURNAL_DIR = "journal"
@@ -38,13 +41,21 @@ NODES_DIR = "nodes"
 WRITTEN = "written_ns"
 _SUFFIX = ".jsonl"
 
+#: Journal files one process keeps open; a long-lived process (a notebook, a scheduler of
+#: many runs) closes the least recently used, and reopens a new file if that run goes on.
+MAX_OPEN = 16
+
 _lock = threading.Lock()
-_open: dict[tuple[int, str], int] = {}  # (pid, run folder) -> this process's journal file
+_open: OrderedDict[str, int] = OrderedDict()  # run folder -> this process's journal file, oldest use first
 
 
 def _after_fork_in_child() -> None:
     global _lock
     _lock = threading.Lock()  # a fork while another thread held it would leave it held forever
+    for fd in _open.values():  # the parent's files: a forked worker writes a journal of its own
+        with suppress(OSError):
+            os.close(fd)
+    _open.clear()
 
 
 os.register_at_fork(after_in_child=_after_fork_in_child)
@@ -76,15 +87,16 @@ def read_latest(run_folder: str) -> dict[str, dict[str, Any]]:
 
 
 def _journal_fd(folder: str) -> int:
-    key = (os.getpid(), folder)  # a forked worker opens its own: never shares its parent's file
-    fd = _open.get(key)
+    fd = _open.pop(folder, None)
     if fd is None:
         journal = posixpath.join(folder, JOURNAL_DIR)
         os.makedirs(journal, exist_ok=True)
-        host = re.sub(r"[^A-Za-z0-9._-]", "_", socket.gethostname())
-        name = f"{host}-{os.getpid()}-{os.urandom(4).hex()}{_SUFFIX}"
+        name = f"{HOST}-{os.getpid()}-{os.urandom(4).hex()}{_SUFFIX}"
         flags = os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC
-        fd = _open[key] = os.open(posixpath.join(journal, name), flags, 0o644)
+        fd = os.open(posixpath.join(journal, name), flags, 0o644)
+        while len(_open) >= MAX_OPEN:
+            os.close(_open.popitem(last=False)[1])
+    _open[folder] = fd
     return fd
 
 

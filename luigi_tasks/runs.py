@@ -27,6 +27,7 @@ from contextlib import suppress
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any
+from weakref import WeakKeyDictionary
 
 from luigi_tasks import journal
 from luigi_tasks.errors import RunError, VersionExistsError
@@ -295,12 +296,13 @@ class RunState:
     reasons: dict[str, str] = field(default_factory=dict)
 
 
-_states: dict[tuple[int, str], RunState] = {}
+#: Per Project object (a reloaded project prepares again), gone with it: never another's by a reused id().
+_states: WeakKeyDictionary[Project, dict[str, RunState]] = WeakKeyDictionary()
 
 
 def state(project: Project, run_id: str) -> RunState:
     """The run's state in this process (empty if :func:`prepare` did not run for it)."""
-    return _states.get((id(project), run_id)) or RunState(run_id)
+    return _states.get(project, {}).get(run_id) or RunState(run_id)
 
 
 def prepare(root: luigi.Task) -> RunState:
@@ -310,10 +312,11 @@ def prepare(root: luigi.Task) -> RunState:
         RunError: other parameters than the run's, stale nodes, or an unknown reuse source.
     """
     project = current_project()
-    key = (id(project), root.run_id)  # type: ignore[attr-defined]
-    if key not in _states:
-        _states[key] = _prepare(project, root)
-    return _states[key]
+    states = _states.setdefault(project, {})
+    run_id: str = root.run_id  # type: ignore[attr-defined]
+    if run_id not in states:
+        states[run_id] = _prepare(project, root)
+    return states[run_id]
 
 
 def _prepare(project: Project, root: luigi.Task) -> RunState:

@@ -17,6 +17,7 @@ import os
 import random
 import signal
 import subprocess
+import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -24,6 +25,7 @@ from typing import Any
 import pytest
 
 from luigi_tasks.datasets import ParquetDataset
+from luigi_tasks.datasets.atomic import HOST
 from luigi_tasks.project import Project
 from tests.conftest import LUIGI, REPO
 from tests.crash_support import (
@@ -153,6 +155,11 @@ def test_kill_9_at_random_moments_leaves_only_whole_outputs_and_resumes(tmp_path
         assert f"run {run_id} is complete" in again.stderr.strip().splitlines()[-1]
         final = _check_no_partial_output(project, run_id, reference)
         assert len(final["output"]) == len(reference), f"{where}: outputs after rerun: {final['output']}"
+        # The rerun's saves removed the killed process's temp files; one can stay only beside
+        # an output the killed process finished (killed between its link and its unlink).
+        for temp in final["temp"]:
+            target = temp.parent / temp.name[1:].split(TEMP_MARKER)[0]
+            assert target in found["output"], f"{where}: temp file left after the rerun: {temp}"
     print(f"work window {work:.2f} s\n" + "\n".join(summary))
 
 
@@ -184,7 +191,8 @@ def test_a_node_killed_between_two_saves_is_resumed_and_its_first_save_kept_asid
 ) -> None:
     """SplitData saves four outputs; killed after the first, its run is incomplete (Luigi's
     rule: done only when every output exists). The rerun sets the orphan aside (nothing is
-    deleted) and completes; a hidden temp file of an interrupted write is never an output."""
+    deleted) and completes; a hidden temp file of an interrupted write is never an output, and
+    is removed by the rerun's save once its writer is known to be gone."""
     project = done_project(tmp_path / "project", template_root)
     catalog = Project.load(project).catalog
     reference = outputs_of(project, BASE_RUN)
@@ -193,7 +201,10 @@ def test_a_node_killed_between_two_saves_is_resumed_and_its_first_save_kept_asid
     test_x = Path(catalog.dataset("test_x", "r1").path)
     test_x.parent.mkdir(parents=True)
     temp = test_x.parent / f".{test_x.name}{TEMP_MARKER}0123456789ab"
-    temp.write_bytes(b"PAR1 half a file")  # what a kill during a write leaves
+    temp.write_bytes(b"PAR1 half a file")  # what a kill during a write leaves (a name of unknown writer)
+    killed = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
+    orphan = test_x.parent / f".{test_x.name}{TEMP_MARKER}{HOST}-{int(killed.stdout)}-0123456789ab"
+    orphan.write_bytes(b"PAR1 half a file")  # ... of a process on this host that is gone
     assert not catalog.dataset("test_x", "r1").exists()
 
     result = luigi(project, "FullPipeline", "--local-scheduler", "--run-id", "r1")
@@ -201,4 +212,4 @@ def test_a_node_killed_between_two_saves_is_resumed_and_its_first_save_kept_asid
     found = _check_no_partial_output(project, "r1", reference)
     assert len(found["output"]) == len(reference)
     assert [p.name.split(ASIDE_MARKER)[0] for p in found["aside"]] == ["train_x.parquet"]
-    assert found["temp"] == [temp] and temp.read_bytes() == b"PAR1 half a file"
+    assert found["temp"] == [temp] and temp.read_bytes() == b"PAR1 half a file"  # the orphan was removed

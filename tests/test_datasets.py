@@ -13,6 +13,7 @@ import pytest
 from sklearn.linear_model import LinearRegression
 
 from luigi_tasks.datasets import AbstractDataset, CSVDataset, JSONDataset, ParquetDataset, PickleDataset
+from luigi_tasks.datasets.atomic import HOST, TEMP_MARKER
 from luigi_tasks.datasets.base import Source
 from luigi_tasks.errors import DatasetError, VersionExistsError
 
@@ -97,6 +98,23 @@ def test_a_type_the_dataset_cannot_save_is_refused_by_name(tmp_path: Path, cls: 
     with pytest.raises(DatasetError, match="Dataset 'train_x'"):
         ds.save(bad)
     assert not ds.exists() and files(tmp_path) == []
+
+
+def test_a_save_removes_temporary_files_only_of_writers_that_are_gone(tmp_path: Path) -> None:
+    """What a SIGKILL mid-save leaves is removed by the next save of that file on this host,
+    once its writer has exited; a live writer's, another host's and unknown names stay."""
+    ds = ParquetDataset(str(tmp_path / "t.parquet"), version="r1")
+    folder = Path(ds.path).parent
+    folder.mkdir(parents=True)
+    exited = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
+    dead, live = int(exited.stdout), os.getppid()
+    marker = f".t.parquet{TEMP_MARKER}"
+    keep = [f"{marker}{HOST}-{live}-aa", f"{marker}otherhost-{dead}-bb", f"{marker}0123456789ab", f".u.parquet{TEMP_MARKER}{HOST}-{dead}-cc"]
+    for name in [f"{marker}{HOST}-{dead}-dd", *keep]:
+        (folder / name).write_bytes(b"PAR1 half")
+    ds.save(FRAME)
+    assert ds.load().equals(FRAME)
+    assert sorted(p.name for p in folder.iterdir()) == sorted([*keep, "t.parquet"])
 
 
 def test_load_of_missing_or_corrupt_data_names_dataset_and_path(tmp_path: Path) -> None:

@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import dataclasses
+import gc
 import json
 import multiprocessing
+import os
+import weakref
 from pathlib import Path
 
 from luigi_tasks import journal, runs
@@ -210,19 +213,43 @@ def test_journal_keeps_the_latest_record_and_skips_a_line_cut_by_a_crash(tmp_pat
     assert journal.read_latest(str(run))["ns.B"]["status"] == "done"
 
 
-def _append_in_child(run: str) -> None:
+def _open_journals(folder: Path) -> list[str]:
+    """This process's open files under ``folder``."""
+    fds = Path("/proc/self/fd")
+    return [t for t in (os.path.realpath(fds / fd) for fd in os.listdir(fds)) if t.startswith(str(folder))]
+
+
+def _append_in_child(run: str, report: str) -> None:
+    inherited = _open_journals(Path(run))
     journal.append(run, {"node": "ns.Child", "status": "done"})
+    Path(report).write_text(json.dumps({"inherited": inherited, "after": _open_journals(Path(run))}))
 
 
 def test_a_forked_worker_writes_a_journal_of_its_own(tmp_path: Path) -> None:
-    run = str(tmp_path / "r1")
+    run, report = str(tmp_path / "r1"), tmp_path / "report.json"
     journal.append(run, {"node": "ns.Parent", "status": "done"})
-    child = multiprocessing.get_context("fork").Process(target=_append_in_child, args=(run,))
+    child = multiprocessing.get_context("fork").Process(target=_append_in_child, args=(run, str(report)))
     child.start()
     child.join(30)
     assert child.exitcode == 0
-    assert len(list((tmp_path / "r1" / "journal").glob("*.jsonl"))) == 2
-    assert set(journal.read_latest(run)) == {"ns.Parent", "ns.Child"}
+    files = sorted(str(p) for p in (tmp_path / "r1" / "journal").glob("*.jsonl"))
+    assert len(files) == 2 and set(journal.read_latest(run)) == {"ns.Parent", "ns.Child"}
+    opened = json.loads(report.read_text())
+    assert opened["inherited"] == []  # the parent's journal was closed in the child ...
+    assert len(opened["after"]) == 1 and opened["after"][0] in files  # ... which wrote its own
+    parents = _open_journals(tmp_path / "r1")  # the parent's own stays open, for its next record
+    assert len(parents) == 1 and parents[0] in files and parents != opened["after"]
+
+
+def test_a_long_lived_process_keeps_a_bounded_number_of_journals_open(tmp_path: Path) -> None:
+    runs_ = [str(tmp_path / f"r{i}") for i in range(journal.MAX_OPEN + 5)]
+    for run in runs_:
+        journal.append(run, {"node": "ns.A", "status": "running"})
+    assert len(_open_journals(tmp_path)) == journal.MAX_OPEN
+    journal.append(runs_[0], {"node": "ns.A", "status": "done"})  # its file was closed: a new one
+    assert len(list((tmp_path / "r0" / "journal").glob("*.jsonl"))) == 2
+    assert journal.read_latest(runs_[0])["ns.A"]["status"] == "done"
+    assert all(journal.read_latest(run)["ns.A"]["status"] == "running" for run in runs_[1:])
 
 
 def test_on_an_object_store_each_record_is_a_file_of_its_own() -> None:
@@ -234,6 +261,18 @@ def test_on_an_object_store_each_record_is_a_file_of_its_own() -> None:
     fs = fsspec.filesystem("memory")
     assert fs.exists("/bucket/runs/r1/nodes/ns.A.json") and not fs.exists("/bucket/runs/r1/journal")
     assert journal.read_latest(run)["ns.A"]["status"] == "done"
+
+
+def test_a_run_state_belongs_to_its_project_object_and_goes_with_it(project: Path) -> None:
+    first = Project.load(project)
+    runs._states[first] = {"r1": runs.RunState("r1", reasons={"ns.A": "missing"})}
+    assert runs.state(first, "r1").reasons == {"ns.A": "missing"}
+    gone = weakref.ref(first)
+    del first
+    gc.collect()
+    assert gone() is None  # the states do not keep it alive, so its id() may be reused ...
+    second = Project.load(project)  # ... and an object there starts empty
+    assert runs.state(second, "r1").reasons == {}
 
 
 def test_a_node_start_reads_records_as_of_the_last_full_read(project: Path) -> None:

@@ -4,12 +4,18 @@ Data is written to a hidden temporary name in the target's own folder, then move
 place. On a local disk the move of a version is ``link`` + ``unlink``, which refuses to
 replace an existing file even when two processes race, so exactly one save of a version
 wins. Object stores have no atomic no-clobber rename: there the check is best-effort.
+
+A temporary name carries its writer's host and process id. A process killed mid-save
+(SIGKILL, power loss) cannot remove its temporary file; the next save of the same file on
+that host removes it once that process is gone.
 """
 
 from __future__ import annotations
 
 import os
 import posixpath
+import re
+import socket
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 from typing import IO, TYPE_CHECKING
@@ -21,12 +27,47 @@ if TYPE_CHECKING:
     from fsspec import AbstractFileSystem
 
 TEMP_MARKER = ".tmp-"
+#: This host's name as temporary (and journal) file names carry it: no "-", the names' separator.
+HOST = re.sub(r"[^A-Za-z0-9._]", "_", socket.gethostname())
 
 
 def temp_path_for(path: str) -> str:
-    """A hidden, unique name beside ``path`` (same folder, so the final move is a rename)."""
+    """A hidden, unique name beside ``path`` (same folder, so the final move is a rename):
+    ``.<name>.tmp-<host>-<pid>-<random>``."""
     folder, base = posixpath.split(path)
-    return posixpath.join(folder, f".{base}{TEMP_MARKER}{os.urandom(6).hex()}")
+    return posixpath.join(folder, f".{base}{TEMP_MARKER}{HOST}-{os.getpid()}-{os.urandom(6).hex()}")
+
+
+def remove_orphaned_temps(path: str) -> list[str]:
+    """Remove the temporary files of earlier saves of local ``path`` whose writer, a process
+    on this host, has exited; return their paths. A temporary file is never an output, so
+    nothing saved is lost. Others' (another host, a live process, an unknown name) are kept."""
+    folder, base = os.path.split(path)
+    prefix = f".{base}{TEMP_MARKER}{HOST}-"
+    removed = []
+    try:
+        names = os.listdir(folder or ".")
+    except FileNotFoundError:
+        return removed
+    for name in names:
+        pid = name[len(prefix) :].partition("-")[0] if name.startswith(prefix) else ""
+        if pid.isdigit() and not _alive(int(pid)):
+            with suppress(FileNotFoundError):
+                os.unlink(os.path.join(folder, name))
+                removed.append(os.path.join(folder, name))
+    return removed
+
+
+def _alive(pid: int) -> bool:
+    if pid == os.getpid():
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # exists, another user's
+        return True
+    return True
 
 
 @contextmanager
@@ -72,6 +113,7 @@ def _atomic_local(path: str, *, overwrite: bool) -> Iterator[str]:
             raise VersionExistsError(f"{path} already exists") from None
         if not os.path.isdir(folder):
             os.makedirs(folder, exist_ok=True)  # raises the clear error: a file is in the way
+        remove_orphaned_temps(path)  # an earlier attempt may have been killed mid-save
     except FileNotFoundError:
         os.makedirs(folder, exist_ok=True)
     tmp = temp_path_for(path)
