@@ -216,7 +216,7 @@ def test_journal_keeps_the_latest_record_and_skips_a_line_cut_by_a_crash(tmp_pat
 def _open_journals(folder: Path) -> list[str]:
     """This process's open files under ``folder``."""
     fds = Path("/proc/self/fd")
-    return [t for t in (os.path.realpath(fds / fd) for fd in os.listdir(fds)) if t.startswith(str(folder))]
+    return [t for t in (os.path.realpath(fds / fd) for fd in os.listdir(fds)) if t.startswith(str(folder.resolve()))]
 
 
 def _append_in_child(run: str, report: str) -> None:
