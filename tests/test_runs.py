@@ -232,7 +232,7 @@ def test_a_forked_worker_writes_a_journal_of_its_own(tmp_path: Path) -> None:
     child.start()
     child.join(30)
     assert child.exitcode == 0
-    files = sorted(str(p) for p in (tmp_path / "r1" / "journal").glob("*.jsonl"))
+    files = sorted(str(p.resolve()) for p in (tmp_path / "r1" / "journal").glob("*.jsonl"))
     assert len(files) == 2 and set(journal.read_latest(run)) == {"ns.Parent", "ns.Child"}
     opened = json.loads(report.read_text())
     assert opened["inherited"] == []  # the parent's journal was closed in the child ...
