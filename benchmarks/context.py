@@ -35,8 +35,8 @@ class Settings:
 
 
 FULL = Settings(
-    rounds=7, heavy_rounds=5, large_rows=2_000_000, io_rows=2_000_000,
-    node_counts=(100, 500, 1000, 2000), node_rounds={100: 7, 500: 5, 1000: 5, 2000: 3},
+    rounds=9, heavy_rounds=5, large_rows=2_000_000, io_rows=2_000_000,
+    node_counts=(100, 500, 1000, 2000), node_rounds={100: 9, 500: 5, 1000: 5, 2000: 5},
 )
 QUICK = Settings(
     rounds=1, heavy_rounds=1, large_rows=20_000, io_rows=20_000, node_counts=(10, 20),
