@@ -24,7 +24,6 @@ import hashlib
 import json
 import os
 import posixpath
-from contextlib import suppress
 from pathlib import Path
 from typing import Any
 
@@ -79,17 +78,13 @@ def load_yaml(path: Path, cache_dir: str | None = None) -> dict[str, Any]:
     over a second ago, are kept).
     """
     cache, key = _parse_cache(path, cache_dir)
-    if cache is not None:
-        with suppress(OSError):
-            cached = read_cached(cache, key)
-            if isinstance(cached, dict):
-                return cached
+    if cache is not None and isinstance(cached := read_cached(cache, key), dict):
+        return cached
     data = _parse_yaml(path)
     # Not kept: a file changed too recently, and what JSON cannot hold exactly (dates,
     # non-string keys).
     if cache is not None and settled(key["mtime_ns"]) and _json_exact(data):
-        with suppress(OSError):  # a cache that cannot be written only costs the next command a parse
-            write_cached(cache, key, data)
+        write_cached(cache, key, data)
     return data
 
 

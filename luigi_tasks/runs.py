@@ -23,7 +23,6 @@ import posixpath
 import socket
 import subprocess
 import sys
-from contextlib import suppress
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any
@@ -196,8 +195,7 @@ def _libraries(project: Project) -> dict[str, str]:
         except metadata.PackageNotFoundError:
             pass
     if cache:
-        with suppress(OSError):  # a cache that cannot be written only costs the next run
-            write_cached(cache, key, out)
+        write_cached(cache, key, out)
     return out
 
 

@@ -7,6 +7,7 @@ import json
 import os
 import posixpath
 import time
+from contextlib import suppress
 from typing import Any
 
 from luigi_tasks.datasets import filesystem
@@ -76,17 +77,20 @@ def local_cache_path(runs_dir: str, *parts: str) -> str | None:
 
 def read_cached(url: str, key: Any) -> Any | None:
     """The value kept at ``url`` under ``key`` (:func:`write_cached`); ``None`` if there is
-    none, it is damaged, or it was kept under another key."""
+    none, it is damaged or unreadable, or it was kept under another key."""
     try:
         cached = read_json(url)
-    except ValueError:
+    except (OSError, ValueError):
         return None
     return cached.get("value") if isinstance(cached, dict) and cached.get("key") == key else None
 
 
 def write_cached(url: str, key: Any, value: Any) -> None:
-    """Keep ``value`` at ``url`` under ``key`` (mappings in their order)."""
-    write_json(url, {"key": key, "value": value}, sort_keys=False)
+    """Keep ``value`` at ``url`` under ``key`` (mappings in their order). A cache that cannot
+    be written (read-only folder, full disk) is skipped: it only costs the next command the
+    work again."""
+    with suppress(OSError):
+        write_json(url, {"key": key, "value": value}, sort_keys=False)
 
 
 #: How long after its last change a file is trusted to be recognised by its stat.

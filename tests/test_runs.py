@@ -4,13 +4,16 @@ from __future__ import annotations
 
 import dataclasses
 import gc
+import hashlib
 import json
 import multiprocessing
 import os
+import platform
+import time
 import weakref
 from pathlib import Path
 
-from luigi_tasks import journal, runs
+from luigi_tasks import fingerprint, journal, runs
 from luigi_tasks.project import Project
 from luigi_tasks.runs import NodeRecord, read_node_records, write_node_record
 from tests.conftest import calls, run_cli, run_luigi, run_toy, tree_digest
@@ -52,6 +55,22 @@ def test_library_versions_are_looked_up_once_while_no_import_folder_changes(proj
     assert runs._libraries(loaded) == first
     cache.write_text("{damaged")
     assert runs._libraries(loaded) == first
+
+
+def test_caches_that_cannot_be_written_cost_only_the_work_again(project: Path) -> None:
+    """A file in the way of ``.cache/`` (as a read-only or full disk would be): config,
+    library versions and raw-input hashes are worked out and nothing is cached or raised."""
+    old = time.time() - 10
+    for f in (project / "config").glob("*.yml"):
+        os.utime(f, (old, old))  # settled: would be cached
+    (project / "data" / "09_runs").mkdir(parents=True, exist_ok=True)
+    (project / "data" / "09_runs" / ".cache").write_text("in the way")
+    loaded = Project.load(project)
+    assert "houses" in loaded.catalog and loaded.parameters["split"]["random_state"] == 42
+    assert runs._libraries(loaded)["python"] == platform.python_version()
+    raw = loaded.catalog.dataset("houses", "r1").path
+    assert fingerprint.raw_hash(loaded, raw) == hashlib.sha256(Path(raw).read_bytes()).hexdigest()
+    assert (project / "data" / "09_runs" / ".cache").read_text() == "in the way"
 
 
 def test_resume_runs_only_the_failed_node_and_downstream_by_the_record(toy: Path) -> None:
