@@ -59,14 +59,12 @@ def remove_orphaned_temps(path: str) -> list[str]:
 
 
 def _alive(pid: int) -> bool:
-    if pid == os.getpid():
-        return True
     try:
-        os.kill(pid, 0)
+        os.kill(pid, 0)  # signal 0: only asks whether the process exists
     except ProcessLookupError:
         return False
-    except PermissionError:  # exists, another user's
-        return True
+    except PermissionError:  # it exists, another user's
+        pass
     return True
 
 
