@@ -17,9 +17,12 @@ import numpy as np
 import pandas as pd
 import yaml
 
+from luigi_tasks.storage import SETTLE_NS
+
 REPO = Path(__file__).resolve().parents[1]
 RAW = Path("data/01_raw/house.csv")
 DEFAULT_WORK = REPO / "benchmarks" / ".work"
+_last_made = 0.0  # time.monotonic() when the latest project was made
 YES_NO = ("driveway", "recroom", "fullbase", "gashw", "airco", "prefarea")
 
 
@@ -43,12 +46,16 @@ def luigi_tasks_project(dest: Path, *, raw: Path | None = None, catalog: dict[st
             f.write("\n" + yaml.safe_dump(catalog, sort_keys=True))
     if overlay:
         (dest / "config" / "local" / "catalog.yml").write_text(yaml.safe_dump(overlay), encoding="utf-8")
-    # As a project's config is when it runs: not edited in the last second, the age at which
-    # luigi-tasks keeps a file's parse (storage.settled); the first run of a row makes that cache.
-    settled = time.time() - 60
-    for path in (dest / "config").rglob("*.yml"):
-        os.utime(path, (settled, settled))
+    global _last_made
+    _last_made = time.monotonic()
     return dest
+
+
+def settle() -> None:
+    """Wait until the projects made so far are as a project is when it runs: its config and
+    raw data not changed in the last second, the age at which luigi-tasks caches a file's
+    parse or hash (``storage.settled``). A real wait: a file's ctime cannot be set back."""
+    time.sleep(max(0.0, _last_made + SETTLE_NS / 1e9 + 0.05 - time.monotonic()))
 
 
 def bare_project(dest: Path, *, raw: Path | None = None) -> Path:

@@ -14,6 +14,8 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from benchmarks.generate import settle
+
 #: Part of every run id of this invocation: Luigi's lock refuses a second process with the
 #: same command line (whatever its folder), so concurrent invocations must differ.
 INVOCATION = f"{os.getpid():x}"
@@ -81,11 +83,13 @@ def interleave(
     """Run every contender once per round; the order rotates each round (AB, BA, ...).
 
     Rotating cancels a steady drift of the machine's load and the advantage of going
-    first or last. With ``warmup`` an extra untimed round comes first (caches, .pyc files).
+    first or last. Projects just made settle first (:func:`~benchmarks.generate.settle`).
+    With ``warmup`` an extra untimed round comes first (caches, .pyc files).
     Each run's tag is ``<contender key>-<round>-<invocation>`` (round ``w``: the warm-up).
     """
     names = list(contenders)
     samples: dict[str, list[Sample]] = {name: [] for name in names}
+    settle()
     for r in range(-1 if warmup else 0, rounds):
         k = r % len(names)
         for name in names[k:] + names[:k]:

@@ -5,9 +5,9 @@ Each file is read from ``config/`` and then from the environment overlay
 credentials). An overlay replaces whole top-level entries, as Kedro's config loader does.
 
 A committed file (not the overlay, never credentials) is parsed once: the result is kept as
-JSON in the local runs folder (``<runs_dir>/.cache/config/``) with the file's size, mtime
-and inode, and reused while they are unchanged; most commands then skip importing PyYAML
-and parsing (about 15 ms, and 25 ms more for a 1,000-dataset catalog). A file changed less
+JSON in the local runs folder (``<runs_dir>/.cache/config/``) with the file's stat (size,
+inode, mtime, ctime: :func:`luigi_tasks.storage.stat_key`), and reused while it is
+unchanged; most commands then skip importing PyYAML and parsing (about 15 ms, and 25 ms more for a 1,000-dataset catalog). A file changed less
 than a second ago is parsed every time (see :func:`luigi_tasks.storage.settled`).
 
 The project root is the folder holding ``config/``, found from the working directory
@@ -30,7 +30,7 @@ from typing import Any
 import luigi
 
 from luigi_tasks.errors import ConfigError
-from luigi_tasks.storage import read_cached, settled, write_cached
+from luigi_tasks.storage import read_cached, settled, stat_key, write_cached
 
 CONFIG_DIR = "config"
 #: Files never copied into the parse cache: they hold secrets.
@@ -73,8 +73,8 @@ def find_project_root(start: Path | None = None) -> Path:
 def load_yaml(path: Path, cache_dir: str | None = None) -> dict[str, Any]:
     """Read a YAML mapping; an empty file is ``{}``. Errors name the file and line.
 
-    With ``cache_dir``, the parsed mapping is kept there and reused while the file's size,
-    mtime and inode are unchanged (only mappings that JSON holds exactly, of files changed
+    With ``cache_dir``, the parsed mapping is kept there and reused while the file's stat is
+    unchanged (only mappings that JSON holds exactly, of files changed
     over a second ago, are kept).
     """
     cache, key = _parse_cache(path, cache_dir)
@@ -83,7 +83,7 @@ def load_yaml(path: Path, cache_dir: str | None = None) -> dict[str, Any]:
     data = _parse_yaml(path)
     # Not kept: a file changed too recently, and what JSON cannot hold exactly (dates,
     # non-string keys).
-    if cache is not None and settled(key["mtime_ns"]) and _json_exact(data):
+    if cache is not None and settled(key) and _json_exact(data):
         write_cached(cache, key, data)
     return data
 
@@ -123,11 +123,9 @@ def _parse_cache(path: Path, cache_dir: str | None) -> tuple[str | None, dict[st
         return None, {}
     absolute = os.path.abspath(path)
     try:  # stat before parsing: an edit in between makes the key stale, never the data
-        st = os.stat(path)
+        key = {"format": _CACHE_FORMAT, **stat_key(absolute)}
     except OSError:
         return None, {}
-    key = {"format": _CACHE_FORMAT, "path": absolute, "size": st.st_size,
-           "mtime_ns": st.st_mtime_ns, "inode": st.st_ino}
     return posixpath.join(cache_dir, hashlib.sha256(absolute.encode()).hexdigest()[:32] + ".json"), key
 
 

@@ -19,7 +19,6 @@ import functools
 import hashlib
 import inspect
 import json
-import os
 import textwrap
 import types
 from dataclasses import dataclass
@@ -27,7 +26,7 @@ from typing import TYPE_CHECKING, Any
 
 from luigi_tasks.datasets import filesystem
 from luigi_tasks.project import Project, current_project, is_parameter
-from luigi_tasks.storage import cache_path, read_cached, settled, write_cached
+from luigi_tasks.storage import cache_path, read_cached, settled, stat_key, write_cached
 
 if TYPE_CHECKING:
     from luigi_tasks.node import NodeTask
@@ -105,7 +104,7 @@ def _source_tree(fn: Any) -> str:
 
 
 def raw_hash(project: Project, path: str) -> str:
-    """Content hash of a raw input; recomputed only when its size or mtime changes."""
+    """Content hash of a raw input; recomputed only when its stat changes (:func:`~luigi_tasks.storage.stat_key`)."""
     return _raw_hash(project.runs_dir, path)
 
 
@@ -114,9 +113,8 @@ def _raw_hash(runs_dir: str, path: str) -> str:
     fs, fs_path = filesystem.resolve(path)
     if not filesystem.is_local(fs):
         return _digest(str(fs.checksum(fs_path)))
-    stat = os.stat(fs_path)
+    key = stat_key(fs_path)
     cache = cache_path(runs_dir, "raw", _digest(fs_path) + ".json")
-    key = {"path": fs_path, "size": stat.st_size, "mtime_ns": stat.st_mtime_ns}
     cached = read_cached(cache, key)
     if isinstance(cached, str):
         return cached
@@ -124,7 +122,7 @@ def _raw_hash(runs_dir: str, path: str) -> str:
     with open(fs_path, "rb") as f:
         for block in iter(lambda: f.read(1 << 20), b""):
             sha.update(block)
-    if settled(stat.st_mtime_ns):
+    if settled(key):
         write_cached(cache, key, sha.hexdigest())
     return sha.hexdigest()
 

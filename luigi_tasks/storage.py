@@ -97,11 +97,25 @@ def write_cached(url: str, key: Any, value: Any) -> None:
 SETTLE_NS = 1_000_000_000
 
 
-def settled(mtime_ns: int) -> bool:
-    """Whether a file last changed at ``mtime_ns`` may be cached under its size and mtime.
+def stat_key(path: str) -> dict[str, Any]:
+    """What tells a local file's content apart without reading it, for a cache key: its path,
+    size, inode, and modification and change times. Raises :class:`OSError` if it cannot be
+    stat'ed.
+
+    The mtime alone is not enough: ``cp -p`` and ``rsync -t`` give new content the old mtime,
+    but a replaced file has a new inode and an overwritten one a new ctime (which no tool sets).
+    A false change (``chmod`` also moves the ctime) only costs the work again.
+    """
+    st = os.stat(path)
+    return {"path": path, "size": st.st_size, "inode": st.st_ino,
+            "mtime_ns": st.st_mtime_ns, "ctime_ns": st.st_ctime_ns}
+
+
+def settled(key: dict[str, Any]) -> bool:
+    """Whether a file with this :func:`stat_key` may be cached under it.
 
     File times are coarse (a few ms): a same-size edit within the same tick as the cached
     version would look unchanged (git's "racily clean" files), so a file changed less than
     :data:`SETTLE_NS` ago is not cached.
     """
-    return time.time_ns() - mtime_ns >= SETTLE_NS
+    return time.time_ns() - max(key["mtime_ns"], key["ctime_ns"]) >= SETTLE_NS

@@ -7,12 +7,14 @@ import os
 import shutil
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from luigi_tasks.project import current_project
+from luigi_tasks.storage import CACHE_DIR, SETTLE_NS
 
 REPO = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
@@ -28,6 +30,14 @@ def copy_project(dest: Path) -> Path:
     shutil.copy2(REPO / "data" / "01_raw" / "house.csv", dest / "data" / "01_raw" / "house.csv")
     shutil.copy2(REPO / "luigi.cfg", dest / "luigi.cfg")
     return dest
+
+
+def wait_settled() -> None:
+    """Wait until files written so far may be cached by their stat (:func:`storage.settled`).
+
+    A real wait: the ctime, which the cache keys also check, cannot be set back.
+    """
+    time.sleep(SETTLE_NS / 1e9 + 0.05)
 
 
 @pytest.fixture
@@ -56,11 +66,12 @@ def run_luigi(
 
 
 def tree_digest(folder: Path) -> dict[str, str]:
-    """sha256 of every file under ``folder``, by relative path."""
+    """sha256 of every file under ``folder``, by relative path; not luigi-tasks' caches
+    (``.cache/``: kept apart from what runs save, and written whenever a file has settled)."""
     return {
         str(p.relative_to(folder)): hashlib.sha256(p.read_bytes()).hexdigest()
         for p in sorted(folder.rglob("*"))
-        if p.is_file()
+        if p.is_file() and CACHE_DIR not in p.relative_to(folder).parts
     }
 
 

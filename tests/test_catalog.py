@@ -4,10 +4,8 @@ from __future__ import annotations
 
 import datetime
 import json
-import os
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pandas as pd
@@ -18,6 +16,7 @@ from luigi_tasks.catalog import DataCatalog
 from luigi_tasks.datasets import CSVDataset, JSONDataset, ParquetDataset
 from luigi_tasks.errors import CatalogError
 from luigi_tasks.project import Project
+from tests.conftest import wait_settled
 
 
 def catalog(tmp_path: Path, text: str) -> DataCatalog:
@@ -116,10 +115,8 @@ def _cache_files(project: Path) -> list[Path]:
 
 @pytest.fixture
 def settled_project(project: Path) -> Path:
-    """The project with its config files last changed 10 s ago (a fresh file is not cached)."""
-    old = time.time() - 10
-    for f in (project / "config").glob("*.yml"):
-        os.utime(f, (old, old))
+    """The project once its config files may be cached (a fresh file is not)."""
+    wait_settled()
     return project
 
 
@@ -184,7 +181,6 @@ def test_a_config_file_changed_within_the_last_second_is_not_cached(settled_proj
     params.write_text(params.read_text().replace("random_state: 43", "random_state: 44"))
     assert Project.load(project).parameter("params:split.random_state") == 44
     assert len(_cache_files(project)) == 1  # the catalog, unchanged since the copy; not parameters.yml
-    old = time.time() - 10
-    os.utime(params, (old, old))
+    wait_settled()
     assert Project.load(project).parameter("params:split.random_state") == 44
     assert len(_cache_files(project)) == 2

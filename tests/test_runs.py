@@ -9,14 +9,13 @@ import json
 import multiprocessing
 import os
 import platform
-import time
 import weakref
 from pathlib import Path
 
 from luigi_tasks import fingerprint, journal, runs
 from luigi_tasks.project import Project
 from luigi_tasks.runs import NodeRecord, read_node_records, write_node_record
-from tests.conftest import calls, run_cli, run_luigi, run_toy, tree_digest
+from tests.conftest import calls, run_cli, run_luigi, run_toy, tree_digest, wait_settled
 from tests.toy import TOY_DIR
 
 MODULE = ("--module", "luigi_tasks.pipelines")
@@ -60,9 +59,7 @@ def test_library_versions_are_looked_up_once_while_no_import_folder_changes(proj
 def test_caches_that_cannot_be_written_cost_only_the_work_again(project: Path) -> None:
     """A file in the way of ``.cache/`` (as a read-only or full disk would be): config,
     library versions and raw-input hashes are worked out and nothing is cached or raised."""
-    old = time.time() - 10
-    for f in (project / "config").glob("*.yml"):
-        os.utime(f, (old, old))  # settled: would be cached
+    wait_settled()  # the config would be cached
     (project / "data" / "09_runs").mkdir(parents=True, exist_ok=True)
     (project / "data" / "09_runs" / ".cache").write_text("in the way")
     loaded = Project.load(project)
@@ -100,6 +97,37 @@ def test_other_parameters_under_an_existing_run_id_are_refused_with_the_diff(pro
     assert "  split.test_size: 0.2 -> 0.3" in refused.stderr.splitlines()
     assert "--reuse-from p1" in refused.stderr.strip().splitlines()[-1]
     assert tree_digest(project / "data") == data_before
+
+
+def test_a_raw_input_rewritten_with_its_old_size_and_mtime_is_seen_as_changed(toy: Path) -> None:
+    """``cp -p`` (a new file) and ``rsync -t --inplace`` (the same file) keep size and mtime;
+    the cached content hash must not be trusted then."""
+    raw = toy / "data" / "01_raw" / "raw.csv"
+    wait_settled()  # so the first run caches the raw file's hash
+    assert run_toy(toy, "ToyPipeline", "--local-scheduler", "--run-id", "h1").returncode == 0
+    assert len(list((toy / "data" / "09_runs" / ".cache" / "raw").glob("*.json"))) == 1
+    original = raw.stat()
+
+    replacement = toy / "replacement.csv"
+    replacement.write_text("x\n7\n8\n9\n", encoding="utf-8")  # same size as the original
+    os.utime(replacement, ns=(original.st_atime_ns, original.st_mtime_ns))
+    os.replace(replacement, raw)
+    assert (raw.stat().st_size, raw.stat().st_mtime_ns) == (original.st_size, original.st_mtime_ns)
+    refused = run_toy(toy, "ToyPipeline", "--local-scheduler", "--run-id", "h1")
+    assert refused.returncode == 40, refused.stderr
+    assert "  toy.StepA: input changed: raw" in refused.stderr.splitlines()
+
+    assert run_toy(toy, "ToyPipeline", "--local-scheduler", "--run-id", "h2").returncode == 0
+    wait_settled()
+    assert run_toy(toy, "ToyPipeline", "--local-scheduler", "--run-id", "h2").returncode == 0  # caches
+    before = raw.stat()
+    with open(raw, "r+b") as f:  # rewritten in place: same inode
+        f.write(b"x\n4\n5\n6\n")
+    os.utime(raw, ns=(before.st_atime_ns, before.st_mtime_ns))
+    assert (raw.stat().st_ino, raw.stat().st_size, raw.stat().st_mtime_ns) == (before.st_ino, before.st_size, before.st_mtime_ns)
+    refused = run_toy(toy, "ToyPipeline", "--local-scheduler", "--run-id", "h2")
+    assert refused.returncode == 40, refused.stderr
+    assert "  toy.StepA: input changed: raw" in refused.stderr.splitlines()
 
 
 def _edited_toy(tmp: Path, old: str, new: str) -> Path:

@@ -15,7 +15,7 @@ import subprocess
 import yaml
 
 from benchmarks.context import LUIGI, PYTHON, Context, env
-from benchmarks.generate import REPO, luigi_tasks_project, remove_run, synthetic_csv
+from benchmarks.generate import REPO, luigi_tasks_project, remove_run, settle, synthetic_csv
 from benchmarks.measure import Sample, run_process, run_tag
 from benchmarks.results import Finding, Goal, Series, paired
 from benchmarks.rows.house import LUIGI_TASKS
@@ -53,6 +53,7 @@ def reuse(ctx: Context) -> list[Finding]:
     full: list[Sample] = []
     reused: list[Sample] = []
     floor: list[Sample] = []
+    settle()
     for r in range(ctx.settings.heavy_rounds):
         floor.append(run_process(FLOOR, cwd=project, env=env()))
         first, second = run_tag("full", r), run_tag("reuse", r)
