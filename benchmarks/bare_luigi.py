@@ -82,7 +82,8 @@ class Predict(HouseTask):
 
 
 class EvaluateModel(HouseTask):
-    function, inputs, outputs, upstream = "evaluate_model", ("predictions", "test_y"), ("metrics",), (Predict, SplitData)
+    function, inputs, outputs = "evaluate_model", ("predictions", "test_y"), ("metrics",)
+    upstream = (Predict, SplitData)
 
 
 class FullPipeline(luigi.WrapperTask):

@@ -81,7 +81,7 @@ def read(path: str) -> Any:
         with open(path, encoding="utf-8") as f:
             return json.load(f)
     with open(path, "rb") as f:
-        return pickle.load(f)
+        return pickle.load(f)  # noqa: S301 - the model this script saved itself
 
 
 def write(path: str, value: Any, *, like: str | None = None) -> None:

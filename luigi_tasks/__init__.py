@@ -19,10 +19,6 @@ import warnings
 
 from luigi.parameter import UnconsumedParameterWarning
 
-# luigi.cfg sets [core] rpc-retry-attempts/rpc-retry-wait, which Luigi's RPC client reads
-# directly from the config; Luigi's `core` Config does not declare them and warns each run.
-warnings.filterwarnings("ignore", message=r".*'rpc[-_]retry[-_](attempts|wait)'", category=UnconsumedParameterWarning)
-
 from luigi_tasks.catalog import DataCatalog
 from luigi_tasks.datasets import AbstractDataset
 from luigi_tasks.errors import (
@@ -40,6 +36,10 @@ from luigi_tasks.node import NodeTask, RawData, node
 from luigi_tasks.pipeline import PipelineTask
 from luigi_tasks.project import Project, current_project
 from luigi_tasks.versioning import RunIdParameter, generate_run_id, validate_run_id
+
+# luigi.cfg sets [core] rpc-retry-attempts/rpc-retry-wait, which Luigi's RPC client reads
+# directly from the config; Luigi's `core` Config does not declare them and warns each run.
+warnings.filterwarnings("ignore", message=r".*'rpc[-_]retry[-_](attempts|wait)'", category=UnconsumedParameterWarning)
 
 __all__ = [
     "AbstractDataset",

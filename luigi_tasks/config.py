@@ -7,8 +7,9 @@ credentials). An overlay replaces whole top-level entries, as Kedro's config loa
 A committed file (not the overlay, never credentials) is parsed once: the result is kept as
 JSON in the local runs folder (``<runs_dir>/.cache/config/``) with the file's stat (size,
 inode, mtime, ctime: :func:`luigi_tasks.storage.stat_key`), and reused while it is
-unchanged; most commands then skip importing PyYAML and parsing (about 15 ms, and 25 ms more for a 1,000-dataset catalog). A file changed less
-than a second ago is parsed every time (see :func:`luigi_tasks.storage.settled`).
+unchanged; most commands then skip importing PyYAML and parsing (about 15 ms, and 25 ms
+more for a 1,000-dataset catalog). A file changed less than a second ago is parsed every
+time (see :func:`luigi_tasks.storage.settled`).
 
 The project root is the folder holding ``config/``, found from the working directory
 upwards, unless ``luigi.cfg`` names it::

@@ -15,7 +15,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from luigi_tasks.errors import NodeError, PipelineError
+from luigi_tasks.errors import ConfigError, NodeError, PipelineError
 from luigi_tasks.project import Project, current_project, is_parameter
 
 if TYPE_CHECKING:
@@ -145,7 +145,7 @@ def resolve(tasks: Sequence[type[NodeTask]], project: Project) -> NodeGraph:
             if is_parameter(ref):
                 try:
                     project.parameter(ref)
-                except Exception as exc:
+                except ConfigError as exc:
                     raise PipelineError(f"Node {task.get_task_family()}: {exc}") from None
             elif ref in producers:
                 if producers[ref] not in ups:

@@ -42,9 +42,13 @@ class ConsoleHandler(logging.StreamHandler):
 
     def filter(self, record: logging.LogRecord) -> bool:
         # The template, not the formatted message: this runs for every record of every task.
-        if record.levelno <= logging.INFO and record.name == "luigi-interface" and isinstance(record.msg, str):
-            if record.msg.startswith(_CHATTER):
-                return False
+        if (
+            record.levelno <= logging.INFO
+            and record.name == "luigi-interface"
+            and isinstance(record.msg, str)
+            and record.msg.startswith(_CHATTER)
+        ):
+            return False
         return super().filter(record)
 
 

@@ -68,7 +68,7 @@ class RunReport:
         """Luigi found ``task`` incomplete and cannot run it, or its ``complete()`` raised."""
         try:
             task.complete()
-        except Exception as exc:
+        except Exception as exc:  # noqa: BLE001 - a complete() that raises is reported, not raised again
             self.broken(task, exc)
             return
         if isinstance(task, luigi.ExternalTask):
@@ -106,7 +106,7 @@ class RunReport:
         problems = list(dict.fromkeys(self.problems))
         try:
             complete = self.root.complete()
-        except Exception:
+        except Exception:  # noqa: BLE001 - an unanswerable root is reported as not complete
             complete = False
         if complete and not problems:
             return [f"luigi-tasks: run {run_id} is complete."]
@@ -156,7 +156,7 @@ class RunReport:
 
         try:
             project = current_project()
-        except Exception:
+        except Exception:  # noqa: BLE001 - the summary is printed whatever the project's state
             project = None
         sys.stderr.write("\n".join(self.lines(project)) + "\n")
         sys.stderr.flush()

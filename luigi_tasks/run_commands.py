@@ -26,7 +26,7 @@ DEFAULT_MODULE = "luigi_tasks.pipelines"
 
 def add_cli(commands: Any) -> None:
     """Add the ``runs`` and ``invalidate`` commands to the ``luigi-tasks`` parser."""
-    module_help = "the module defining the pipelines (default: luigi.cfg [core] module, else %s)" % DEFAULT_MODULE
+    module_help = f"the module defining the pipelines (default: luigi.cfg [core] module, else {DEFAULT_MODULE})"
     runs_parser = commands.add_parser("runs", help="list runs, or explain one node by node")
     runs_sub = runs_parser.add_subparsers(title="runs commands", metavar="ACTION", required=True)
     list_parser = runs_sub.add_parser("list", help="every run, oldest first")
@@ -100,7 +100,8 @@ def explain(project: Project, run_id: str) -> list[tuple[str, str, str, str]]:
         status = {"done": "ran", "reused": f"reused from {rec.reused_from}"}.get(rec.status, rec.status)
         reason = rec.error if rec.status == "failed" else rec.reason or ""
         if rec.status in runs.COMPLETE and rec.fingerprint:
-            why = node_fingerprint(task, run_id).explain_change(Fingerprint.from_dict(rec.fingerprint), task.node.func_name)
+            earlier = Fingerprint.from_dict(rec.fingerprint)
+            why = node_fingerprint(task, run_id).explain_change(earlier, task.node.func_name)
             if why:
                 status, reason = "stale", why
         duration = f"{rec.duration_s:.2f} s" if rec.duration_s is not None and rec.status != "reused" else "-"

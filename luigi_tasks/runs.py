@@ -23,10 +23,13 @@ import posixpath
 import socket
 import subprocess
 import sys
+from contextlib import suppress
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any
 from weakref import WeakKeyDictionary
+
+import luigi
 
 from luigi_tasks import journal
 from luigi_tasks.errors import RunError, VersionExistsError
@@ -34,8 +37,6 @@ from luigi_tasks.fingerprint import Fingerprint, node_fingerprint
 from luigi_tasks.project import Project, current_project
 from luigi_tasks.storage import list_names, local_cache_path, read_cached, read_json, write_cached, write_json
 from luigi_tasks.versioning import RUN_ID_RE, validate_run_id
-
-import luigi
 
 if TYPE_CHECKING:
     from luigi_tasks.node import NodeTask
@@ -190,10 +191,8 @@ def _libraries(project: Project) -> dict[str, str]:
 
     out = {"python": platform.python_version()}
     for name in ("luigi-tasks", "luigi", "pandas", "pyarrow", "scikit-learn", "fsspec"):
-        try:
+        with suppress(metadata.PackageNotFoundError):
             out[name] = metadata.version(name)
-        except metadata.PackageNotFoundError:
-            pass
     if cache:
         write_cached(cache, key, out)
     return out

@@ -97,7 +97,7 @@ class StatusReporter:
                 on_long_run, self._on_long_run = self._on_long_run, None
                 try:
                     on_long_run()
-                except Exception:  # noqa: BLE001 - a side duty must not stop the updates
+                except Exception:  # a side duty must not stop the updates
                     logger.warning("status: the long-run callback failed", exc_info=True)
             self._send(*self._pending)
 
@@ -120,7 +120,7 @@ class StatusReporter:
             if progress is not None and progress != sent_progress and self._send_progress is not None:
                 self._send_progress(progress)
                 sent_progress = progress
-        except Exception:  # noqa: BLE001 - a status the scheduler missed must not fail the node
+        except Exception:  # a status the scheduler missed must not fail the node
             logger.warning("could not send the status to the scheduler", exc_info=True)
         self._sent = (sent_message, sent_progress)
 
@@ -190,7 +190,7 @@ class _Ticker:
             for call in [*work, *(reporter.tick for reporter in due)]:
                 try:
                     call()
-                except Exception:  # noqa: BLE001 - the thread must outlive any one message
+                except Exception:  # the thread must outlive any one message
                     logger.warning("could not send a status to the scheduler", exc_info=True)
             with self._cond:
                 self._sending = 0

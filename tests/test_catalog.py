@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime
 import json
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -77,7 +78,7 @@ def test_bad_entries_name_file_dataset_and_key(tmp_path: Path, text: str, messag
 
 def test_unknown_dataset_suggests_close_names(tmp_path: Path) -> None:
     cat = catalog(tmp_path, "train_x: {type: pandas.CSVDataset, filepath: x.csv}")
-    with pytest.raises(CatalogError, match="Dataset 'trian_x' is not in the catalog. Did you mean 'train_x'"):
+    with pytest.raises(CatalogError, match=re.escape("Dataset 'trian_x' is not in the catalog. Did you mean 'train_x'")):
         cat.dataset("trian_x")
 
 

@@ -49,7 +49,9 @@ def large(ctx: Context) -> list[Finding]:
         ctx.settings.heavy_rounds,
     )
     s_lt, s_plain, s_min = (
-        Series("luigi-tasks", runs["lt"]), Series("plain script", runs["plain"]), Series("minimal script", runs["minimal"])
+        Series("luigi-tasks", runs["lt"]),
+        Series("plain script", runs["plain"]),
+        Series("minimal script", runs["minimal"]),
     )
     what = f"{rows:,} rows"
     return [

@@ -47,7 +47,8 @@ def reuse(ctx: Context) -> list[Finding]:
     rows = ctx.settings.large_rows
     comparison = f"{rows:,} rows, one model parameter changed: reuse run / full run"
     if not has_reuse_from(ctx):
-        return [Finding("reuse", comparison, None, None, [], "x", Goal(0.40, "x"), pending="pending: needs --reuse-from")]
+        pending = "pending: needs --reuse-from"
+        return [Finding("reuse", comparison, None, None, [], "x", Goal(0.40, "x"), pending=pending)]
     project = luigi_tasks_project(ctx.work / "reuse", raw=synthetic_csv(ctx.work, rows))
     overlay = project / "config" / "local" / "parameters.yml"
     full: list[Sample] = []

@@ -65,7 +65,9 @@ def scheduler(ctx: Context) -> list[Finding]:
     lt, bare = projects(ctx, "chain", n, "scheduler")
     with luigid(ctx.folder("scheduler", "luigid")) as url:
         runs = interleave(
-            contenders(lt, bare, "chain", n, "--scheduler-url", url), ctx.settings.scheduler_rounds, warmup=ctx.settings.warmup
+            contenders(lt, bare, "chain", n, "--scheduler-url", url),
+            ctx.settings.scheduler_rounds,
+            warmup=ctx.settings.warmup,
         )
     return [
         paired(

@@ -110,7 +110,7 @@ class AbstractDataset(luigi.Target, Generic[T], abc.ABC):
                 data = self._load_from(src)
         except DatasetError:
             raise
-        except Exception as exc:
+        except Exception as exc:  # noqa: BLE001 - any reader error becomes a DatasetError
             # Asked only on failure: checking first would cost every load a trip to storage.
             if not self.exists():
                 raise DatasetError(f"{self._describe()} has no data at {self.path}. {self._missing_hint()}") from None
@@ -141,7 +141,7 @@ class AbstractDataset(luigi.Target, Generic[T], abc.ABC):
                 f"{self._describe()}: version {self.version!r} exists already at {self.path}, "
                 "and a saved version is never overwritten. Use a new --run-id."
             ) from None
-        except Exception as exc:
+        except Exception as exc:  # noqa: BLE001 - any writer error becomes a DatasetError
             self._fail(
                 f"{self._describe()} could not be saved to {self.path}: {type(exc).__name__}: "
                 f"{exc}. Nothing was written there; fix the cause (disk space, permissions, "

@@ -51,7 +51,7 @@ def evaluate_model(predictions: pd.DataFrame, test_y: pd.DataFrame) -> dict[str,
         "r2": 1.0 - float(np.sum(error**2)) / total if total else float("nan"),
         "mae": float(np.mean(np.abs(error))),
         "rmse": float(np.sqrt(np.mean(error**2))),
-        "n_test": int(len(truth)),
+        "n_test": len(truth),
     }
 
 
