@@ -75,8 +75,8 @@ def load_yaml(path: Path, cache_dir: str | None = None) -> dict[str, Any]:
     """Read a YAML mapping; an empty file is ``{}``. Errors name the file and line.
 
     With ``cache_dir``, the parsed mapping is kept there and reused while the file's stat is
-    unchanged (only mappings that JSON holds exactly, of files changed
-    over a second ago, are kept).
+    unchanged (only mappings that JSON holds exactly, of files changed over a second ago, are
+    kept).
     """
     cache, key = _parse_cache(path, cache_dir)
     if cache is not None and isinstance(cached := read_cached(cache, key), dict):
