@@ -213,3 +213,4 @@ def test_a_node_killed_between_two_saves_is_resumed_and_its_first_save_kept_asid
     assert len(found["output"]) == len(reference)
     assert [p.name.split(ASIDE_MARKER)[0] for p in found["aside"]] == ["train_x.parquet"]
     assert found["temp"] == [temp] and temp.read_bytes() == b"PAR1 half a file"  # the orphan was removed
+    assert f"Removed {orphan}, left by a save that was killed." in result.stderr

@@ -12,6 +12,7 @@ that host removes it once that process is gone.
 
 from __future__ import annotations
 
+import logging
 import os
 import posixpath
 import re
@@ -25,6 +26,8 @@ from luigi_tasks.errors import VersionExistsError
 
 if TYPE_CHECKING:
     from fsspec import AbstractFileSystem
+
+logger = logging.getLogger("luigi_tasks")
 
 TEMP_MARKER = ".tmp-"
 #: This host's name as temporary (and journal) file names carry it: no "-", the names' separator.
@@ -111,7 +114,8 @@ def _atomic_local(path: str, *, overwrite: bool) -> Iterator[str]:
             raise VersionExistsError(f"{path} already exists") from None
         if not os.path.isdir(folder):
             os.makedirs(folder, exist_ok=True)  # raises the clear error: a file is in the way
-        remove_orphaned_temps(path)  # an earlier attempt may have been killed mid-save
+        for orphan in remove_orphaned_temps(path):  # an earlier attempt may have been killed mid-save
+            logger.info("Removed %s, left by a save that was killed.", orphan)
     except FileNotFoundError:
         os.makedirs(folder, exist_ok=True)
     tmp = temp_path_for(path)
