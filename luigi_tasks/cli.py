@@ -1,4 +1,5 @@
-"""The ``luigi-tasks`` command: what is not a Luigi task (the central scheduler, the version).
+"""The ``luigi-tasks`` command: what is not a Luigi task (the central scheduler, runs, the
+catalog, the version).
 
 Pipelines run with Luigi's own command::
 
@@ -10,7 +11,7 @@ from __future__ import annotations
 import argparse
 from collections.abc import Sequence
 
-from luigi_tasks import __version__, run_commands, scheduler
+from luigi_tasks import __version__, catalog_commands, run_commands, scheduler
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -23,6 +24,7 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(title="commands", metavar="COMMAND")
     scheduler.add_cli(commands)
     run_commands.add_cli(commands)
+    catalog_commands.add_cli(commands)
     return parser
 
 

@@ -15,36 +15,38 @@ from typing import Any
 import luigi
 
 from luigi_tasks import runs
-from luigi_tasks.errors import LuigiTasksError, RunError
+from luigi_tasks.errors import ConfigError, LuigiTasksError, RunError
 from luigi_tasks.fingerprint import Fingerprint, node_fingerprint
 from luigi_tasks.graph import current_graph
 from luigi_tasks.node import NodeTask
 from luigi_tasks.project import Project, current_project
 
 DEFAULT_MODULE = "luigi_tasks.pipelines"
+MODULE_HELP = f"the module defining the pipelines (default: luigi.cfg [core] module, else {DEFAULT_MODULE})"
 
 
 def add_cli(commands: Any) -> None:
     """Add the ``runs`` and ``invalidate`` commands to the ``luigi-tasks`` parser."""
-    module_help = f"the module defining the pipelines (default: luigi.cfg [core] module, else {DEFAULT_MODULE})"
     runs_parser = commands.add_parser("runs", help="list runs, or explain one node by node")
     runs_sub = runs_parser.add_subparsers(title="runs commands", metavar="ACTION", required=True)
     list_parser = runs_sub.add_parser("list", help="every run, oldest first")
-    list_parser.set_defaults(func=_guard(cmd_list))
+    list_parser.set_defaults(func=guard(cmd_list))
     show = runs_sub.add_parser("show", help="each node of a run: ran / reused / failed / not run, and why")
     show.add_argument("run_id")
-    show.add_argument("--module", help=module_help)
-    show.set_defaults(func=_guard(cmd_show))
+    show.add_argument("--module", help=MODULE_HELP)
+    show.set_defaults(func=guard(cmd_show))
 
     inv = commands.add_parser("invalidate", help="make a node and its downstream run again in a run")
     inv.add_argument("--run-id", required=True)
     inv.add_argument("--from", dest="start", required=True, metavar="NODE",
                      help="node name (train_model), class (TrainModel) or task family (data_science.TrainModel)")
-    inv.add_argument("--module", help=module_help)
-    inv.set_defaults(func=_guard(cmd_invalidate))
+    inv.add_argument("--module", help=MODULE_HELP)
+    inv.set_defaults(func=guard(cmd_invalidate))
 
 
-def _guard(func: Any) -> Any:
+def guard(func: Any) -> Any:
+    """``func`` as a command: a luigi-tasks error is printed as one line, exit code 2."""
+
     def run(args: argparse.Namespace) -> int:
         try:
             return int(func(args))
@@ -55,8 +57,18 @@ def _guard(func: Any) -> Any:
     return run
 
 
-def _load(module: str | None) -> Project:
-    importlib.import_module(module or luigi.configuration.get_config().get("core", "module", DEFAULT_MODULE))
+def load_project(module: str | None) -> Project:
+    """Import the pipelines ``module`` (default: luigi.cfg ``[core] module``); the current project."""
+    name = module or luigi.configuration.get_config().get("core", "module", DEFAULT_MODULE)
+    try:
+        importlib.import_module(name)
+    except ModuleNotFoundError as exc:
+        if exc.name is None or not (name == exc.name or name.startswith(exc.name + ".")):
+            raise  # the module exists; something it imports is missing: the traceback tells what
+        raise ConfigError(
+            f"No module named '{name}' (from --module, else luigi.cfg [core] module). Give the module "
+            "defining the pipelines; it must be importable (installed, or its folder on PYTHONPATH)."
+        ) from None
     return current_project()
 
 
@@ -110,7 +122,7 @@ def explain(project: Project, run_id: str) -> list[tuple[str, str, str, str]]:
 
 
 def cmd_show(args: argparse.Namespace) -> int:
-    project = _load(args.module)
+    project = load_project(args.module)
     info = runs.read_run_info(project, args.run_id) or {}
     rows = explain(project, args.run_id)
     print(
@@ -125,7 +137,7 @@ def cmd_show(args: argparse.Namespace) -> int:
 
 
 def cmd_invalidate(args: argparse.Namespace) -> int:
-    project = _load(args.module)
+    project = load_project(args.module)
     start = find_node(args.start)
     for family, moved in runs.invalidate(project, args.run_id, start):
         kept = f"; kept aside: {', '.join(moved)}" if moved else ""

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime
 import json
+import os
 import re
 import subprocess
 import sys
@@ -17,7 +18,8 @@ from luigi_tasks.catalog import DataCatalog
 from luigi_tasks.datasets import CSVDataset, JSONDataset, ParquetDataset
 from luigi_tasks.errors import CatalogError
 from luigi_tasks.project import Project
-from tests.conftest import wait_settled
+from tests.conftest import REPO, run_cli, wait_settled
+from tests.toy import TOY_DIR
 
 
 def catalog(tmp_path: Path, text: str) -> DataCatalog:
@@ -185,3 +187,46 @@ def test_a_config_file_changed_within_the_last_second_is_not_cached(settled_proj
     wait_settled()
     assert Project.load(project).parameter("params:split.random_state") == 44
     assert len(_cache_files(project)) == 2
+
+
+# -- `luigi-tasks catalog list` -----------------------------------------------------------------
+
+COLUMNS = ["dataset", "type", "versioned", "filepath", "made by", "read by"]
+
+
+def _listed(stdout: str) -> dict[str, list[str]]:
+    header, *lines = stdout.splitlines()
+    assert re.split(r"\s{2,}", header.strip()) == COLUMNS
+    table = [re.split(r"\s{2,}", line.strip()) for line in lines if line.strip() and not line.startswith("Declared")]
+    return {cells[0]: cells[1:] for cells in table}
+
+
+def test_catalog_list_shows_each_dataset_and_the_nodes_that_make_and_read_it(project: Path) -> None:
+    done = run_cli(project, "catalog", "list")
+    assert done.returncode == 0, done.stderr
+    rows = _listed(done.stdout)
+    assert list(rows) == list(Project.load(project).catalog)  # every dataset, in catalog order
+    assert rows["houses"] == ["pandas.CSVDataset", "-", "data/01_raw/house.csv", "(raw)", "data_engineering.PreprocessHouses"]
+    assert rows["model"] == [
+        "pickle.PickleDataset", "yes", "data/06_models/model.pkl", "data_science.TrainModel", "data_science.Predict"
+    ]
+    assert rows["metrics"][-2:] == ["data_science.EvaluateModel", "-"]  # the pipeline's end: nobody reads it
+    assert "used by no node" not in done.stdout
+
+
+def test_catalog_list_names_datasets_read_by_several_nodes_or_by_none(toy: Path) -> None:
+    with open(toy / "config" / "catalog.yml", "a", encoding="utf-8") as f:
+        f.write("old_features: {type: tests.crash_support.ChattyCSVDataset, filepath: data/04/old.csv}\n")
+    done = run_cli(toy, "catalog", "list", "--module", "toy_pipeline", env={"PYTHONPATH": os.pathsep.join([str(TOY_DIR), str(REPO)])})
+    assert done.returncode == 0, done.stderr
+    rows = _listed(done.stdout)
+    assert rows["a"] == ["pandas.ParquetDataset", "yes", "data/02/a.parquet", "toy.StepA", "toy.StepB, toy.StepD"]
+    assert rows["old_features"] == ["tests.crash_support.ChattyCSVDataset", "-", "data/04/old.csv", "-", "-"]
+    assert done.stdout.strip().splitlines()[-1] == "Declared in the catalog, used by no node: old_features."
+
+
+def test_catalog_list_with_a_module_that_does_not_exist_says_so(project: Path) -> None:
+    wrong = run_cli(project, "catalog", "list", "--module", "my_pipelines")
+    assert wrong.returncode == 2
+    assert "luigi-tasks: error: No module named 'my_pipelines' (from --module" in wrong.stderr
+    assert "Traceback" not in wrong.stderr
