@@ -23,12 +23,13 @@ from benchmarks import machine
 from benchmarks.context import FULL, QUICK, Context, Settings, compile_bytecode
 from benchmarks.generate import DEFAULT_WORK, REPO
 from benchmarks.measure import BenchmarkError
-from benchmarks.results import Finding, memory_table, table
+from benchmarks.results import Finding, cpu_table, memory_table, table
 from benchmarks.rows import ROWS
 
 DEFAULT_OUT = REPO / "benchmarks" / "RESULTS.md"
 ANALYSIS = REPO / "benchmarks" / "ANALYSIS.md"
 MEMORY_ROWS = ("small", "large")
+CPU_ROWS = ("small", "large", "many nodes", "scheduler")
 
 HOW_TO_READ = """\
 - Every cell is the median of the rounds, with (min-max). A row's contenders run in the
@@ -55,7 +56,8 @@ HOW_TO_READ = """\
   needs (`import luigi.cmdline, luigi_tasks, pandas, pyarrow.parquet`): no resume can
   take less. Likewise reuse's second line imports what training, predicting and
   evaluating need (the same, and `sklearn.linear_model`).
-- Peak RSS is the child process's `ru_maxrss` (`os.wait4`).
+- Peak RSS is the child process's `ru_maxrss`, CPU time its `ru_utime + ru_stime`
+  (`os.wait4`).
 - Every contender runs from compiled bytecode, as an installed package does: the suite
   compiles the repository's packages first and removes `PYTHONDONTWRITEBYTECODE` (set on
   this machine) from the contenders' environment; with it, each luigi-tasks command would
@@ -117,6 +119,16 @@ def report(findings: Sequence[Finding], *, command: str, settings: Settings, sta
         "## Peak memory (RSS)",
         "",
         memory_table(findings, MEMORY_ROWS),
+        "",
+        "## CPU time (user + system)",
+        "",
+        (
+            "Of each contender's process, in the same rounds as the table above. The machine's "
+            "other load disturbs it less than wall time; the goals are judged on wall time, as a "
+            "user waits. Through luigid, the scheduler's own CPU is not counted."
+        ),
+        "",
+        cpu_table(findings, CPU_ROWS),
         "",
         "## Machine",
         "",

@@ -1,7 +1,8 @@
-"""Timing: run contenders interleaved (A, B, A, B, ...) and keep wall time and peak RSS.
+"""Timing: run contenders interleaved (A, B, A, B, ...) and keep wall time, CPU time and
+peak RSS.
 
-A child process is timed from ``Popen`` to its exit and its peak resident memory comes
-from ``os.wait4`` (the ``getrusage`` record of that one child, so runs do not mix).
+A child process is timed from ``Popen`` to its exit; its CPU time and peak resident memory
+come from ``os.wait4`` (the ``getrusage`` record of that one child, so runs do not mix).
 """
 
 from __future__ import annotations
@@ -37,6 +38,8 @@ class Sample:
     wall: float
     #: Peak resident set size of the child process in MiB; ``None`` for in-process runs.
     peak_rss_mib: float | None = None
+    #: User + system CPU seconds of the child process; ``None`` for in-process runs.
+    cpu: float | None = None
 
 
 def run_process(
@@ -47,7 +50,8 @@ def run_process(
     log: Path | None = None,
     expect_failure: bool = False,
 ) -> Sample:
-    """Run ``cmd`` in ``cwd`` with its output in ``log``; time it and read its peak RSS.
+    """Run ``cmd`` in ``cwd`` with its output in ``log``; time it and read its CPU time and
+    peak RSS.
 
     Raises:
         BenchmarkError: the exit code is not what was expected (0, or non-zero when
@@ -63,7 +67,7 @@ def run_process(
     if (code != 0) != expect_failure:
         tail = log.read_text(errors="replace")[-3000:]
         raise BenchmarkError(f"`{shlex.join(cmd)}` in {cwd} exited with {code}. End of {log}:\n{tail}")
-    return Sample(wall=wall, peak_rss_mib=usage.ru_maxrss / 1024)
+    return Sample(wall=wall, peak_rss_mib=usage.ru_maxrss / 1024, cpu=usage.ru_utime + usage.ru_stime)
 
 
 def time_call(func: Callable[[], object]) -> Sample:

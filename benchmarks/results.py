@@ -28,6 +28,12 @@ class Series:
         return [s.wall for s in self.samples]
 
     @property
+    def cpus(self) -> list[float] | None:
+        """CPU seconds of every sample, or ``None`` if one has none (an in-process run)."""
+        cpus = [s.cpu for s in self.samples]
+        return None if not cpus or None in cpus else cpus  # type: ignore[return-value]
+
+    @property
     def rss(self) -> list[float]:
         return [s.peak_rss_mib for s in self.samples if s.peak_rss_mib is not None]
 
@@ -131,6 +137,24 @@ def memory_table(findings: Sequence[Finding], rows: Sequence[str]) -> str:
             if f.row in rows and series and series.rss and (f.row, series.name) not in seen:
                 seen.add((f.row, series.name))
                 lines.append(_line([f.row, series.name, spread(series.rss, "", digits=0)]))
+    return "\n".join(lines)
+
+
+def cpu_table(findings: Sequence[Finding], rows: Sequence[str]) -> str:
+    """CPU time (user + system) of the ratio findings of ``rows`` whose both sides are
+    processes: each side's seconds, and the ratio per round."""
+    lines = [_line(["row", "comparison", "luigi-tasks", "reference", "CPU ratio"]), _line(["---"] * 5)]
+    for f in findings:
+        if f.row not in rows or f.unit != "x" or not (f.subject and f.reference):
+            continue
+        subject, reference = f.subject.cpus, f.reference.cpus
+        if subject is None or reference is None:
+            continue
+        ratios = [a / b for a, b in zip(subject, reference, strict=True) if b > 0]
+        lines.append(_line([
+            f.row, f.comparison, f"{f.subject.name}: {spread(subject, ' s')}",
+            f"{f.reference.name}: {spread(reference, ' s')}", spread(ratios, "x") if ratios else "-",
+        ]))
     return "\n".join(lines)
 
 

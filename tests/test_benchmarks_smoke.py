@@ -44,6 +44,13 @@ def test_quick_suite_writes_a_complete_table(tmp_path: Path) -> None:
             assert values and all(v > 0 for v in values), (row, cell)
         value = float(NUMBER.findall(result)[0])
         assert result.endswith("s") or value > 0, (row, result)
+    cpu_text = text.split("## CPU time (user + system)")[1].split("\n## ")[0]
+    cpu = [[c.strip() for c in line.strip("|").split(" | ")] for line in cpu_text.splitlines() if line.startswith("| ")]
+    assert cpu[0] == ["row", "comparison", "luigi-tasks", "reference", "CPU ratio"]
+    assert {r[0] for r in cpu[2:]} == {"small", "large", "many nodes", "scheduler"}
+    for _, _, subject, reference, ratio in cpu[2:]:
+        assert all(float(NUMBER.findall(cell.split(":", 1)[1])[0]) > 0 for cell in (subject, reference))
+        assert float(NUMBER.findall(ratio)[0]) > 0
     memory_text = text.split("## Peak memory (RSS)")[1].split("\n## ")[0]
     memory = [line for line in memory_text.splitlines() if line.startswith(("| small", "| large"))]
     assert {line.split(" | ")[0].strip("| ") for line in memory} == {"small", "large"}
