@@ -123,9 +123,9 @@ def report(findings: Sequence[Finding], *, command: str, settings: Settings, sta
         "## CPU time (user + system)",
         "",
         (
-            "Of each contender's process, in the same rounds as the table above. The machine's "
-            "other load disturbs it less than wall time; the goals are judged on wall time, as a "
-            "user waits. Through luigid, the scheduler's own CPU is not counted."
+            "Of each contender's process, in the same rounds as the table above: where it is "
+            "close to wall time, the process computed rather than waited. The goals are judged "
+            "on wall time, as a user waits. Through luigid, the scheduler's own CPU is not counted."
         ),
         "",
         cpu_table(findings, CPU_ROWS),
