@@ -3,12 +3,12 @@
 Like ``kedro catalog list``, it also names what the catalog declares but no node uses (often
 a typo on one side).
 
-Example (columns shortened)::
+Example (two of the example project's rows)::
 
     $ luigi-tasks catalog list
-    dataset  type                   versioned  filepath                 made by                     read by
-    houses   pandas.CSVDataset      -          data/01_raw/house.csv    (raw)                       data_engineering...
-    model    pickle.PickleDataset   yes        data/06_models/model.pkl data_science.TrainModel     data_science.Predict
+    dataset  type                  versioned  filepath                  made by                  read by
+    houses   pandas.CSVDataset     -          data/01_raw/house.csv     (raw)                    data_engineering.Pre...
+    model    pickle.PickleDataset  yes        data/06_models/model.pkl  data_science.TrainModel  data_science.Predict
 """
 
 from __future__ import annotations
