@@ -55,9 +55,10 @@ def remove_orphaned_temps(path: str) -> list[str]:
     for name in names:
         pid = name[len(prefix) :].partition("-")[0] if name.startswith(prefix) else ""
         if pid.isdigit() and not _alive(int(pid)):
+            orphan = os.path.join(folder, name)
             with suppress(FileNotFoundError):
-                os.unlink(os.path.join(folder, name))
-                removed.append(os.path.join(folder, name))
+                os.unlink(orphan)
+                removed.append(orphan)
     return removed
 
 
