@@ -1,5 +1,5 @@
 """The ``luigi-tasks`` command: what is not a Luigi task (the central scheduler, runs, the
-catalog, the version).
+catalog, the diagram, the version).
 
 Pipelines run with Luigi's own command::
 
@@ -11,7 +11,7 @@ from __future__ import annotations
 import argparse
 from collections.abc import Sequence
 
-from luigi_tasks import __version__, catalog_commands, run_commands, scheduler
+from luigi_tasks import __version__, catalog_commands, run_commands, scheduler, viz
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -25,6 +25,7 @@ def build_parser() -> argparse.ArgumentParser:
     scheduler.add_cli(commands)
     run_commands.add_cli(commands)
     catalog_commands.add_cli(commands)
+    viz.add_cli(commands)
     return parser
 
 

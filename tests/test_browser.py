@@ -7,12 +7,11 @@ not skip. Playwright drives that binary; no browser is downloaded.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator
 from pathlib import Path
 
-import pytest
-from playwright.sync_api import Browser, Page, sync_playwright
+from playwright.sync_api import Page
 
+from tests.browser_support import browser_fixture, page_fixture  # noqa: F401 - the `browser` and `page` fixtures
 from tests.conftest import run_luigi
 from tests.scheduler_support import (
     NODE_FAMILIES,
@@ -23,41 +22,6 @@ from tests.scheduler_support import (
     toy_env,
     use_scheduler,
 )
-
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
-TIMEOUT_MS = 30_000
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    """Headless Chromium from the system package."""
-    assert CHROMIUM.exists(), f"{CHROMIUM} is missing: apt-get install -y chromium (.ci/run does)"
-    with sync_playwright() as p:
-        chromium = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-        try:
-            yield chromium
-        finally:
-            chromium.close()
-
-
-@pytest.fixture
-def page(browser: Browser) -> Iterator[Page]:
-    tab = browser.new_page(viewport={"width": 1400, "height": 1000})
-    tab.set_default_timeout(TIMEOUT_MS)
-    try:
-        yield tab
-    finally:
-        tab.close()
 
 
 def visualiser(server: Luigid, fragment: str = "") -> str:
