@@ -183,7 +183,7 @@ def to_dot(d: Diagram) -> str:
             lines.append(f'    label={_dot_text(group)}; style="rounded"; color="#9e9e9e";')
         for n in d.nodes:
             if n.group == group:
-                fill, stroke = COLOURS[n.state]
+                fill, stroke = COLOURS.get(n.state, COLOURS[None])
                 label = n.label + (f"\n{n.note}" if n.note else "")
                 lines.append(
                     f'{inner}"{ids[n.family]}" [label={_dot_text(label)}, tooltip={_dot_text(n.family)}, '
