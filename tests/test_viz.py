@@ -28,6 +28,12 @@ EXAMPLE_EDGES = {
     ("predictions", "EvaluateModel"), ("test_y", "EvaluateModel"), ("EvaluateModel", "metrics"),
 }
 MERMAID_JS = REPO / "tests" / "js" / "node_modules" / "mermaid" / "dist" / "mermaid.min.js"
+#: A diagram whose names hold what both formats must escape.
+ODD_NAME = 'sales "EU" <2024> #1 \\ final'
+ODD = Diagram(
+    (DiagramNode("ns.Clean", "ns", (ODD_NAME,), ("out",), "failed", 'failed: KeyError: "x"'),),
+    {ODD_NAME: "", "out": "ns"},
+)
 TOY_ENV = {"PYTHONPATH": os.pathsep.join([str(TOY_DIR), str(REPO)])}
 
 
@@ -122,11 +128,10 @@ def test_mermaid_draws_the_example_and_odd_names_in_chromium(project: Path, page
     assert edges == EXAMPLE_EDGES
     assert classes["model"] == "dataset" and classes["TrainModel"] == "task"
 
-    name = 'sales "EU" <2024> #1 \\ final'
-    odd = Diagram((DiagramNode("ns.Clean", "ns", (name,), ("out",), "failed", "failed: KeyError"),), {name: "", "out": "ns"})
-    edges, classes = rendered(page, to_mermaid(odd))
-    assert edges == {(name, "Cleanfailed: KeyError"), ("Cleanfailed: KeyError", "out")}  # <br/> has no text
-    assert classes["Cleanfailed: KeyError"] == "failed"
+    edges, classes = rendered(page, to_mermaid(ODD))
+    clean = 'Clean' + 'failed: KeyError: "x"'  # the <br/> between the two lines has no text
+    assert edges == {(ODD_NAME, clean), (clean, "out")}
+    assert classes[clean] == "failed" and classes[ODD_NAME] == "dataset"
 
 
 def test_the_readme_diagram_is_what_viz_prints(project: Path) -> None:
@@ -164,6 +169,8 @@ def test_viz_of_one_pipeline_or_node_shows_only_what_it_needs(toy: Path) -> None
     assert done.returncode == 0, done.stderr
     edges, _ = mermaid_graph(done.stdout)
     assert edges == {("raw", "StepA"), ("StepA", "a"), ("a", "StepB"), ("StepB", "b"), ("b", "StepC"), ("StepC", "c")}
+    whole = run_cli(toy, "viz", "--module", "toy_pipeline", "--pipeline", "ToyPipeline", env=TOY_ENV)
+    assert mermaid_graph(whole.stdout)[0] == edges | {("a", "StepD"), ("StepD", "d")}
 
 
 def test_viz_refuses_an_unknown_pipeline_or_run_in_one_line(toy: Path) -> None:
@@ -179,14 +186,9 @@ def test_viz_refuses_an_unknown_pipeline_or_run_in_one_line(toy: Path) -> None:
 
 
 def test_names_with_quotes_brackets_and_backslashes_survive_both_formats() -> None:
-    name = 'sales "EU" <2024> #1 \\ final'
-    d = Diagram(
-        (DiagramNode("ns.Clean", "ns", (name,), ("out",), "failed", 'failed: KeyError: "x"'),),
-        {name: "", "out": "ns"},
-    )
-    svg = subprocess.run(["dot", "-Tsvg"], input=to_dot(d), capture_output=True, text=True, check=True).stdout
+    svg = subprocess.run(["dot", "-Tsvg"], input=to_dot(ODD), capture_output=True, text=True, check=True).stdout
     texts = [html.unescape(t) for t in re.findall(r"<text[^>]*>(.*?)</text>", svg)]
-    assert sorted(texts) == sorted(["ns", name, "Clean", 'failed: KeyError: "x"', "out"])
-    mermaid = to_mermaid(d)
+    assert sorted(texts) == sorted(["ns", ODD_NAME, "Clean", 'failed: KeyError: "x"', "out"])
+    mermaid = to_mermaid(ODD)
     assert '[("sales #quot;EU#quot; #lt;2024#gt; #35;1 \\ final")]' in mermaid
     assert '["Clean<br/>failed: KeyError: #quot;x#quot;"]' in mermaid
