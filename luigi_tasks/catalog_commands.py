@@ -19,10 +19,10 @@ from dataclasses import dataclass
 from typing import Any
 
 from luigi_tasks.catalog import DatasetEntry
+from luigi_tasks.cli_support import MODULE_HELP, guard, load_project
 from luigi_tasks.datasets import BUILTIN_TYPES
 from luigi_tasks.graph import NodeGraph, current_graph
 from luigi_tasks.project import Project, is_parameter
-from luigi_tasks.run_commands import MODULE_HELP, guard, load_project
 
 
 @dataclass(frozen=True)

@@ -8,21 +8,15 @@ Example:
 from __future__ import annotations
 
 import argparse
-import importlib
-import sys
 from typing import Any
 
-import luigi
-
 from luigi_tasks import runs
-from luigi_tasks.errors import ConfigError, LuigiTasksError, RunError
+from luigi_tasks.cli_support import DEFAULT_MODULE, MODULE_HELP, guard, load_project
+from luigi_tasks.errors import RunError
 from luigi_tasks.fingerprint import Fingerprint, node_fingerprint
 from luigi_tasks.graph import current_graph
 from luigi_tasks.node import NodeTask
 from luigi_tasks.project import Project, current_project
-
-DEFAULT_MODULE = "luigi_tasks.pipelines"
-MODULE_HELP = f"the module defining the pipelines (default: luigi.cfg [core] module, else {DEFAULT_MODULE})"
 
 
 def add_cli(commands: Any) -> None:
@@ -42,34 +36,6 @@ def add_cli(commands: Any) -> None:
                      help="node name (train_model), class (TrainModel) or task family (data_science.TrainModel)")
     inv.add_argument("--module", help=MODULE_HELP)
     inv.set_defaults(func=guard(cmd_invalidate))
-
-
-def guard(func: Any) -> Any:
-    """``func`` as a command: a luigi-tasks error is printed as one line, exit code 2."""
-
-    def run(args: argparse.Namespace) -> int:
-        try:
-            return int(func(args))
-        except LuigiTasksError as exc:
-            print(f"luigi-tasks: error: {exc}", file=sys.stderr)
-            return 2
-
-    return run
-
-
-def load_project(module: str | None) -> Project:
-    """Import the pipelines ``module`` (default: luigi.cfg ``[core] module``); the current project."""
-    name = module or luigi.configuration.get_config().get("core", "module", DEFAULT_MODULE)
-    try:
-        importlib.import_module(name)
-    except ModuleNotFoundError as exc:
-        if exc.name is None or not (name == exc.name or name.startswith(exc.name + ".")):
-            raise  # the module exists; something it imports is missing: the traceback tells what
-        raise ConfigError(
-            f"No module named '{name}' (from --module, else luigi.cfg [core] module). Give the module "
-            "defining the pipelines; it must be importable (installed, or its folder on PYTHONPATH)."
-        ) from None
-    return current_project()
 
 
 def find_node(name: str) -> type[NodeTask]:

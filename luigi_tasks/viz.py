@@ -28,12 +28,13 @@ from typing import Any
 import luigi
 from luigi.task_register import Register, TaskClassException
 
+from luigi_tasks.cli_support import MODULE_HELP, guard, load_project
 from luigi_tasks.errors import PipelineError
 from luigi_tasks.graph import NodeGraph, current_graph
 from luigi_tasks.node import NodeTask
 from luigi_tasks.pipeline import PipelineTask, node_classes
 from luigi_tasks.project import Project, is_parameter
-from luigi_tasks.run_commands import MODULE_HELP, explain, guard, load_project
+from luigi_tasks.run_commands import explain
 
 #: Fill and border colour of a node by its state in a run (``None``: no run asked for).
 COLOURS: dict[str | None, tuple[str, str]] = {

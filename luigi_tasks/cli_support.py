@@ -1,0 +1,51 @@
+"""What every ``luigi-tasks`` command shares: the ``--module`` option, loading the project
+through it, and printing a luigi-tasks error as one line.
+
+Example::
+
+    parser.add_argument("--module", help=MODULE_HELP)
+    parser.set_defaults(func=guard(cmd_show))   # cmd_show calls load_project(args.module)
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+from typing import Any
+
+import luigi
+
+from luigi_tasks.errors import ConfigError, LuigiTasksError
+from luigi_tasks.project import Project, current_project
+
+DEFAULT_MODULE = "luigi_tasks.pipelines"
+MODULE_HELP = f"the module defining the pipelines (default: luigi.cfg [core] module, else {DEFAULT_MODULE})"
+
+
+def guard(func: Any) -> Any:
+    """``func`` as a command: a luigi-tasks error is printed as one line, exit code 2."""
+
+    def run(args: argparse.Namespace) -> int:
+        try:
+            return int(func(args))
+        except LuigiTasksError as exc:
+            print(f"luigi-tasks: error: {exc}", file=sys.stderr)
+            return 2
+
+    return run
+
+
+def load_project(module: str | None) -> Project:
+    """Import the pipelines ``module`` (default: luigi.cfg ``[core] module``); the current project."""
+    name = module or luigi.configuration.get_config().get("core", "module", DEFAULT_MODULE)
+    try:
+        importlib.import_module(name)
+    except ModuleNotFoundError as exc:
+        if exc.name is None or not (name == exc.name or name.startswith(exc.name + ".")):
+            raise  # the module exists; something it imports is missing: the traceback tells what
+        raise ConfigError(
+            f"No module named '{name}' (from --module, else luigi.cfg [core] module). Give the module "
+            "defining the pipelines; it must be importable (installed, or its folder on PYTHONPATH)."
+        ) from None
+    return current_project()
