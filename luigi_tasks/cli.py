@@ -11,7 +11,7 @@ from __future__ import annotations
 import argparse
 from collections.abc import Sequence
 
-from luigi_tasks import __version__, catalog_commands, run_commands, scheduler, viz
+from luigi_tasks import __version__, catalog_commands, run_commands, run_compare, scheduler, viz
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -23,7 +23,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"luigi-tasks {__version__}")
     commands = parser.add_subparsers(title="commands", metavar="COMMAND")
     scheduler.add_cli(commands)
-    run_commands.add_cli(commands)
+    run_compare.add_cli(run_commands.add_cli(commands))
     catalog_commands.add_cli(commands)
     viz.add_cli(commands)
     return parser

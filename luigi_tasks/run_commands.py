@@ -18,9 +18,12 @@ from luigi_tasks.graph import current_graph
 from luigi_tasks.node import NodeTask
 from luigi_tasks.project import Project, current_project
 
+_LONGEST_NOTE = 60
 
-def add_cli(commands: Any) -> None:
-    """Add the ``runs`` and ``invalidate`` commands to the ``luigi-tasks`` parser."""
+
+def add_cli(commands: Any) -> Any:
+    """Add the ``runs`` and ``invalidate`` commands to the ``luigi-tasks`` parser; return the
+    ``runs`` sub-commands, for more."""
     runs_parser = commands.add_parser("runs", help="list runs, or explain one node by node")
     runs_sub = runs_parser.add_subparsers(title="runs commands", metavar="ACTION", required=True)
     list_parser = runs_sub.add_parser("list", help="every run, oldest first")
@@ -36,6 +39,7 @@ def add_cli(commands: Any) -> None:
                      help="node name (train_model), class (TrainModel) or task family (data_science.TrainModel)")
     inv.add_argument("--module", help=MODULE_HELP)
     inv.set_defaults(func=guard(cmd_invalidate))
+    return runs_sub
 
 
 def find_node(name: str) -> type[NodeTask]:
@@ -61,8 +65,12 @@ def cmd_list(args: argparse.Namespace) -> int:
     return 0
 
 
-def explain(project: Project, run_id: str) -> list[tuple[str, str, str, str]]:
-    """Each node of the project in run ``run_id``: (node, status, reason, duration)."""
+def explain(project: Project, run_id: str, *, staleness: bool = True) -> list[tuple[str, str, str, str]]:
+    """Each node of the project in run ``run_id``: (node, status, reason, duration).
+
+    With ``staleness``, a completed node whose code, parameters or inputs changed since is
+    ``stale``; without, each node is as its record says.
+    """
     if runs.read_run_info(project, run_id) is None:
         raise RunError(f"Run '{run_id}' does not exist in {project.runs_dir}. `luigi-tasks runs list` shows the runs.")
     records = runs.read_node_records(project, run_id)
@@ -77,7 +85,7 @@ def explain(project: Project, run_id: str) -> list[tuple[str, str, str, str]]:
             continue
         status = {"done": "ran", "reused": f"reused from {rec.reused_from}"}.get(rec.status, rec.status)
         reason = rec.error if rec.status == "failed" else rec.reason or ""
-        if rec.status in runs.COMPLETE and rec.fingerprint:
+        if staleness and rec.status in runs.COMPLETE and rec.fingerprint:
             earlier = Fingerprint.from_dict(rec.fingerprint)
             why = node_fingerprint(task, run_id).explain_change(earlier, task.node.func_name)
             if why:
@@ -85,6 +93,19 @@ def explain(project: Project, run_id: str) -> list[tuple[str, str, str, str]]:
         duration = f"{rec.duration_s:.2f} s" if rec.duration_s is not None and rec.status != "reused" else "-"
         rows.append((family, status, reason, duration))
     return rows
+
+
+def state_note(status: str, reason: str, duration: str) -> tuple[str, str]:
+    """An :func:`explain` row's state (``reused from R`` is ``reused``) and a short note
+    saying it: ``ran in 0.04 s``, ``reused from R``, ``failed: <why>``, ``not run``."""
+    if status.startswith("reused from "):
+        return "reused", status
+    if status == "ran":
+        return status, f"ran in {duration}"
+    note = f"{status}: {reason}" if reason and status != "not run" else status
+    if len(note) > _LONGEST_NOTE:
+        note = note[: _LONGEST_NOTE - 3] + "..."
+    return status, note
 
 
 def cmd_show(args: argparse.Namespace) -> int:

@@ -34,7 +34,7 @@ from luigi_tasks.graph import NodeGraph, current_graph
 from luigi_tasks.node import NodeTask
 from luigi_tasks.pipeline import PipelineTask, node_classes
 from luigi_tasks.project import Project, is_parameter
-from luigi_tasks.run_commands import explain
+from luigi_tasks.run_commands import explain, state_note
 
 #: Fill and border colour of a node by its state in a run (``None``: no run asked for).
 COLOURS: dict[str | None, tuple[str, str]] = {
@@ -48,7 +48,6 @@ COLOURS: dict[str | None, tuple[str, str]] = {
     "invalidated": ("#eeeeee", "#9e9e9e"),
 }
 _DATASET_COLOURS = ("#f5f5f5", "#9e9e9e")
-_LONGEST_NOTE = 60
 
 
 @dataclass(frozen=True)
@@ -103,7 +102,7 @@ def diagram(project: Project, graph: NodeGraph, *, pipeline: str | None = None, 
             group_of.setdefault(ref, "")  # a raw input: a made one was set by its (earlier) maker
         for ref in task.node.outputs:
             group_of[ref] = group
-        state, note = _state(*states[family]) if family in states else (None, "")
+        state, note = state_note(*states[family]) if family in states else (None, "")
         nodes.append(DiagramNode(family, group, inputs, tuple(task.node.outputs), state, note))
     return Diagram(tuple(nodes), group_of)
 
@@ -128,17 +127,6 @@ def _is_pipeline(name: str) -> bool:
     except TaskClassException:  # a name two classes share
         return False
     return issubclass(task_class, PipelineTask) and bool(task_class.parts)
-
-
-def _state(status: str, reason: str, duration: str) -> tuple[str, str]:
-    if status.startswith("reused from "):
-        return "reused", status
-    if status == "ran":
-        return status, f"ran in {duration}"
-    note = f"{status}: {reason}" if reason and status != "not run" else status
-    if len(note) > _LONGEST_NOTE:
-        note = note[: _LONGEST_NOTE - 3] + "..."
-    return status, note
 
 
 def to_mermaid(d: Diagram) -> str:

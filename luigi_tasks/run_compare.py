@@ -1,0 +1,153 @@
+"""``luigi-tasks runs compare A B``: two runs side by side, from their records alone.
+
+What differs in how they were made (parameters, code version, libraries), what each node
+did in each (as recorded: a node is not judged stale here, ``runs show`` does that), and the
+numbers their JSON outputs hold (the metrics, in the example project), with the change from
+``A`` to ``B``.
+
+Example::
+
+    $ luigi-tasks runs compare exp1 exp2
+    ...
+    Parameters that differ:
+      model.init_args.fit_intercept: (absent) -> False
+    ...
+    number          exp1    exp2    change
+    metrics.r2      0.6213  0.6018  -0.0195
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+from dataclasses import dataclass
+from typing import Any
+
+from luigi_tasks import runs
+from luigi_tasks.cli_support import MODULE_HELP, guard, load_project
+from luigi_tasks.datasets.json import JSONDataset
+from luigi_tasks.errors import DatasetError
+from luigi_tasks.graph import NodeGraph, current_graph
+from luigi_tasks.project import Project
+from luigi_tasks.run_commands import explain, state_note
+
+Number = int | float
+
+
+@dataclass(frozen=True)
+class RunComparison:
+    """Runs ``a`` and ``b``: their ``run.json``, differences, node states and numbers."""
+
+    a: str
+    b: str
+    infos: tuple[dict[str, Any], dict[str, Any]]
+    #: ``key: old -> new`` lines (:func:`luigi_tasks.runs.parameter_diff`).
+    parameters: list[str]
+    libraries: list[str]
+    #: (task family, note in ``a``, note in ``b``), upstream first.
+    nodes: list[tuple[str, str, str]]
+    #: (``dataset.key``, value in ``a``, value in ``b``); ``None`` where a run has none.
+    numbers: list[tuple[str, Number | None, Number | None]]
+
+
+def compare_runs(project: Project, graph: NodeGraph, a: str, b: str) -> RunComparison:
+    """Compare runs ``a`` and ``b`` of ``project``.
+
+    The numbers are those of every versioned JSON dataset (nested keys joined with dots),
+    read from the version each run's record points at (another run's, if reused).
+
+    Raises:
+        RunError: either run does not exist.
+    """
+    rows_a, rows_b = explain(project, a, staleness=False), explain(project, b, staleness=False)
+    info_a = runs.read_run_info(project, a) or {}
+    info_b = runs.read_run_info(project, b) or {}
+    nodes = [(ra[0], state_note(*ra[1:])[1], state_note(*rb[1:])[1]) for ra, rb in zip(rows_a, rows_b, strict=True)]
+    values_a, values_b = _numbers(project, graph, a), _numbers(project, graph, b)
+    numbers = [(key, values_a.get(key), values_b.get(key)) for key in dict.fromkeys([*values_a, *values_b])]
+    return RunComparison(
+        a=a,
+        b=b,
+        infos=(info_a, info_b),
+        parameters=runs.parameter_diff(info_a.get("parameters") or {}, info_b.get("parameters") or {}),
+        libraries=runs.parameter_diff(info_a.get("libraries") or {}, info_b.get("libraries") or {}),
+        nodes=nodes,
+        numbers=numbers,
+    )
+
+
+def _numbers(project: Project, graph: NodeGraph, run_id: str) -> dict[str, Number]:
+    records = runs.read_node_records(project, run_id)
+    found: dict[str, Number] = {}
+    for name in project.catalog:
+        entry = project.catalog.entry(name)
+        producer = graph.producers.get(name)
+        if not entry.versioned or producer is None or not issubclass(entry.dataset_type, JSONDataset):
+            continue
+        record = records.get(producer.get_task_family())
+        if record is None or record.status not in runs.COMPLETE:
+            continue
+        try:
+            value = project.catalog.load(name, run_id=record.versions.get(name, run_id))
+        except DatasetError:  # moved aside or deleted since: the run has no value to show
+            continue
+        flat = runs.flatten(value) if isinstance(value, dict) else {"": value}
+        for key, number in flat.items():
+            if isinstance(number, (int, float)) and not isinstance(number, bool):
+                found[f"{name}.{key}" if key else name] = number
+    return found
+
+
+def _shown(value: Number | None) -> str:
+    return "-" if value is None else f"{value:.6g}" if isinstance(value, float) else str(value)
+
+
+def _change(old: Number | None, new: Number | None) -> str:
+    if old is None or new is None or math.isnan(old) or math.isnan(new):
+        return "-"
+    return f"{new - old:+.6g}"
+
+
+def _table(rows: list[tuple[str, ...]]) -> list[str]:
+    """Columns padded to their widest cell; the last one is not padded."""
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]) - 1)]
+    return ["  ".join([*(cell.ljust(w) for cell, w in zip(row[:-1], widths, strict=True)), row[-1]]) for row in rows]
+
+
+def render(c: RunComparison) -> list[str]:
+    """The lines ``luigi-tasks runs compare`` prints."""
+    (info_a, info_b) = c.infos
+    lines = _table([
+        ("", c.a, c.b),
+        ("created", str(info_a.get("created", "-")), str(info_b.get("created", "-"))),
+        ("code", info_a.get("code_version") or "unknown", info_b.get("code_version") or "unknown"),
+        ("reuse from", info_a.get("reuse_from") or "-", info_b.get("reuse_from") or "-"),
+    ])
+    for title, diff in (("Parameters", c.parameters), ("Libraries", c.libraries)):
+        lines += ["", f"{title} that differ:" if diff else f"{title}: the same."]
+        lines += [f"  {line}" for line in diff]
+    lines += ["", *_table([("node", c.a, c.b), *c.nodes])]
+    if c.numbers:
+        lines += ["", *_table([("number", c.a, c.b, "change"),
+                               *((key, _shown(x), _shown(y), _change(x, y)) for key, x, y in c.numbers)])]
+    else:
+        lines += ["", "No numbers to compare: neither run has a versioned JSON output holding numbers."]
+    return lines
+
+
+def cmd_compare(args: argparse.Namespace) -> int:
+    """Print :func:`render` of runs ``args.a`` and ``args.b``."""
+    project = load_project(args.module)
+    print("\n".join(render(compare_runs(project, current_graph(), args.a, args.b))))
+    return 0
+
+
+def add_cli(runs_commands: Any) -> None:
+    """Add ``runs compare`` to the ``luigi-tasks runs`` sub-commands."""
+    compare = runs_commands.add_parser(
+        "compare", help="two runs side by side: parameters, code, each node, the numbers of their JSON outputs"
+    )
+    compare.add_argument("a", metavar="RUN_A")
+    compare.add_argument("b", metavar="RUN_B")
+    compare.add_argument("--module", help=MODULE_HELP)
+    compare.set_defaults(func=guard(cmd_compare))

@@ -1,0 +1,86 @@
+"""`luigi-tasks runs compare A B`: what differs between two runs, read from their records and
+outputs, through the command a user types."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import REPO, run_cli, run_luigi, run_toy
+from tests.toy import TOY_DIR
+
+MODULE = ("--module", "luigi_tasks.pipelines")
+TOY_ENV = {"PYTHONPATH": os.pathsep.join([str(TOY_DIR), str(REPO)])}
+
+
+def section(stdout: str, header: str) -> dict[str, list[str]]:
+    """The table that starts with ``header``, as cells by first cell."""
+    lines = stdout.split("\n\n")
+    table = next(block for block in lines if block.startswith(header)).splitlines()
+    return {cells[0]: cells[1:] for cells in (re.split(r"\s{2,}", line.strip()) for line in table[1:])}
+
+
+def test_compare_shows_the_changed_parameter_what_was_reused_and_the_metrics_of_each_run(project: Path) -> None:
+    assert run_luigi(project, *MODULE, "FullPipeline", "--local-scheduler", "--run-id", "exp1").returncode == 0
+    (project / "config/local/parameters.yml").write_text(
+        "model:\n  estimator: sklearn.linear_model.LinearRegression\n  init_args: {fit_intercept: false}\n"
+    )
+    second = run_luigi(project, *MODULE, "FullPipeline", "--local-scheduler", "--run-id", "exp2", "--reuse-from", "exp1")
+    assert second.returncode == 0, second.stderr
+
+    done = run_cli(project, "runs", "compare", "exp1", "exp2")
+    assert done.returncode == 0, done.stderr
+    assert "Parameters that differ:\n" in done.stdout
+    assert "  model.init_args.fit_intercept: (absent) -> False\n" in done.stdout
+    assert "Libraries: the same." in done.stdout
+    assert section(done.stdout, " ")["reuse from"] == ["-", "exp1"]
+
+    nodes = section(done.stdout, "node")
+    assert nodes["data_engineering.SplitData"][1] == "reused from exp1"
+    assert re.fullmatch(r"ran in \d+\.\d\d s", nodes["data_engineering.SplitData"][0])
+    assert all(re.fullmatch(r"ran in \d+\.\d\d s", note) for note in nodes["data_science.TrainModel"])
+
+    numbers = section(done.stdout, "number")
+    saved = {
+        run: json.loads((project / f"data/08_reporting/metrics.json/{run}/metrics.json").read_text())
+        for run in ("exp1", "exp2")
+    }
+    assert set(numbers) == {f"metrics.{key}" for key in saved["exp1"]}
+    old, new, change = (float(cell) for cell in numbers["metrics.r2"])
+    assert old == pytest.approx(saved["exp1"]["r2"], rel=1e-5)
+    assert new == pytest.approx(saved["exp2"]["r2"], rel=1e-5)
+    assert saved["exp1"]["r2"] != saved["exp2"]["r2"]  # the parameter changed the model
+    assert change == pytest.approx(saved["exp2"]["r2"] - saved["exp1"]["r2"], rel=1e-4)
+
+
+def test_compare_shows_a_failed_node_and_a_number_only_one_run_has(toy: Path) -> None:
+    (toy / "FAIL_B").touch()
+    assert run_toy(toy, "ToyPipeline", "--local-scheduler", "--run-id", "r1").returncode == 30
+    (toy / "FAIL_B").unlink()
+    assert run_toy(toy, "ToyPipeline", "--local-scheduler", "--run-id", "r2").returncode == 0
+
+    done = run_cli(toy, "runs", "compare", "r1", "r2", "--module", "toy_pipeline", env=TOY_ENV)
+    assert done.returncode == 0, done.stderr
+    assert "Parameters: the same." in done.stdout
+    nodes = section(done.stdout, "node")
+    assert nodes["toy.StepB"][0] == "failed: RuntimeError: step_b was told to fail"
+    assert nodes["toy.StepC"][0] == "not run" and nodes["toy.StepC"][1].startswith("ran in ")
+    # c = {"total": 2*x + 1 summed over x = 1, 2, 3} = 15, only in r2; d is Parquet, not shown
+    assert section(done.stdout, "number") == {"c.total": ["-", "15", "-"]}
+
+    assert run_toy(toy, "ToyPipeline", "--local-scheduler", "--run-id", "r3", "--reuse-from", "r2").returncode == 0
+    reused = run_cli(toy, "runs", "compare", "r2", "r3", "--module", "toy_pipeline", env=TOY_ENV)
+    assert section(reused.stdout, "node")["toy.StepC"][1] == "reused from r2"
+    assert section(reused.stdout, "number") == {"c.total": ["15", "15", "+0"]}  # read from r2's version
+
+
+def test_compare_with_a_run_that_does_not_exist_says_so_in_one_line(toy: Path) -> None:
+    assert run_toy(toy, "ToyPipeline", "--local-scheduler", "--run-id", "r1").returncode == 0
+    wrong = run_cli(toy, "runs", "compare", "r1", "r9", "--module", "toy_pipeline", env=TOY_ENV)
+    assert wrong.returncode == 2
+    assert wrong.stderr.startswith("luigi-tasks: error: Run 'r9' does not exist in ")
+    assert "Traceback" not in wrong.stderr and wrong.stdout == ""
