@@ -24,7 +24,7 @@ _LONGEST_NOTE = 60
 def add_cli(commands: Any) -> Any:
     """Add the ``runs`` and ``invalidate`` commands to the ``luigi-tasks`` parser; return the
     ``runs`` sub-commands, for more."""
-    runs_parser = commands.add_parser("runs", help="list runs, or explain one node by node")
+    runs_parser = commands.add_parser("runs", help="list runs, explain one node by node, or compare two")
     runs_sub = runs_parser.add_subparsers(title="runs commands", metavar="ACTION", required=True)
     list_parser = runs_sub.add_parser("list", help="every run, oldest first")
     list_parser.set_defaults(func=guard(cmd_list))

@@ -216,13 +216,22 @@ def flatten(data: Any, prefix: str = "") -> dict[str, Any]:
 
 
 def parameter_diff(old: dict[str, Any], new: dict[str, Any]) -> list[str]:
-    """Lines like ``split.test_size: 0.2 -> 0.3`` for every parameter that differs."""
+    """Lines like ``split.test_size: 0.2 -> 0.3`` for every parameter that differs.
+
+    An empty mapping that the other side fills in (``init_args: {}`` against
+    ``init_args: {alpha: 0.5}``) is not a line of its own: the keys under it say it all.
+    """
     a, b = flatten(old), flatten(new)
+    keys = sorted(set(a) | set(b))
     missing = object()
+
+    def filled_in(key: str) -> bool:
+        return {} in (a.get(key), b.get(key)) and any(k.startswith(key + ".") for k in keys)
+
     return [
         f"{key}: {_show(a.get(key, missing), missing)} -> {_show(b.get(key, missing), missing)}"
-        for key in sorted(set(a) | set(b))
-        if a.get(key, missing) != b.get(key, missing)
+        for key in keys
+        if a.get(key, missing) != b.get(key, missing) and not filled_in(key)
     ]
 
 

@@ -331,3 +331,16 @@ def test_a_node_start_reads_records_as_of_the_last_full_read(project: Path) -> N
     assert runs.read_node_record(loaded, "s1", "ns.A").status == "failed"  # not read again
     assert read_node_records(loaded, "s1")["ns.A"].status == "done"
     assert runs.read_node_record(loaded, "s1", "ns.A").status == "done"
+
+
+def test_parameter_diff_names_each_changed_key_once() -> None:
+    old = {"split": {"test_size": 0.2, "random_state": 42}, "model": {"init_args": {}}}
+    new = {"split": {"test_size": 0.3, "random_state": 42}, "model": {"init_args": {"alpha": 0.5}}, "extra": "x"}
+    assert runs.parameter_diff(old, new) == [
+        "extra: (absent) -> 'x'",
+        "model.init_args.alpha: (absent) -> 0.5",
+        "split.test_size: 0.2 -> 0.3",
+    ]
+    assert runs.parameter_diff(new, old)[1] == "model.init_args.alpha: 0.5 -> (absent)"
+    assert runs.parameter_diff({"a": {}}, {"a": 1}) == ["a: {} -> 1"]  # nothing under it: still a change
+    assert runs.parameter_diff(old, old) == []
