@@ -97,12 +97,13 @@ def explain(project: Project, run_id: str, *, staleness: bool = True) -> list[tu
 
 def state_note(status: str, reason: str, duration: str) -> tuple[str, str]:
     """An :func:`explain` row's state (``reused from R`` is ``reused``) and a short note
-    saying it: ``ran in 0.04 s``, ``reused from R``, ``failed: <why>``, ``not run``."""
+    saying it: ``ran in 0.04 s``, ``reused from R``, ``failed: <why>``, ``stale: <why>``,
+    ``running``, ``not run``."""
     if status.startswith("reused from "):
         return "reused", status
     if status == "ran":
         return status, f"ran in {duration}"
-    note = f"{status}: {reason}" if reason and status != "not run" else status
+    note = f"{status}: {reason}" if reason and status in ("failed", "stale") else status  # others: why it ran
     if len(note) > _LONGEST_NOTE:
         note = note[: _LONGEST_NOTE - 3] + "..."
     return status, note

@@ -192,3 +192,14 @@ def test_names_with_quotes_brackets_and_backslashes_survive_both_formats() -> No
     mermaid = to_mermaid(ODD)
     assert '[("sales #quot;EU#quot; #lt;2024#gt; #35;1 \\ final")]' in mermaid
     assert '["Clean<br/>failed: KeyError: #quot;x#quot;"]' in mermaid
+
+
+def test_viz_of_a_run_whose_raw_input_changed_since_shows_its_nodes_stale(toy: Path) -> None:
+    assert run_toy(toy, "ToyPipeline", "--local-scheduler", "--run-id", "r1").returncode == 0
+    (toy / "data" / "01_raw" / "raw.csv").write_text("x\n5\n", encoding="utf-8")
+    mermaid = run_cli(toy, "viz", "--module", "toy_pipeline", "--run-id", "r1", env=TOY_ENV).stdout
+    notes = dict(re.findall(r'\["(Step\w)<br/>([^"]*)"\]', mermaid))
+    assert notes["StepA"] == "stale: input changed: raw"
+    assert all(note.startswith("stale: input changed: ") for note in notes.values()), notes
+    stale = re.search(r"class (\S+) stale", mermaid)
+    assert stale is not None and len(stale.group(1).split(",")) == 4
