@@ -16,7 +16,7 @@ from luigi_tasks.errors import RunError
 from luigi_tasks.fingerprint import Fingerprint, node_fingerprint
 from luigi_tasks.graph import current_graph
 from luigi_tasks.node import NodeTask
-from luigi_tasks.project import Project, current_project
+from luigi_tasks.project import Project
 
 _LONGEST_NOTE = 60
 
@@ -26,7 +26,8 @@ def add_cli(commands: Any) -> Any:
     ``runs`` sub-commands, for more."""
     runs_parser = commands.add_parser("runs", help="list runs, explain one node by node, or compare two")
     runs_sub = runs_parser.add_subparsers(title="runs commands", metavar="ACTION", required=True)
-    list_parser = runs_sub.add_parser("list", help="every run, oldest first")
+    list_parser = runs_sub.add_parser("list", help="every run, oldest first: complete, failed or unfinished")
+    list_parser.add_argument("--module", help=MODULE_HELP)
     list_parser.set_defaults(func=guard(cmd_list))
     show = runs_sub.add_parser("show", help="each node of a run: ran / reused / failed / not run, and why")
     show.add_argument("run_id")
@@ -52,16 +53,31 @@ def find_node(name: str) -> type[NodeTask]:
     raise RunError(f"No node called '{name}'. Nodes: {known}.")
 
 
+def run_state(records: dict[str, runs.NodeRecord], families: list[str]) -> str:
+    """A run at a glance, from its node records: ``complete``, ``failed: <nodes>``, or
+    ``unfinished: k of n nodes done`` (stopped, still running, or only part of it asked for)."""
+    failed = sorted(family for family, record in records.items() if record.status == "failed")
+    if failed:
+        return "failed: " + ", ".join(failed)
+    done = sum(1 for family in families if family in records and records[family].status in runs.COMPLETE)
+    return "complete" if done == len(families) else f"unfinished: {done} of {len(families)} nodes done"
+
+
 def cmd_list(args: argparse.Namespace) -> int:
-    project = current_project()
+    """Every run, oldest first, with its state against the pipelines of ``--module``."""
+    project = load_project(args.module)
     infos = runs.list_runs(project)
     if not infos:
         print(f"No runs yet in {project.runs_dir}.")
         return 0
-    print(f"{'run id':<28} {'created':<30} {'nodes':>5}  reuse from")
+    families = [task.get_task_family() for task in current_graph().upstream]
+    rows = [("run id", "created", "reuse from", "state")]
     for info in infos:
-        records = runs.read_node_records(project, info["run_id"])
-        print(f"{info['run_id']:<28} {info.get('created', ''):<30} {len(records):>5}  {info.get('reuse_from') or '-'}")
+        state = run_state(runs.read_node_records(project, info["run_id"]), families)
+        rows.append((info["run_id"], info.get("created", "-"), info.get("reuse_from") or "-", state))
+    widths = [max(len(row[i]) for row in rows) for i in range(3)]
+    for row in rows:
+        print("  ".join([*(cell.ljust(width) for cell, width in zip(row[:3], widths, strict=True)), row[3]]))
     return 0
 
 

@@ -15,7 +15,7 @@ from pathlib import Path
 from luigi_tasks import fingerprint, journal, runs
 from luigi_tasks.project import Project
 from luigi_tasks.runs import NodeRecord, read_node_records, write_node_record
-from tests.conftest import calls, run_cli, run_luigi, run_toy, tree_digest, wait_settled
+from tests.conftest import REPO, calls, run_cli, run_luigi, run_toy, tree_digest, wait_settled
 from tests.toy import TOY_DIR
 
 MODULE = ("--module", "luigi_tasks.pipelines")
@@ -344,3 +344,24 @@ def test_parameter_diff_names_each_changed_key_once() -> None:
     assert runs.parameter_diff(new, old)[1] == "model.init_args.alpha: 0.5 -> (absent)"
     assert runs.parameter_diff({"a": {}}, {"a": 1}) == ["a: {} -> 1"]  # nothing under it: still a change
     assert runs.parameter_diff(old, old) == []
+
+
+def test_runs_list_shows_each_run_complete_failed_or_unfinished(toy: Path) -> None:
+    env = {"PYTHONPATH": os.pathsep.join([str(TOY_DIR), str(REPO)])}
+    assert run_cli(toy, "runs", "list", "--module", "toy_pipeline", env=env).stdout.startswith("No runs yet in ")
+    (toy / "FAIL_B").touch()
+    assert run_toy(toy, "ToyPipeline", "--local-scheduler", "--run-id", "r1").returncode == 30
+    (toy / "FAIL_B").unlink()
+    assert run_toy(toy, "ToyPipeline", "--local-scheduler", "--run-id", "r2", "--reuse-from", "r1").returncode == 0
+    assert run_toy(toy, "toy.StepA", "--local-scheduler", "--run-id", "r3").returncode == 0
+
+    listed = run_cli(toy, "runs", "list", "--module", "toy_pipeline", env=env)
+    assert listed.returncode == 0, listed.stderr
+    header, *lines = listed.stdout.splitlines()
+    assert header.split() == ["run", "id", "created", "reuse", "from", "state"]
+    rows = {cells[0]: (cells[2], cells[3]) for cells in (line.split(None, 3) for line in lines)}
+    assert rows == {
+        "r1": ("-", "failed: toy.StepB"),
+        "r2": ("r1", "complete"),
+        "r3": ("-", "unfinished: 1 of 4 nodes done"),
+    }
