@@ -26,8 +26,7 @@ from typing import Any
 from luigi_tasks import runs
 from luigi_tasks.cli_support import MODULE_HELP, guard, load_project
 from luigi_tasks.datasets.json import JSONDataset
-from luigi_tasks.errors import DatasetError
-from luigi_tasks.graph import NodeGraph, current_graph
+from luigi_tasks.errors import DatasetError, RunError
 from luigi_tasks.project import Project
 from luigi_tasks.run_commands import explain, state_note
 
@@ -50,11 +49,11 @@ class RunComparison:
     numbers: list[tuple[str, Number | None, Number | None]]
 
 
-def compare_runs(project: Project, graph: NodeGraph, a: str, b: str) -> RunComparison:
+def compare_runs(project: Project, a: str, b: str) -> RunComparison:
     """Compare runs ``a`` and ``b`` of ``project``.
 
     The numbers are those of every versioned JSON dataset (nested keys joined with dots),
-    read from the version each run's record points at (another run's, if reused).
+    read with :func:`luigi_tasks.runs.load_output` (another run's version, if reused).
 
     Raises:
         RunError: either run does not exist.
@@ -63,7 +62,7 @@ def compare_runs(project: Project, graph: NodeGraph, a: str, b: str) -> RunCompa
     info_a = runs.read_run_info(project, a) or {}
     info_b = runs.read_run_info(project, b) or {}
     nodes = [(ra[0], state_note(*ra[1:])[1], state_note(*rb[1:])[1]) for ra, rb in zip(rows_a, rows_b, strict=True)]
-    values_a, values_b = _numbers(project, graph, a), _numbers(project, graph, b)
+    values_a, values_b = _numbers(project, a), _numbers(project, b)
     numbers = [(key, values_a.get(key), values_b.get(key)) for key in dict.fromkeys([*values_a, *values_b])]
     return RunComparison(
         a=a,
@@ -76,20 +75,15 @@ def compare_runs(project: Project, graph: NodeGraph, a: str, b: str) -> RunCompa
     )
 
 
-def _numbers(project: Project, graph: NodeGraph, run_id: str) -> dict[str, Number]:
-    records = runs.read_node_records(project, run_id)
+def _numbers(project: Project, run_id: str) -> dict[str, Number]:
     found: dict[str, Number] = {}
     for name in project.catalog:
         entry = project.catalog.entry(name)
-        producer = graph.producers.get(name)
-        if not entry.versioned or producer is None or not issubclass(entry.dataset_type, JSONDataset):
-            continue
-        record = records.get(producer.get_task_family())
-        if record is None or record.status not in runs.COMPLETE:
+        if not entry.versioned or not issubclass(entry.dataset_type, JSONDataset):
             continue
         try:
-            value = project.catalog.load(name, run_id=record.versions.get(name, run_id))
-        except DatasetError:  # moved aside or deleted since: the run has no value to show
+            value = runs.load_output(name, run_id, project)
+        except (RunError, DatasetError):  # not saved in that run, or deleted since: nothing to show
             continue
         flat = runs.flatten(value) if isinstance(value, dict) else {"": value}
         for key, number in flat.items():
@@ -138,7 +132,7 @@ def render(c: RunComparison) -> list[str]:
 def cmd_compare(args: argparse.Namespace) -> int:
     """Print :func:`render` of runs ``args.a`` and ``args.b``."""
     project = load_project(args.module)
-    print("\n".join(render(compare_runs(project, current_graph(), args.a, args.b))))
+    print("\n".join(render(compare_runs(project, args.a, args.b))))
     return 0
 
 

@@ -408,6 +408,39 @@ def resolve_run(project: Project, run_id: str, *, exclude: str | None = None) ->
     return run_id
 
 
+def load_output(name: str, run_id: str = LATEST, project: Project | None = None) -> Any:
+    """Load dataset ``name`` as run ``run_id`` has it: its own version, or the version it
+    reused from an earlier run (which ``catalog.load(name, run_id)`` cannot find).
+
+    For notebooks and scripts; ``latest`` is the newest run.
+
+    Example:
+        >>> metrics = load_output("metrics", "exp2")   # even if exp2 reused it from exp1
+
+    Raises:
+        RunError: no such run, or no node of the run saved ``name`` (it failed, or did not
+            run yet).
+        DatasetError: the saved file cannot be read (or was deleted since).
+    """
+    project = project or current_project()
+    if run_id == LATEST:
+        infos = list_runs(project)
+        if not infos:
+            raise RunError(f"There is no run yet in {project.runs_dir}.")
+        run_id = infos[-1]["run_id"]
+    elif read_run_info(project, run_id) is None:
+        raise RunError(f"Run '{run_id}' does not exist in {project.runs_dir}. `luigi-tasks runs list` shows the runs.")
+    if not project.catalog.is_versioned(name):
+        return project.catalog.load(name)
+    for record in read_node_records(project, run_id).values():
+        if name in record.versions and record.status in COMPLETE:
+            return project.catalog.load(name, run_id=record.versions[name])
+    raise RunError(
+        f"Run '{run_id}' has no '{name}': no node saved it in that run (it failed or did not run). "
+        f"`luigi-tasks runs show {run_id}` tells what happened."
+    )
+
+
 def invalidate(project: Project, run_id: str, start: type[NodeTask]) -> list[tuple[str, list[str]]]:
     """Make ``start`` and everything downstream of it run again in run ``run_id``.
 

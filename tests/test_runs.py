@@ -9,10 +9,14 @@ import json
 import multiprocessing
 import os
 import platform
+import re
 import weakref
 from pathlib import Path
 
-from luigi_tasks import fingerprint, journal, runs
+import pytest
+
+from luigi_tasks import fingerprint, journal, load_output, runs
+from luigi_tasks.errors import DatasetError, RunError
 from luigi_tasks.project import Project
 from luigi_tasks.runs import NodeRecord, read_node_records, write_node_record
 from tests.conftest import REPO, calls, run_cli, run_luigi, run_toy, tree_digest, wait_settled
@@ -191,6 +195,18 @@ def test_reuse_runs_only_changed_nodes_and_reused_outputs_load(project: Path) ->
     assert len(catalog.load("predictions", "u2")) == len(test_x) == 110
     assert 0.5 < json.loads((project / "data/08_reporting/metrics.json/u2/metrics.json").read_text())["r2"] < 0.75
 
+    # In a notebook: the catalog alone looks in u2's own folder; load_output follows u2's record.
+    p = Project.load(project)
+    with pytest.raises(DatasetError, match=r"has no data at .*/u2/"):
+        p.catalog.load("test_x", run_id="u2")
+    assert load_output("test_x", "u2", p).equals(test_x)
+    assert load_output("metrics", "latest", p) == json.loads(
+        (project / "data/08_reporting/metrics.json/u2/metrics.json").read_text()
+    )
+    assert load_output("houses", "u1", p).shape == (546, 12)  # a raw input: unversioned
+    with pytest.raises(RunError, match=re.escape("Run 'u9' does not exist")):
+        load_output("model", "u9", p)
+
     again = run_luigi(project, *MODULE, "FullPipeline", "--local-scheduler", "--run-id", "u2")
     assert again.returncode == 0 and "Did not run any tasks" in again.stderr
 
@@ -365,3 +381,5 @@ def test_runs_list_shows_each_run_complete_failed_or_unfinished(toy: Path) -> No
         "r2": ("r1", "complete"),
         "r3": ("-", "unfinished: 1 of 4 nodes done"),
     }
+    with pytest.raises(RunError, match=re.escape("Run 'r1' has no 'b': no node saved it in that run")):
+        load_output("b", "r1", Project.load(toy))
