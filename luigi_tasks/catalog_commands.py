@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from luigi_tasks.catalog import DatasetEntry
-from luigi_tasks.cli_support import MODULE_HELP, guard, load_project
+from luigi_tasks.cli_support import MODULE_HELP, guard, load_project, table
 from luigi_tasks.datasets import BUILTIN_TYPES
 from luigi_tasks.graph import NodeGraph, current_graph
 from luigi_tasks.project import Project, is_parameter
@@ -87,14 +87,12 @@ def _shown_path(filepath: str, project: Project) -> str:
 def cmd_catalog_list(args: argparse.Namespace) -> int:
     """Print :func:`catalog_rows` as a table, then the datasets no node uses."""
     rows = catalog_rows(load_project(args.module), current_graph())
-    table = [("dataset", "type", "versioned", "filepath", "made by", "read by")]
+    lines = [("dataset", "type", "versioned", "filepath", "made by", "read by")]
     for row in rows:
         made_by = row.made_by or ("(raw)" if row.read_by else "-")
         versioned = "yes" if row.versioned else "-"
-        table.append((row.dataset, row.type, versioned, row.filepath, made_by, ", ".join(row.read_by) or "-"))
-    widths = [max(len(line[i]) for line in table) for i in range(len(table[0]) - 1)]
-    for line in table:
-        print("  ".join(cell.ljust(width) for cell, width in zip(line[:-1], widths, strict=True)) + "  " + line[-1])
+        lines.append((row.dataset, row.type, versioned, row.filepath, made_by, ", ".join(row.read_by) or "-"))
+    print("\n".join(table(lines)))
     unused = [row.dataset for row in rows if not row.used]
     if unused:
         print(f"\nDeclared in the catalog, used by no node: {', '.join(unused)}.")

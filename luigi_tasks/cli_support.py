@@ -49,3 +49,10 @@ def load_project(module: str | None) -> Project:
             "defining the pipelines; it must be importable (installed, or its folder on PYTHONPATH)."
         ) from None
     return current_project()
+
+
+def table(rows: list[tuple[str, ...]]) -> list[str]:
+    """``rows`` as text lines, columns two spaces apart and padded to their widest cell; the
+    last column is not padded (no trailing blanks)."""
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]) - 1)]
+    return ["  ".join([*(cell.ljust(w) for cell, w in zip(row[:-1], widths, strict=True)), row[-1]]) for row in rows]

@@ -11,7 +11,7 @@ import argparse
 from typing import Any
 
 from luigi_tasks import runs
-from luigi_tasks.cli_support import DEFAULT_MODULE, MODULE_HELP, guard, load_project
+from luigi_tasks.cli_support import DEFAULT_MODULE, MODULE_HELP, guard, load_project, table
 from luigi_tasks.errors import RunError
 from luigi_tasks.fingerprint import Fingerprint, node_fingerprint
 from luigi_tasks.graph import current_graph
@@ -75,9 +75,7 @@ def cmd_list(args: argparse.Namespace) -> int:
     for info in infos:
         state = run_state(runs.read_node_records(project, info["run_id"]), families)
         rows.append((info["run_id"], info.get("created", "-"), info.get("reuse_from") or "-", state))
-    widths = [max(len(row[i]) for row in rows) for i in range(3)]
-    for row in rows:
-        print("  ".join([*(cell.ljust(width) for cell, width in zip(row[:3], widths, strict=True)), row[3]]))
+    print("\n".join(table(rows)))
     return 0
 
 
@@ -87,8 +85,7 @@ def explain(project: Project, run_id: str, *, staleness: bool = True) -> list[tu
     With ``staleness``, a completed node whose code, parameters or inputs changed since is
     ``stale``; without, each node is as its record says.
     """
-    if runs.read_run_info(project, run_id) is None:
-        raise RunError(f"Run '{run_id}' does not exist in {project.runs_dir}. `luigi-tasks runs list` shows the runs.")
+    runs.require_run(project, run_id)
     records = runs.read_node_records(project, run_id)
     graph = current_graph()
     order = graph.closure_of(list(graph.upstream))

@@ -24,9 +24,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from luigi_tasks import runs
-from luigi_tasks.cli_support import MODULE_HELP, guard, load_project
+from luigi_tasks.cli_support import MODULE_HELP, guard, load_project, table
 from luigi_tasks.datasets.json import JSONDataset
-from luigi_tasks.errors import DatasetError, RunError
+from luigi_tasks.errors import DatasetError
 from luigi_tasks.project import Project
 from luigi_tasks.run_commands import explain, state_note
 
@@ -53,14 +53,14 @@ def compare_runs(project: Project, a: str, b: str) -> RunComparison:
     """Compare runs ``a`` and ``b`` of ``project``.
 
     The numbers are those of every versioned JSON dataset (nested keys joined with dots),
-    read with :func:`luigi_tasks.runs.load_output` (another run's version, if reused).
+    from the version each run's record points at (:func:`luigi_tasks.runs.output_version`:
+    another run's, if reused).
 
     Raises:
         RunError: either run does not exist.
     """
+    info_a, info_b = runs.require_run(project, a), runs.require_run(project, b)
     rows_a, rows_b = explain(project, a, staleness=False), explain(project, b, staleness=False)
-    info_a = runs.read_run_info(project, a) or {}
-    info_b = runs.read_run_info(project, b) or {}
     nodes = [(ra[0], state_note(*ra[1:])[1], state_note(*rb[1:])[1]) for ra, rb in zip(rows_a, rows_b, strict=True)]
     values_a, values_b = _numbers(project, a), _numbers(project, b)
     numbers = [(key, values_a.get(key), values_b.get(key)) for key in dict.fromkeys([*values_a, *values_b])]
@@ -76,14 +76,18 @@ def compare_runs(project: Project, a: str, b: str) -> RunComparison:
 
 
 def _numbers(project: Project, run_id: str) -> dict[str, Number]:
+    records = runs.read_node_records(project, run_id)
     found: dict[str, Number] = {}
     for name in project.catalog:
         entry = project.catalog.entry(name)
         if not entry.versioned or not issubclass(entry.dataset_type, JSONDataset):
             continue
+        version = runs.output_version(records, name)
+        if version is None:  # not saved in that run
+            continue
         try:
-            value = runs.load_output(name, run_id, project)
-        except (RunError, DatasetError):  # not saved in that run, or deleted since: nothing to show
+            value = project.catalog.load(name, run_id=version)
+        except DatasetError:  # deleted since: nothing to show
             continue
         flat = runs.flatten(value) if isinstance(value, dict) else {"": value}
         for key, number in flat.items():
@@ -102,16 +106,10 @@ def _change(old: Number | None, new: Number | None) -> str:
     return f"{new - old:+.6g}"
 
 
-def _table(rows: list[tuple[str, ...]]) -> list[str]:
-    """Columns padded to their widest cell; the last one is not padded."""
-    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]) - 1)]
-    return ["  ".join([*(cell.ljust(w) for cell, w in zip(row[:-1], widths, strict=True)), row[-1]]) for row in rows]
-
-
 def render(c: RunComparison) -> list[str]:
     """The lines ``luigi-tasks runs compare`` prints."""
     (info_a, info_b) = c.infos
-    lines = _table([
+    lines = table([
         ("", c.a, c.b),
         ("created", str(info_a.get("created", "-")), str(info_b.get("created", "-"))),
         ("code", info_a.get("code_version") or "unknown", info_b.get("code_version") or "unknown"),
@@ -120,9 +118,9 @@ def render(c: RunComparison) -> list[str]:
     for title, diff in (("Parameters", c.parameters), ("Libraries", c.libraries)):
         lines += ["", f"{title} that differ:" if diff else f"{title}: the same."]
         lines += [f"  {line}" for line in diff]
-    lines += ["", *_table([("node", c.a, c.b), *c.nodes])]
+    lines += ["", *table([("node", c.a, c.b), *c.nodes])]
     if c.numbers:
-        lines += ["", *_table([("number", c.a, c.b, "change"),
+        lines += ["", *table([("number", c.a, c.b, "change"),
                                *((key, _shown(x), _shown(y), _change(x, y)) for key, x, y in c.numbers)])]
     else:
         lines += ["", "No numbers to compare: neither run has a versioned JSON output holding numbers."]

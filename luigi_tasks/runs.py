@@ -408,6 +408,27 @@ def resolve_run(project: Project, run_id: str, *, exclude: str | None = None) ->
     return run_id
 
 
+def require_run(project: Project, run_id: str) -> dict[str, Any]:
+    """Run ``run_id``'s ``run.json``.
+
+    Raises:
+        RunError: the run does not exist.
+    """
+    info = read_run_info(project, run_id)
+    if info is None:
+        raise RunError(f"Run '{run_id}' does not exist in {project.runs_dir}. `luigi-tasks runs list` shows the runs.")
+    return info
+
+
+def output_version(records: dict[str, NodeRecord], name: str) -> str | None:
+    """The run id whose version of dataset ``name`` a run's node ``records`` point at (the
+    run's own, or an earlier run's if reused); ``None`` if no completed node saved it."""
+    for record in records.values():
+        if name in record.versions and record.status in COMPLETE:
+            return record.versions[name]
+    return None
+
+
 def load_output(name: str, run_id: str = LATEST, project: Project | None = None) -> Any:
     """Load dataset ``name`` as run ``run_id`` has it: its own version, or the version it
     reused from an earlier run (which ``catalog.load(name, run_id)`` cannot find).
@@ -428,13 +449,13 @@ def load_output(name: str, run_id: str = LATEST, project: Project | None = None)
         if not infos:
             raise RunError(f"There is no run yet in {project.runs_dir}.")
         run_id = infos[-1]["run_id"]
-    elif read_run_info(project, run_id) is None:
-        raise RunError(f"Run '{run_id}' does not exist in {project.runs_dir}. `luigi-tasks runs list` shows the runs.")
+    else:
+        require_run(project, run_id)
     if not project.catalog.is_versioned(name):
         return project.catalog.load(name)
-    for record in read_node_records(project, run_id).values():
-        if name in record.versions and record.status in COMPLETE:
-            return project.catalog.load(name, run_id=record.versions[name])
+    version = output_version(read_node_records(project, run_id), name)
+    if version is not None:
+        return project.catalog.load(name, run_id=version)
     raise RunError(
         f"Run '{run_id}' has no '{name}': no node saved it in that run (it failed or did not run). "
         f"`luigi-tasks runs show {run_id}` tells what happened."
@@ -449,8 +470,7 @@ def invalidate(project: Project, run_id: str, start: type[NodeTask]) -> list[tup
     """
     from luigi_tasks.graph import current_graph
 
-    if read_run_info(project, run_id) is None:
-        raise RunError(f"Run '{run_id}' does not exist in {project.runs_dir}.")
+    require_run(project, run_id)
     done = []
     records = read_node_records(project, run_id)
     for task in current_graph().downstream_closure(start):
