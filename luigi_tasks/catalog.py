@@ -35,7 +35,7 @@ from typing import Any
 
 from luigi_tasks.config import load_config, resolve_path
 from luigi_tasks.datasets import BUILTIN_TYPES, AbstractDataset
-from luigi_tasks.errors import CatalogError
+from luigi_tasks.errors import CatalogError, DatasetError
 
 KNOWN_KEYS = frozenset(
     {
@@ -171,8 +171,22 @@ class DataCatalog:
         return built
 
     def load(self, name: str, run_id: str | None = None) -> Any:
-        """Load ``name`` (its version of run ``run_id`` if versioned)."""
-        return self.dataset(name, run_id).load()
+        """Load ``name`` (its version of run ``run_id`` if versioned).
+
+        This reads the file in run ``run_id``'s own folder. An output that run reused from an
+        earlier run lives in that run's folder: :func:`luigi_tasks.load_output` follows the
+        run's record to it.
+        """
+        dataset = self.dataset(name, run_id)
+        try:
+            return dataset.load()
+        except DatasetError as exc:
+            if run_id is None or dataset.version is None or dataset.exists():
+                raise
+            raise DatasetError(
+                f"{exc} If run {run_id!r} reused it from an earlier run, "
+                f"load_output({name!r}, {run_id!r}) (from luigi_tasks) finds it there."
+            ) from None
 
     def save(self, name: str, data: Any, run_id: str | None = None) -> None:
         """Save ``data`` as ``name`` (as run ``run_id``'s version if versioned)."""

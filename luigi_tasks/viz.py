@@ -113,12 +113,16 @@ def _task_class(name: str) -> type[luigi.Task]:
     except TaskClassException:
         task_class = None
     if task_class is None or not issubclass(task_class, (PipelineTask, NodeTask)):
-        known = [n for n in Register.task_names() if _is_pipeline(n)]
-        raise PipelineError(
-            f"No pipeline or node task called '{name}'. Pipelines: {', '.join(known) or 'none'}; "
-            "or give a node's task family (data_science.TrainModel)."
-        ) from None
-    return task_class
+        problem = f"No pipeline or node task called '{name}'."
+    elif not node_classes(task_class):  # PipelineTask itself, or a pipeline with empty parts
+        problem = f"Pipeline '{name}' has no nodes."
+    else:
+        return task_class
+    known = [n for n in Register.task_names() if _is_pipeline(n)]
+    raise PipelineError(
+        f"{problem} Pipelines: {', '.join(known) or 'none'}; or give a node's task family "
+        "(data_science.TrainModel)."
+    )
 
 
 def _is_pipeline(name: str) -> bool:

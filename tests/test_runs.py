@@ -197,7 +197,7 @@ def test_reuse_runs_only_changed_nodes_and_reused_outputs_load(project: Path) ->
 
     # In a notebook: the catalog alone looks in u2's own folder; load_output follows u2's record.
     p = Project.load(project)
-    with pytest.raises(DatasetError, match=r"has no data at .*/u2/"):
+    with pytest.raises(DatasetError, match=r"has no data at .*/u2/.*load_output\('test_x', 'u2'\)"):
         p.catalog.load("test_x", run_id="u2")
     assert load_output("test_x", "u2", p).equals(test_x)
     assert load_output("metrics", "latest", p) == json.loads(

@@ -180,6 +180,9 @@ def test_viz_refuses_an_unknown_pipeline_or_run_in_one_line(toy: Path) -> None:
         "luigi-tasks: error: No pipeline or node task called 'ToyPipe'. Pipelines: ToyPipeline; "
         "or give a node's task family (data_science.TrainModel)."
     )
+    base = run_cli(toy, "viz", "--module", "toy_pipeline", "--pipeline", "PipelineTask", env=TOY_ENV)
+    assert base.returncode == 2
+    assert base.stderr.startswith("luigi-tasks: error: Pipeline 'PipelineTask' has no nodes. Pipelines: ToyPipeline;")
     no_run = run_cli(toy, "viz", "--module", "toy_pipeline", "--run-id", "r9", env=TOY_ENV)
     assert no_run.returncode == 2
     assert "Run 'r9' does not exist" in no_run.stderr and "Traceback" not in no_run.stderr
