@@ -5,7 +5,9 @@ helper functions it calls from the same package, compared as syntax trees so for
 and comments do not count), the parameters it reads, and the fingerprints of its inputs:
 the producing node's fingerprint, or the content hash of a raw file. Everything is
 computed once per process; raw files are hashed once and then recognised by size and
-modification time.
+modification time. A raw file that is gone cannot be hashed: the fingerprints that depend
+on it name it in :attr:`Fingerprint.missing` and cannot be compared (no stale or unchanged
+verdict is made from them, and none is recorded).
 
 Example:
     >>> fp = node_fingerprint(TrainModel, "r1")
@@ -44,6 +46,8 @@ class Fingerprint:
     params: str
     inputs: dict[str, str]
     digest: str
+    #: Raw inputs upstream that are gone (then nothing can be said from this fingerprint).
+    missing: tuple[str, ...] = ()
 
     def to_dict(self) -> dict[str, Any]:
         return {"code": self.code, "params": self.params, "inputs": dict(self.inputs), "digest": self.digest}
@@ -103,9 +107,19 @@ def _source_tree(fn: Any) -> str:
         return code.co_code.hex() if code is not None else repr(fn)
 
 
+#: The "hash" of a raw input that does not exist.
+MISSING = "missing"
+
+
 def raw_hash(project: Project, path: str) -> str:
-    """Content hash of a raw input; recomputed only when its stat changes (:func:`~luigi_tasks.storage.stat_key`)."""
-    return _raw_hash(project.runs_dir, path)
+    """Content hash of a raw input; recomputed only when its stat changes (:func:`~luigi_tasks.storage.stat_key`).
+
+    :data:`MISSING` if there is no file.
+    """
+    try:
+        return _raw_hash(project.runs_dir, path)
+    except FileNotFoundError:
+        return MISSING
 
 
 @functools.cache
@@ -139,16 +153,21 @@ def _node_fingerprint(project: Project, task_class: type[NodeTask], run_id: str)
     spec, graph = task_class.node, current_graph()
     params = {ref: project.parameter(ref) for ref in spec.inputs if is_parameter(ref)}
     inputs: dict[str, str] = {}
+    missing: dict[str, None] = {}
     for ref in spec.inputs:
         if is_parameter(ref):
             continue
         producer = graph.producers.get(ref)
         if producer is not None:
-            inputs[ref] = _node_fingerprint(project, producer, run_id).digest
+            upstream = _node_fingerprint(project, producer, run_id)
+            inputs[ref] = upstream.digest
+            missing.update(dict.fromkeys(upstream.missing))
         else:
             inputs[ref] = raw_hash(project, project.catalog.dataset(ref, run_id).path)
+            if inputs[ref] == MISSING:
+                missing[ref] = None
     code = code_hash(spec.func)
     params_hash = _digest(json.dumps(params, sort_keys=True, default=repr))
     outputs = ",".join(spec.outputs)
     digest = _digest(code, params_hash, outputs, *(f"{k}={v}" for k, v in sorted(inputs.items())))
-    return Fingerprint(code, params_hash, inputs, digest)
+    return Fingerprint(code, params_hash, inputs, digest, tuple(missing))

@@ -167,13 +167,14 @@ class NodeTask(FixedParams, luigi.Task):
             duration = time.perf_counter() - started
             status.finish(f"done in {duration:.2f} s; in: {inputs_text}; out: {outputs_text}")
 
+        fp = fingerprint.node_fingerprint(type(self), self.run_id)
         runs.write_node_record(
             project,
             record.finish(
                 "done",
                 versions=dict.fromkeys(targets, self.run_id),
                 outputs={n: t.path for n, t in targets.items()},
-                fingerprint=fingerprint.node_fingerprint(type(self), self.run_id).to_dict(),
+                fingerprint=None if fp.missing else fp.to_dict(),  # unknown upstream: record none
             ),
         )
         logger.info(

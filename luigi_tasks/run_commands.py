@@ -99,9 +99,10 @@ def explain(project: Project, run_id: str, *, staleness: bool = True) -> list[tu
         status = {"done": "ran", "reused": f"reused from {rec.reused_from}"}.get(rec.status, rec.status)
         reason = rec.error if rec.status == "failed" else rec.reason or ""
         if staleness and rec.status in runs.COMPLETE and rec.fingerprint:
-            earlier = Fingerprint.from_dict(rec.fingerprint)
-            why = node_fingerprint(task, run_id).explain_change(earlier, task.node.func_name)
-            if why:
+            current = node_fingerprint(task, run_id)
+            if current.missing:
+                reason = f"not checked for changes: raw input {', '.join(current.missing)} is missing"
+            elif why := current.explain_change(Fingerprint.from_dict(rec.fingerprint), task.node.func_name):
                 status, reason = "stale", why
         duration = f"{rec.duration_s:.2f} s" if rec.duration_s is not None and rec.status != "reused" else "-"
         rows.append((family, status, reason, duration))

@@ -341,7 +341,8 @@ def _prepare(project: Project, root: luigi.Task) -> RunState:
     for task in nodes:
         rec = records.get(task.get_task_family())
         if rec and rec.status in COMPLETE and rec.fingerprint:
-            why = node_fingerprint(task, run_id).explain_change(
+            current = node_fingerprint(task, run_id)
+            why = None if current.missing else current.explain_change(
                 Fingerprint.from_dict(rec.fingerprint), task.node.func_name
             )
             if why:
@@ -373,6 +374,9 @@ def _prepare(project: Project, root: luigi.Task) -> RunState:
             run_state.reasons[family] = f"not complete in run {source}"
             continue
         current = node_fingerprint(task, run_id)
+        if current.missing:
+            run_state.reasons[family] = f"raw input {', '.join(current.missing)} is missing"
+            continue
         why = current.explain_change(Fingerprint.from_dict(old.fingerprint), task.node.func_name)
         versions = old.versions or dict.fromkeys(task.node.outputs, source)
         if why is None and all(project.catalog.dataset(n, v).exists() for n, v in versions.items()):

@@ -134,6 +134,40 @@ def test_a_raw_input_rewritten_with_its_old_size_and_mtime_is_seen_as_changed(to
     assert "  toy.StepA: input changed: raw" in refused.stderr.splitlines()
 
 
+def test_a_raw_input_gone_since_a_run_leaves_it_complete_and_unjudged(toy: Path) -> None:
+    """A raw file moved away cannot be hashed: no stale verdict, no crash, no record of a guess."""
+    (toy / "FAIL_B").touch()
+    assert run_toy(toy, "ToyPipeline", "--local-scheduler", "--run-id", "g1").returncode == 30
+    (toy / "FAIL_B").unlink()
+    assert run_toy(toy, "ToyPipeline", "--local-scheduler", "--run-id", "g2").returncode == 0
+    raw = toy / "data" / "01_raw" / "raw.csv"
+    raw.rename(toy / "raw.csv.away")
+    calls_log = toy / "calls.log"
+    calls_log.unlink()
+
+    again = run_toy(toy, "ToyPipeline", "--local-scheduler", "--run-id", "g2")
+    assert again.returncode == 0, again.stderr
+    assert "run g2 is complete" in again.stderr and "Traceback" not in again.stderr
+    shown = run_cli(toy, "runs", "show", "g2", "--module", "toy_pipeline", env={"PYTHONPATH": str(TOY_DIR)})
+    assert shown.returncode == 0, shown.stderr
+    step_a = next(line for line in shown.stdout.splitlines() if line.startswith("toy.StepA"))
+    assert "ran" in step_a and "not checked for changes: raw input raw is missing" in step_a
+    assert "stale" not in shown.stdout
+
+    resumed = run_toy(toy, "ToyPipeline", "--local-scheduler", "--run-id", "g1")  # B and C can run without raw
+    assert resumed.returncode == 0, resumed.stderr
+    assert calls(toy) == ["b", "c"]
+    assert records(toy, "g1")["toy.StepB"]["fingerprint"] is None  # made from an upstream that cannot be hashed
+
+    reuse = run_toy(toy, "ToyPipeline", "--local-scheduler", "--run-id", "g3", "--reuse-from", "g2")
+    assert reuse.returncode == 20, reuse.stderr  # Luigi's missing data: the raw file, named
+    assert str(raw) in reuse.stderr and "Traceback" not in reuse.stderr
+    assert "toy.StepA" not in records(toy, "g3")  # not reused: its input cannot be compared
+
+    (toy / "raw.csv.away").rename(raw)
+    assert run_toy(toy, "ToyPipeline", "--local-scheduler", "--run-id", "g2").returncode == 0  # not stale: unchanged
+
+
 def _edited_toy(tmp: Path, old: str, new: str) -> Path:
     folder = tmp / "edited"
     folder.mkdir(exist_ok=True)
