@@ -17,6 +17,7 @@ changed), and decides which nodes are reused from an earlier run (``--reuse-from
 
 from __future__ import annotations
 
+import hashlib
 import os
 import platform
 import posixpath
@@ -39,6 +40,7 @@ from luigi_tasks.storage import list_names, local_cache_path, read_cached, read_
 from luigi_tasks.versioning import RUN_ID_RE, validate_run_id
 
 if TYPE_CHECKING:
+    from luigi_tasks.catalog import DatasetEntry
     from luigi_tasks.node import NodeTask
 
 RUN_FILE = "run.json"
@@ -146,6 +148,8 @@ def reason_to_run(previous: NodeRecord | None) -> str:
         return f"failed before: {previous.error}"
     if previous.status == "running":
         return "an earlier attempt did not finish"
+    if previous.status in COMPLETE:
+        return f"its outputs are gone since it {'ran' if previous.status == 'done' else 'was reused'}"
     return previous.status
 
 
@@ -251,6 +255,7 @@ def create_or_check_run(project: Project, run_id: str, reuse_from: str | None) -
             "run_id": run_id,
             "created": _now(),
             "parameters": project.parameters,
+            "catalog": storage_digests(project),
             "code_version": _code_version(project),
             "libraries": _libraries(project),
             "reuse_from": reuse_from,
@@ -267,7 +272,38 @@ def create_or_check_run(project: Project, run_id: str, reuse_from: str | None) -
             "so it cannot continue with these:\n  " + "\n  ".join(diff) + "\nStart a new run "
             f"instead: --run-id <new id> (add --reuse-from {run_id} to reuse what did not change)."
         )
+    recorded = info.get("catalog") or {}  # runs made before it was recorded: nothing to check
+    if recorded:
+        now = storage_digests(project)
+        moved = sorted(n for n in recorded if n in now and now[n] != recorded[n])
+        if moved:
+            catalog = project.catalog
+            raise RunError(
+                f"Run '{run_id}' was started with other catalog entries for these datasets; its outputs "
+                "must stay where and as it saved them, so it cannot continue with these:\n  "
+                + "\n  ".join(f"{n}: now {_storage_of(project, catalog.entry(n))}" for n in moved)
+                + f"\nStart a new run instead: --run-id <new id>, or restore those entries (config/catalog.yml, "
+                f"config/{project.env}/catalog.yml)."
+            )
     return info
+
+
+def storage_digests(project: Project) -> dict[str, str]:
+    """Per dataset, a digest of where and how it is stored: its type, its filepath (relative
+    to the project root, so a moved checkout keeps its runs) and whether it is versioned."""
+    digests = {}
+    for name in project.catalog:
+        entry = project.catalog.entry(name)
+        ref = entry.type_ref if isinstance(entry.type_ref, str) else f"{entry.type_ref.__module__}:{entry.type_ref.__qualname__}"
+        digests[name] = hashlib.sha256(f"{ref} {_storage_of(project, entry)}".encode()).hexdigest()[:12]
+    return digests
+
+
+def _storage_of(project: Project, entry: DatasetEntry) -> str:
+    """How ``entry`` is stored, as a user reads it: ``PickleDataset at data/06_models/model.pkl, versioned``."""
+    ref = entry.type_ref if isinstance(entry.type_ref, str) else entry.type_ref.__qualname__
+    path = entry.filepath.removeprefix(project.root.as_posix() + "/")
+    return f"{ref.rpartition(':')[2]} at {path}{', versioned' if entry.versioned else ''}"
 
 
 class ReuseFromParameter(luigi.Parameter):

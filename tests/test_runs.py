@@ -103,6 +103,28 @@ def test_other_parameters_under_an_existing_run_id_are_refused_with_the_diff(pro
     assert tree_digest(project / "data") == data_before
 
 
+def test_other_catalog_entries_under_an_existing_run_id_are_refused(toy: Path) -> None:
+    """Moving a dataset (an overlay, another env) mid-run would rerun its maker elsewhere and keep
+    what its readers made from the old file: a silent mix. A moved checkout is not a change."""
+    assert run_toy(toy, "ToyPipeline", "--local-scheduler", "--run-id", "k1").returncode == 0
+    data_before = tree_digest(toy / "data")
+    (toy / "config" / "local").mkdir(exist_ok=True)
+    (toy / "config/local/catalog.yml").write_text("a: {type: pandas.ParquetDataset, filepath: data/02/a2.parquet, versioned: true}\n")
+    refused = run_toy(toy, "ToyPipeline", "--local-scheduler", "--run-id", "k1")
+    assert refused.returncode == 40
+    assert "Run 'k1' was started with other catalog entries" in refused.stderr
+    assert "  a: now ParquetDataset at data/02/a2.parquet, versioned" in refused.stderr.splitlines()
+    assert tree_digest(toy / "data") == data_before
+    (toy / "config/local/catalog.yml").unlink()
+
+    moved = toy.with_name("moved")
+    toy.rename(moved)
+    assert run_toy(moved, "ToyPipeline", "--local-scheduler", "--run-id", "k1").returncode == 0
+    (moved / "data/03/d.parquet/k1/d.parquet").unlink()
+    assert run_toy(moved, "ToyPipeline", "--local-scheduler", "--run-id", "k1").returncode == 0
+    assert records(moved, "k1")["toy.StepD"]["reason"] == "its outputs are gone since it ran"
+
+
 def test_a_raw_input_rewritten_with_its_old_size_and_mtime_is_seen_as_changed(toy: Path) -> None:
     """``cp -p`` (a new file) and ``rsync -t --inplace`` (the same file) keep size and mtime;
     the cached content hash must not be trusted then."""
