@@ -13,6 +13,7 @@ import os
 import shlex
 import socket
 import sys
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
@@ -139,15 +140,16 @@ class RunReport:
             ]
         out = [f"luigi-tasks: run {run_id} did not complete."]
         out += [f"luigi-tasks:   {p}" for p in problems]
+        out.append(
+            "luigi-tasks: (if the fix is other parameters, that is a new run: the same command with --run-id "
+            f"<new id> --reuse-from {run_id})"
+        )
         out.append(f"luigi-tasks: resume with: {self.resume_command(run_id)}")
         return out
 
     def resume_command(self, run_id: str) -> str:
         """The command line of this process, with ``--run-id`` made explicit."""
-        args = sys.argv[1:]
-        if not any(a == "--run-id" or a.startswith("--run-id=") for a in args):
-            args = [*args, "--run-id", run_id]
-        return shlex.join(["luigi", *args])
+        return luigi_command(sys.argv[1:], run_id)
 
     def _at_exit(self) -> None:
         if os.getpid() != self._pid:
@@ -160,6 +162,13 @@ class RunReport:
             project = None
         sys.stderr.write("\n".join(self.lines(project)) + "\n")
         sys.stderr.flush()
+
+
+def luigi_command(args: Sequence[str], run_id: str) -> str:
+    """``luigi <args>`` for run ``run_id``, with ``--run-id`` made explicit."""
+    if not any(a == "--run-id" or a.startswith("--run-id=") for a in args):
+        args = [*args, "--run-id", run_id]
+    return shlex.join(["luigi", *args])
 
 
 report = RunReport()

@@ -8,6 +8,7 @@ Example:
 from __future__ import annotations
 
 import argparse
+import os
 from typing import Any
 
 from luigi_tasks import runs
@@ -17,6 +18,7 @@ from luigi_tasks.fingerprint import Fingerprint, node_fingerprint
 from luigi_tasks.graph import current_graph
 from luigi_tasks.node import NodeTask
 from luigi_tasks.project import Project
+from luigi_tasks.report import luigi_command
 
 _LONGEST_NOTE = 60
 
@@ -144,5 +146,13 @@ def cmd_invalidate(args: argparse.Namespace) -> int:
     for family, moved in runs.invalidate(project, args.run_id, start):
         kept = f"; kept aside: {', '.join(moved)}" if moved else ""
         print(f"invalidated {family}{kept}")
-    print(f"Rerun them with: luigi --module {args.module or DEFAULT_MODULE} FullPipeline --run-id {args.run_id}")
+    print(f"Rerun them with: {rerun_command(project, args.run_id, args.module)}")
     return 0
+
+
+def rerun_command(project: Project, run_id: str, module: str | None) -> str:
+    """The ``luigi`` command that started ``run_id``, or FullPipeline's for a run started from Python."""
+    words = ((runs.read_run_info(project, run_id) or {}).get("command") or "").split()
+    if not words or os.path.basename(words[0]) != "luigi":
+        words = ["luigi", "--module", module or DEFAULT_MODULE, "FullPipeline"]
+    return luigi_command(words[1:], run_id)

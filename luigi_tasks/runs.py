@@ -507,13 +507,31 @@ def invalidate(project: Project, run_id: str, start: type[NodeTask]) -> list[tup
 
     Their outputs in this run are moved aside (never deleted); outputs reused from another
     run are left where they are. Returns each node with the paths it set aside.
+
+    Raises:
+        RunError: another run reuses one of those outputs (it would lose it): the message
+            names those runs, which are to be invalidated first.
     """
     from luigi_tasks.graph import current_graph
 
     require_run(project, run_id)
+    tasks = current_graph().downstream_closure(start)
+    outputs = {name for task in tasks for name in task.node.outputs}
+    users = [
+        (other, rec.node)
+        for other in (i["run_id"] for i in list_runs(project) if i["run_id"] != run_id)
+        for rec in read_node_records(project, other).values()
+        if any(rec.versions.get(name) == run_id for name in outputs)
+    ]
+    if users:
+        raise RunError(
+            f"Other runs reuse outputs of run '{run_id}' that this would set aside: "
+            + ", ".join(f"{node} in run {other}" for other, node in users)
+            + ". Invalidate those first (luigi-tasks invalidate --run-id <run> --from <node>), then this."
+        )
     done = []
     records = read_node_records(project, run_id)
-    for task in current_graph().downstream_closure(start):
+    for task in tasks:
         family = task.get_task_family()
         rec = records.get(family)
         moved = []

@@ -83,10 +83,14 @@ def test_failed_node_exits_non_zero_and_resume_runs_only_it_and_downstream(toy: 
     failed = run_toy(toy, "ToyPipeline", "--local-scheduler", "--run-id", "f1")
     assert failed.returncode == 30, failed.stderr  # [retcode] task_failed
     assert sorted(calls(toy)) == ["a", "b", "d"]
-    tail = failed.stderr.strip().splitlines()[-3:]
+    tail = failed.stderr.strip().splitlines()[-4:]
     assert tail[0] == "luigi-tasks: run f1 did not complete."
     assert "toy.StepB failed: RuntimeError: step_b was told to fail" in tail[1]
-    assert tail[2] == "luigi-tasks: resume with: luigi --module toy_pipeline ToyPipeline --local-scheduler --run-id f1"
+    assert tail[2] == (
+        "luigi-tasks: (if the fix is other parameters, that is a new run: the same command with --run-id <new id> "
+        "--reuse-from f1)"
+    )
+    assert tail[3] == "luigi-tasks: resume with: luigi --module toy_pipeline ToyPipeline --local-scheduler --run-id f1"
     done_before = tree_digest(toy / "data" / "02" / "a.parquet")
 
     (toy / "FAIL_B").unlink()

@@ -289,6 +289,28 @@ def test_invalidate_reruns_the_node_and_downstream_and_keeps_the_old_files(toy: 
     assert unknown.returncode == 2 and "No node called 'step_x'. Nodes: step_a, step_b, step_c, step_d" in unknown.stderr
 
 
+def test_invalidate_refuses_to_set_aside_outputs_another_run_reuses(toy: Path) -> None:
+    env = {"PYTHONPATH": str(TOY_DIR)}
+    assert run_toy(toy, "ToyPipeline", "--local-scheduler", "--run-id", "v1").returncode == 0
+    assert run_toy(toy, "ToyPipeline", "--local-scheduler", "--run-id", "v2", "--reuse-from", "v1").returncode == 0
+    data_before = tree_digest(toy / "data")
+    refused = run_cli(toy, "invalidate", "--run-id", "v1", "--from", "step_b", "--module", "toy_pipeline", env=env)
+    assert refused.returncode == 2
+    assert refused.stderr.strip() == (
+        "luigi-tasks: error: Other runs reuse outputs of run 'v1' that this would set aside: toy.StepB in run v2, "
+        "toy.StepC in run v2. Invalidate those first (luigi-tasks invalidate --run-id <run> --from <node>), then this."
+    )
+    assert tree_digest(toy / "data") == data_before
+
+    first = run_cli(toy, "invalidate", "--run-id", "v2", "--from", "step_b", "--module", "toy_pipeline", env=env)
+    assert first.returncode == 0, first.stderr
+    assert first.stdout.strip().splitlines()[-1] == (
+        "Rerun them with: luigi --module toy_pipeline ToyPipeline --local-scheduler --run-id v2 --reuse-from v1"
+    )
+    assert run_cli(toy, "invalidate", "--run-id", "v1", "--from", "step_b", "--module", "toy_pipeline", env=env).returncode == 0
+    assert load_output("a", "v2", Project.load(toy)).equals(load_output("a", "v1", Project.load(toy)))  # A: still reused
+
+
 def test_parallel_workers_record_every_node(toy: Path) -> None:
     result = run_toy(toy, "ToyPipeline", "--local-scheduler", "--workers", "3", "--run-id", "w1")
     assert result.returncode == 0, result.stderr
