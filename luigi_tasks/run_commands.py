@@ -32,7 +32,7 @@ def add_cli(commands: Any) -> Any:
     list_parser.add_argument("--module", help=MODULE_HELP)
     list_parser.set_defaults(func=guard(cmd_list))
     show = runs_sub.add_parser("show", help="each node of a run: ran / reused / failed / not run, and why")
-    show.add_argument("run_id")
+    show.add_argument("run_id", help="a run id, or latest (the newest run)")
     show.add_argument("--module", help=MODULE_HELP)
     show.set_defaults(func=guard(cmd_show))
 
@@ -127,10 +127,11 @@ def state_note(status: str, reason: str, duration: str) -> tuple[str, str]:
 
 def cmd_show(args: argparse.Namespace) -> int:
     project = load_project(args.module)
-    info = runs.read_run_info(project, args.run_id) or {}
-    rows = explain(project, args.run_id)
+    run_id = runs.named_run(project, args.run_id)
+    info = runs.read_run_info(project, run_id) or {}
+    rows = explain(project, run_id)
     print(
-        f"run {args.run_id}  created {info.get('created')}  code {info.get('code_version') or 'unknown'}"
+        f"run {run_id}  created {info.get('created')}  code {info.get('code_version') or 'unknown'}"
         f"  reuse from {info.get('reuse_from') or '-'}"
     )
     width = max(len(r[0]) for r in rows) if rows else 4

@@ -130,7 +130,8 @@ def render(c: RunComparison) -> list[str]:
 def cmd_compare(args: argparse.Namespace) -> int:
     """Print :func:`render` of runs ``args.a`` and ``args.b``."""
     project = load_project(args.module)
-    print("\n".join(render(compare_runs(project, args.a, args.b))))
+    a, b = (runs.named_run(project, r) for r in (args.a, args.b))
+    print("\n".join(render(compare_runs(project, a, b))))
     return 0
 
 
@@ -140,6 +141,6 @@ def add_cli(runs_commands: Any) -> None:
         "compare", help="two runs side by side: parameters, code, each node, the numbers of their JSON outputs"
     )
     compare.add_argument("a", metavar="RUN_A", help="a run id, e.g. the earlier run")
-    compare.add_argument("b", metavar="RUN_B", help="another run id; each change is B's value minus A's")
+    compare.add_argument("b", metavar="RUN_B", help="another run id (or latest); each change is B's value minus A's")
     compare.add_argument("--module", help=MODULE_HELP)
     compare.set_defaults(func=guard(cmd_compare))

@@ -24,6 +24,7 @@ import posixpath
 import socket
 import subprocess
 import sys
+from collections.abc import Callable
 from contextlib import suppress
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
@@ -294,7 +295,8 @@ def storage_digests(project: Project) -> dict[str, str]:
     digests = {}
     for name in project.catalog:
         entry = project.catalog.entry(name)
-        ref = entry.type_ref if isinstance(entry.type_ref, str) else f"{entry.type_ref.__module__}:{entry.type_ref.__qualname__}"
+        cls = entry.type_ref
+        ref = cls if isinstance(cls, str) else f"{cls.__module__}:{cls.__qualname__}"
         digests[name] = hashlib.sha256(f"{ref} {_storage_of(project, entry)}".encode()).hexdigest()[:12]
     return digests
 
@@ -428,17 +430,44 @@ def _prepare(project: Project, root: luigi.Task) -> RunState:
     return run_state
 
 
+def latest_run(project: Project, where: Callable[[str], bool] | None = None) -> str | None:
+    """The newest run (by creation time) for which ``where(run_id)`` holds, if any."""
+    for info in reversed(list_runs(project)):
+        if where is None or where(info["run_id"]):
+            return info["run_id"]
+    return None
+
+
+def named_run(project: Project, run_id: str) -> str:
+    """``run_id``, or for ``latest`` the newest run.
+
+    Raises:
+        RunError: ``latest`` and there is no run yet.
+    """
+    if run_id != LATEST:
+        return run_id
+    newest = latest_run(project)
+    if newest is None:
+        raise RunError(f"There is no run yet in {project.runs_dir}.")
+    return newest
+
+
 def resolve_run(project: Project, run_id: str, *, exclude: str | None = None) -> str:
-    """A run id, or ``latest``: the newest run other than ``exclude``.
+    """A run to reuse from: a run id, or ``latest``: the newest run other than ``exclude``
+    that completed at least one node (a run that failed at once has nothing to reuse).
 
     Raises:
         RunError: no such run.
     """
     if run_id == LATEST:
-        runs = [i["run_id"] for i in list_runs(project) if i["run_id"] != exclude]
-        if not runs:
-            raise RunError(f"--reuse-from latest: there is no earlier run in {project.runs_dir}.")
-        return runs[-1]
+
+        def has_work(other: str) -> bool:
+            return other != exclude and any(r.status in COMPLETE for r in read_node_records(project, other).values())
+
+        found = latest_run(project, has_work)
+        if found is None:
+            raise RunError(f"--reuse-from latest: no earlier run in {project.runs_dir} completed a node.")
+        return found
     if read_run_info(project, run_id) is None:
         known = [i["run_id"] for i in list_runs(project)][-5:]
         raise RunError(
@@ -473,7 +502,8 @@ def load_output(name: str, run_id: str = LATEST, project: Project | None = None)
     """Load dataset ``name`` as run ``run_id`` has it: its own version, or the version it
     reused from an earlier run (which ``catalog.load(name, run_id)`` cannot find).
 
-    For notebooks and scripts; ``latest`` is the newest run.
+    For notebooks and scripts; ``latest`` is the newest run that saved ``name`` (a run that
+    failed before, or ran only another pipeline, is passed over).
 
     Example:
         >>> metrics = load_output("metrics", "exp2")   # even if exp2 reused it from exp1
@@ -484,15 +514,17 @@ def load_output(name: str, run_id: str = LATEST, project: Project | None = None)
         DatasetError: the saved file cannot be read (or was deleted since).
     """
     project = project or current_project()
+    if not project.catalog.is_versioned(name):
+        if run_id != LATEST:
+            require_run(project, run_id)
+        return project.catalog.load(name)
     if run_id == LATEST:
-        infos = list_runs(project)
-        if not infos:
-            raise RunError(f"There is no run yet in {project.runs_dir}.")
-        run_id = infos[-1]["run_id"]
+        found = latest_run(project, lambda r: output_version(read_node_records(project, r), name) is not None)
+        if found is None:
+            raise RunError(f"No run in {project.runs_dir} saved '{name}' yet. `luigi-tasks runs list` shows the runs.")
+        run_id = found
     else:
         require_run(project, run_id)
-    if not project.catalog.is_versioned(name):
-        return project.catalog.load(name)
     version = output_version(read_node_records(project, run_id), name)
     if version is not None:
         return project.catalog.load(name, run_id=version)

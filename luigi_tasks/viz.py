@@ -28,6 +28,7 @@ from typing import Any
 import luigi
 from luigi.task_register import Register, TaskClassException
 
+from luigi_tasks import runs
 from luigi_tasks.cli_support import MODULE_HELP, guard, load_project
 from luigi_tasks.errors import PipelineError
 from luigi_tasks.graph import NodeGraph, current_graph
@@ -238,7 +239,8 @@ def _dot_text(text: str) -> str:
 def cmd_viz(args: argparse.Namespace) -> int:
     """Print the diagram of ``--pipeline`` (default: every node) in ``--format``."""
     project = load_project(args.module)
-    d = diagram(project, current_graph(), pipeline=args.pipeline, run_id=args.run_id)
+    run_id = runs.named_run(project, args.run_id) if args.run_id else None
+    d = diagram(project, current_graph(), pipeline=args.pipeline, run_id=run_id)
     print(FORMATS[args.format](d), end="")
     return 0
 
@@ -250,7 +252,7 @@ def add_cli(commands: Any) -> None:
                         help="mermaid (drawn by GitHub and GitLab markdown) or dot (Graphviz); default mermaid")
     parser.add_argument("--pipeline", metavar="TASK",
                         help="only the nodes this pipeline (FullPipeline) or node task (data_science.TrainModel) needs")
-    parser.add_argument("--run-id", help="colour each node by its state in this run")
+    parser.add_argument("--run-id", help="colour each node by its state in this run (latest: the newest run)")
     parser.add_argument("--module", help=MODULE_HELP)
     parser.set_defaults(func=guard(cmd_viz))
 

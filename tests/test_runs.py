@@ -311,6 +311,26 @@ def test_invalidate_refuses_to_set_aside_outputs_another_run_reuses(toy: Path) -
     assert load_output("a", "v2", Project.load(toy)).equals(load_output("a", "v1", Project.load(toy)))  # A: still reused
 
 
+def test_latest_is_the_newest_run_that_has_what_is_asked(toy: Path) -> None:
+    env = {"PYTHONPATH": str(TOY_DIR)}
+    assert run_toy(toy, "ToyPipeline", "--local-scheduler", "--run-id", "l1").returncode == 0
+    assert run_toy(toy, "toy.StepA", "--local-scheduler", "--run-id", "l2").returncode == 0  # only a
+    raw = toy / "data" / "01_raw" / "raw.csv"
+    raw.rename(toy / "raw.away")
+    assert run_toy(toy, "ToyPipeline", "--local-scheduler", "--run-id", "l3").returncode == 20  # nothing done
+    (toy / "raw.away").rename(raw)
+    p = Project.load(toy)
+    assert load_output("c", "latest", p) == json.loads((toy / "data/03/c.json/l1/c.json").read_text())
+    assert load_output("a", "latest", p).equals(p.catalog.load("a", run_id="l2"))
+
+    assert run_toy(toy, "ToyPipeline", "--local-scheduler", "--run-id", "l4", "--reuse-from", "latest").returncode == 0
+    assert json.loads((toy / "data/09_runs/l4/run.json").read_text())["reuse_from"] == "l2"  # l3 completed nothing
+    shown = run_cli(toy, "runs", "show", "latest", "--module", "toy_pipeline", env=env)
+    assert shown.returncode == 0 and shown.stdout.startswith("run l4 "), shown.stderr
+    compared = run_cli(toy, "runs", "compare", "l1", "latest", "--module", "toy_pipeline", env=env)
+    assert compared.returncode == 0 and "l4" in compared.stdout, compared.stderr
+
+
 def test_parallel_workers_record_every_node(toy: Path) -> None:
     result = run_toy(toy, "ToyPipeline", "--local-scheduler", "--workers", "3", "--run-id", "w1")
     assert result.returncode == 0, result.stderr
