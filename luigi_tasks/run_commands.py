@@ -106,7 +106,8 @@ def explain(project: Project, run_id: str, *, staleness: bool = True) -> list[tu
                 reason = f"not checked for changes: raw input {', '.join(current.missing)} is missing"
             elif why := current.explain_change(Fingerprint.from_dict(rec.fingerprint), task.node.func_name):
                 status, reason = "stale", why
-        duration = f"{rec.duration_s:.2f} s" if rec.duration_s is not None and rec.status != "reused" else "-"
+        timed = rec.duration_s is not None and rec.status not in ("reused", "invalidated")  # not run in this run now
+        duration = f"{rec.duration_s:.2f} s" if timed else "-"
         rows.append((family, status, reason, duration))
     return rows
 

@@ -278,6 +278,8 @@ def test_invalidate_reruns_the_node_and_downstream_and_keeps_the_old_files(toy: 
     result = run_cli(toy, "invalidate", "--run-id", "i1", "--from", "step_b", "--module", "toy_pipeline", env=env)
     assert result.returncode == 0, result.stderr
     assert "invalidated toy.StepB" in result.stdout and "invalidated toy.StepC" in result.stdout
+    shown = run_cli(toy, "runs", "show", "i1", "--module", "toy_pipeline", env=env).stdout.splitlines()
+    assert [line.split()[1:3] for line in shown if line.startswith(("toy.StepB", "toy.StepC"))] == [["invalidated", "-"]] * 2
     asides = sorted((toy / "data").rglob("*.aside-*"))
     assert [p.parent.parent.name for p in asides] == ["b.parquet", "c.json"]
     assert run_toy(toy, "ToyPipeline", "--local-scheduler", "--run-id", "i1").returncode == 0
