@@ -112,7 +112,8 @@ class RunReport:
         if complete and not problems:
             return [f"luigi-tasks: run {run_id} is complete."]
         records = runs.read_node_records(project, run_id).values() if project is not None else []
-        problems += [f"{r.node} failed: {r.error}" for r in records if r.status == "failed"]
+        failed = [f"{r.node} failed: {r.error}" for r in records if r.status == "failed"]
+        problems += failed
         if not problems and not self.scheduling:
             return [
                 f"luigi-tasks: run {run_id} did not start here: Luigi stopped before checking any task "
@@ -140,10 +141,11 @@ class RunReport:
             ]
         out = [f"luigi-tasks: run {run_id} did not complete."]
         out += [f"luigi-tasks:   {p}" for p in problems]
-        out.append(
-            "luigi-tasks: (if the fix is other parameters, that is a new run: the same command with --run-id "
-            f"<new id> --reuse-from {run_id})"
-        )
+        if failed:  # a node's error may come from a parameter; fixing it there is a new experiment
+            out.append(
+                "luigi-tasks: (if the fix is other parameters, that is a new run: the same command with --run-id "
+                f"<new id> --reuse-from {run_id})"
+            )
         out.append(f"luigi-tasks: resume with: {self.resume_command(run_id)}")
         return out
 
