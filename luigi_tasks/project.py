@@ -12,8 +12,16 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from luigi.cmdline_parser import CmdlineParser
+
 from luigi_tasks.catalog import DataCatalog
-from luigi_tasks.config import find_project_root, load_config, luigi_tasks, resolve_path
+from luigi_tasks.config import (
+    find_project_root,
+    load_config,
+    luigi_tasks,
+    read_luigi_cfg,
+    resolve_path,
+)
 from luigi_tasks.errors import ConfigError
 from luigi_tasks.storage import local_cache_path
 
@@ -79,6 +87,15 @@ def is_parameter(ref: str) -> bool:
 
 @functools.cache
 def current_project() -> Project:
-    """The project of this process (from luigi.cfg ``[luigi_tasks]`` or the working folder)."""
+    """The project of this process (from luigi.cfg ``[luigi_tasks]`` or the working folder).
+
+    From a subfolder of the project (a notebook in ``notebooks/``, a ``luigi-tasks`` command),
+    the project's luigi.cfg, which Luigi did not read, is read first. Not in a ``luigi``
+    command: it would come too late there, and building its tasks is refused
+    (:func:`luigi_tasks.config.require_luigi_cfg_read`).
+    """
+    root = find_project_root()
+    if CmdlineParser.get_instance() is None and read_luigi_cfg(root):
+        root = find_project_root()  # the file may name another project_root
     settings = luigi_tasks()
-    return Project.load(find_project_root(), env=settings.env, runs_dir=settings.runs_dir)
+    return Project.load(root, env=settings.env, runs_dir=settings.runs_dir)

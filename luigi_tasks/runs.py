@@ -32,6 +32,7 @@ from weakref import WeakKeyDictionary
 import luigi
 
 from luigi_tasks import journal
+from luigi_tasks.config import require_luigi_cfg_read
 from luigi_tasks.errors import RunError, VersionExistsError
 from luigi_tasks.fingerprint import Fingerprint, node_fingerprint
 from luigi_tasks.project import Project, current_project
@@ -316,8 +317,10 @@ def prepare(root: luigi.Task) -> RunState:
 
     Raises:
         RunError: other parameters than the run's, stale nodes, or an unknown reuse source.
+        ConfigError: ``luigi`` runs from a subfolder, without the project's luigi.cfg.
     """
     project = current_project()
+    require_luigi_cfg_read(project.root)  # `luigi` run from a subfolder: refused
     states = _states.setdefault(project, {})
     run_id: str = root.run_id  # type: ignore[attr-defined]
     if run_id not in states:

@@ -30,7 +30,7 @@ from typing import Any
 
 import luigi.configuration
 
-from luigi_tasks.config import find_project_root
+from luigi_tasks.config import find_project_root, read_luigi_cfg
 from luigi_tasks.errors import ConfigError, LuigiTasksError
 
 ADDRESS = "127.0.0.1"
@@ -257,9 +257,11 @@ def run_cli(args: argparse.Namespace) -> int:
 
 def _project_root() -> Path:
     try:
-        return find_project_root()
+        root = find_project_root()
     except ConfigError:
         return Path.cwd()
+    read_luigi_cfg(root)  # from a subfolder: the project's luigi.cfg, for its port
+    return root
 
 
 def _luigid_executable() -> str:

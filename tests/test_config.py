@@ -1,0 +1,73 @@
+"""Where the configuration comes from: the project's luigi.cfg when a command runs from a
+subfolder, and the ``config/<env>/`` overlay it names."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import run_cli, run_luigi
+from tests.crash_support import saved_files
+
+STAGING_MODEL = "data/06_models/staging_model.pkl"
+
+
+def set_env(project: Path, env: str) -> None:
+    """Make the project's luigi.cfg say ``[luigi_tasks] env = <env>``."""
+    cfg = project / "luigi.cfg"
+    text, n = re.subn(r"(?m)^env = local$", f"env = {env}", cfg.read_text(encoding="utf-8"))
+    assert n == 1, "luigi.cfg has no 'env = local' line"
+    cfg.write_text(text, encoding="utf-8")
+
+
+@pytest.fixture
+def staging(project: Path) -> Path:
+    """The example project with ``env = staging`` and a config/staging/ overlay moving the model."""
+    set_env(project, "staging")
+    (project / "config" / "staging").mkdir()
+    (project / "config" / "staging" / "catalog.yml").write_text(
+        f"model: {{type: pickle.PickleDataset, filepath: {STAGING_MODEL}, versioned: true}}\n", encoding="utf-8"
+    )
+    return project
+
+
+# -- luigi.cfg, from a subfolder of the project ---------------------------------------------------
+
+
+def test_luigi_from_a_subfolder_is_refused_as_its_luigi_cfg_was_not_read(project: Path) -> None:
+    """Luigi reads ./luigi.cfg only: from data/ a failed run would exit 0 (no [retcode])."""
+    done = run_luigi(project / "data", "--module", "luigi_tasks.pipelines", "FullPipeline", "--local-scheduler",
+                     "--run-id", "sub1")
+    assert done.returncode == 4, done.stderr[-3000:]  # Luigi's own code for an error: [retcode] was not read
+    assert done.stderr.strip().splitlines()[-1] == (
+        f"ERROR: {project}/luigi.cfg was not read: Luigi reads ./luigi.cfg, so its exit codes, logging and "
+        f"[luigi_tasks] settings would be missing. Run luigi from {project} (cd {project})."
+    )
+    assert "Traceback" not in done.stderr
+    assert list(saved_files(project)) == ["01_raw/house.csv"]  # no run record, no output
+
+
+def test_a_command_from_a_subfolder_reads_the_projects_luigi_cfg_and_its_env(staging: Path) -> None:
+    done = run_cli(staging / "data", "catalog", "list")
+    assert done.returncode == 0, done.stderr
+    model = next(line for line in done.stdout.splitlines() if line.startswith("model "))
+    assert STAGING_MODEL in model.split(), model
+
+
+def test_python_in_a_subfolder_reads_the_projects_luigi_cfg_and_its_env(staging: Path) -> None:
+    """A notebook in notebooks/: the [luigi_tasks] settings read after luigi.cfg is added see it."""
+    notebooks = staging / "notebooks"
+    notebooks.mkdir()
+    code = (
+        "from luigi_tasks import current_project\n"
+        "from luigi_tasks.config import luigi_tasks\n"
+        "project = current_project()\n"
+        "print(luigi_tasks().env, project.env, project.root, project.catalog.entry('model').filepath)\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], cwd=notebooks, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split() == ["staging", "staging", str(staging), f"{staging}/{STAGING_MODEL}"]
