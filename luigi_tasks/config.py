@@ -41,6 +41,8 @@ from luigi_tasks.storage import read_cached, settled, stat_key, write_cached
 
 CONFIG_DIR = "config"
 LUIGI_CFG = "luigi.cfg"
+#: The overlay used when luigi.cfg names none; git-ignored, so often absent.
+DEFAULT_ENV = "local"
 #: Files never copied into the parse cache: they hold secrets.
 UNCACHED = frozenset({"credentials"})
 _CACHE_FORMAT = 1
@@ -52,7 +54,7 @@ class luigi_tasks(luigi.Config):  # noqa: N801 - the class name is the luigi.cfg
     project_root = luigi.Parameter(
         default="", description="Folder holding config/; default: found from the working directory upwards."
     )
-    env = luigi.Parameter(default="local", description="Config overlay folder under config/.")
+    env = luigi.Parameter(default=DEFAULT_ENV, description="Config overlay folder under config/.")
     runs_dir = luigi.Parameter(default="data/09_runs", description="Where run records are kept.")
 
 
@@ -131,6 +133,24 @@ def require_luigi_cfg_read(root: Path) -> None:
     if CmdlineParser.get_instance() is not None:  # a `luigi` command, without config/logging.ini
         without_traceback(error)
     raise error
+
+
+def check_env(root: Path, env: str) -> None:
+    """Refuse an overlay ``env`` whose ``config/<env>/`` folder is missing, but the default
+    one (git-ignored, so absent on a fresh clone).
+
+    Raises:
+        ConfigError: the folder is missing; the message lists the env folders there are.
+    """
+    config_dir = root / CONFIG_DIR
+    if env == DEFAULT_ENV or (config_dir / env).is_dir():
+        return
+    envs = sorted(p.name for p in config_dir.iterdir() if p.is_dir() and not p.name.startswith((".", "_")))
+    raise ConfigError(
+        f"luigi.cfg [luigi_tasks] env = {env}: there is no {config_dir / env}/ folder, so none of "
+        f"its settings would apply. Env folders in {config_dir}: {', '.join(envs) or 'none'}. "
+        f"Create {CONFIG_DIR}/{env}/, or set env to one of those."
+    )
 
 
 def load_yaml(path: Path, cache_dir: str | None = None) -> dict[str, Any]:

@@ -16,6 +16,8 @@ from luigi.cmdline_parser import CmdlineParser
 
 from luigi_tasks.catalog import DataCatalog
 from luigi_tasks.config import (
+    DEFAULT_ENV,
+    check_env,
     find_project_root,
     load_config,
     luigi_tasks,
@@ -40,8 +42,14 @@ class Project:
     runs_dir: str
 
     @classmethod
-    def load(cls, root: Path, env: str = "local", runs_dir: str = "data/09_runs") -> Project:
-        """Read ``config/`` under ``root`` with the ``config/<env>/`` overlay."""
+    def load(cls, root: Path, env: str = DEFAULT_ENV, runs_dir: str = "data/09_runs") -> Project:
+        """Read ``config/`` under ``root`` with the ``config/<env>/`` overlay.
+
+        Raises:
+            ConfigError: a file is malformed, ``config/<env>/`` is missing (but for the default
+                ``local``), or the overlay sets a top-level parameter the base file does not declare.
+        """
+        check_env(root, env)
         runs_dir = resolve_path(root, runs_dir)
         cache_dir = local_cache_path(runs_dir, "config")
         base, overlay, sources = load_config(root, "parameters", env, cache_dir)

@@ -410,6 +410,19 @@ def test_13_local_overlay_naming_an_unknown_dataset_is_refused(proj: Path) -> No
     assert_unchanged(before, proj)
 
 
+def test_13_env_without_its_folder_is_refused(proj: Path) -> None:
+    before = saved_files(proj)
+    edit(proj / "luigi.cfg", "env = local", "env = staging")
+    result = luigi(proj, *FULL, "--run-id", "r1")
+    assert_refused(
+        result, f"luigi.cfg [luigi_tasks] env = staging: there is no {proj}/config/staging/ folder",
+        f"Env folders in {proj}/config: local. Create config/staging/, or set env to one of those.",
+    )
+    assert result.returncode == 40
+    assert_unchanged(before, proj)
+    assert not (proj / "data/09_runs/r1").exists()
+
+
 # 14 ------------------------------------------------------------------------------------
 
 

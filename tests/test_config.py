@@ -10,6 +10,8 @@ from pathlib import Path
 
 import pytest
 
+from luigi_tasks.errors import ConfigError
+from luigi_tasks.project import Project
 from tests.conftest import run_cli, run_luigi
 from tests.crash_support import saved_files
 
@@ -71,3 +73,21 @@ def test_python_in_a_subfolder_reads_the_projects_luigi_cfg_and_its_env(staging:
     done = subprocess.run([sys.executable, "-c", code], cwd=notebooks, capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr
     assert done.stdout.split() == ["staging", "staging", str(staging), f"{staging}/{STAGING_MODEL}"]
+
+
+# -- the config/<env>/ folder ---------------------------------------------------------------------
+
+
+def test_an_env_without_its_folder_is_refused_but_the_default_local_may_be_missing(project: Path) -> None:
+    (project / "config" / "prod").mkdir()
+    with pytest.raises(ConfigError) as refused:
+        Project.load(project, env="staging")
+    assert str(refused.value) == (
+        f"luigi.cfg [luigi_tasks] env = staging: there is no {project}/config/staging/ folder, so none of its "
+        f"settings would apply. Env folders in {project}/config: local, prod. Create config/staging/, or set env "
+        "to one of those."
+    )
+    (project / "config" / "local").rmdir()  # git-ignored: absent on a fresh clone
+    assert Project.load(project).env == "local"
+    with pytest.raises(ConfigError, match=r"Env folders in .*/config: prod\. "):
+        Project.load(project, env="staging")
