@@ -7,6 +7,7 @@ the first time it is needed (not at import), so a mistake surfaces as a clear
 
 from __future__ import annotations
 
+import difflib
 import functools
 from dataclasses import dataclass
 from pathlib import Path
@@ -47,16 +48,19 @@ class Project:
 
         Raises:
             ConfigError: a file is malformed, ``config/<env>/`` is missing (but for the default
-                ``local``), or the overlay sets a top-level parameter the base file does not declare.
+                ``local``), or the overlay sets a parameter the base file does not declare.
         """
         check_env(root, env)
         runs_dir = resolve_path(root, runs_dir)
         cache_dir = local_cache_path(runs_dir, "config")
-        base, overlay, sources = load_config(root, "parameters", env, cache_dir)
-        unknown = sorted(k for k in overlay if k not in base)
-        if unknown:
+        base, overlay, _ = load_config(root, "parameters", env, cache_dir)
+        undeclared = undeclared_parameters(base, overlay)
+        if undeclared:
+            shown = ", ".join(
+                f"'{key}'" + (f" (did you mean '{close}'?)" if close else "") for key, close in undeclared
+            )
             raise ConfigError(
-                f"{sources[unknown[0]]}: sets parameter(s) {', '.join(map(repr, unknown))} that "
+                f"{root / 'config' / env / 'parameters.yml'}: sets parameter(s) {shown} that "
                 f"{root / 'config' / 'parameters.yml'} does not declare. Declare them in the "
                 "base file, or fix the name."
             )
@@ -86,6 +90,25 @@ class Project:
                 )
             value = value[part]
         return value
+
+
+def undeclared_parameters(
+    base: dict[str, Any], overlay: dict[str, Any], prefix: str = ""
+) -> list[tuple[str, str | None]]:
+    """The keys, dotted (``split.test_siz``), that ``overlay`` sets and ``base`` does not
+    declare, each with the closest key declared beside it (or ``None``).
+
+    Nested mappings are compared too, since a misspelt key there would leave the node without
+    the real one; an empty mapping in the base (``init_args: {}``) is open to any keys.
+    """
+    found: list[tuple[str, str | None]] = []
+    for key, value in overlay.items():
+        if key not in base:
+            close = difflib.get_close_matches(str(key), [str(k) for k in base], n=1)
+            found.append((f"{prefix}{key}", f"{prefix}{close[0]}" if close else None))
+        elif isinstance(value, dict) and isinstance(base[key], dict) and base[key]:
+            found += undeclared_parameters(base[key], value, f"{prefix}{key}.")
+    return found
 
 
 def is_parameter(ref: str) -> bool:

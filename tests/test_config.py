@@ -1,5 +1,5 @@
 """Where the configuration comes from: the project's luigi.cfg when a command runs from a
-subfolder, and the ``config/<env>/`` overlay it names."""
+subfolder, the ``config/<env>/`` overlay it names, and what an overlay may set."""
 
 from __future__ import annotations
 
@@ -91,3 +91,41 @@ def test_an_env_without_its_folder_is_refused_but_the_default_local_may_be_missi
     assert Project.load(project).env == "local"
     with pytest.raises(ConfigError, match=r"Env folders in .*/config: prod\. "):
         Project.load(project, env="staging")
+
+
+# -- what a parameters overlay may set ------------------------------------------------------------
+
+
+def write_overlay(project: Path, text: str) -> None:
+    (project / "config" / "local" / "parameters.yml").write_text(text, encoding="utf-8")
+
+
+@pytest.mark.parametrize(
+    ("overlay", "undeclared"),
+    [
+        ("split: {test_siz: 0.3, random_state: 42}\n", "'split.test_siz' (did you mean 'split.test_size'?)"),
+        ("splt: {test_size: 0.3, random_state: 42}\n", "'splt' (did you mean 'split'?)"),
+        (
+            "model: {estimator: sklearn.linear_model.Ridge, init_args: {}, n_jobs: 2}\nsplit: {seed: 1}\n",
+            "'model.n_jobs', 'split.seed'",
+        ),
+    ],
+    ids=["nested-typo", "top-level-typo", "no-close-name"],
+)
+def test_a_parameters_overlay_may_set_only_what_the_base_declares(project: Path, overlay: str, undeclared: str) -> None:
+    write_overlay(project, overlay)
+    with pytest.raises(ConfigError) as refused:
+        Project.load(project)
+    assert str(refused.value) == (
+        f"{project}/config/local/parameters.yml: sets parameter(s) {undeclared} that {project}/config/parameters.yml "
+        "does not declare. Declare them in the base file, or fix the name."
+    )
+
+
+def test_an_empty_mapping_of_the_base_is_open_and_an_entry_may_leave_keys_out(project: Path) -> None:
+    """``model.init_args: {}`` takes any keys (the benchmarks set fit_intercept through an
+    overlay); an entry replaces the base's whole (Kedro's rule), so it may omit keys."""
+    write_overlay(project, "model:\n  estimator: sklearn.linear_model.Ridge\n  init_args: {alpha: 2.0, solver: {name: svd}}\n")
+    assert Project.load(project).parameter("params:model.init_args.solver.name") == "svd"
+    write_overlay(project, "split: {test_size: 0.3}\n")
+    assert Project.load(project).parameter("params:split") == {"test_size": 0.3}
