@@ -1,4 +1,5 @@
-"""The `luigi-tasks` command itself: its version, and the commands its help lists."""
+"""The `luigi-tasks` command itself: its version, the commands its help lists, and a
+--module without nodes."""
 
 from __future__ import annotations
 
@@ -25,3 +26,18 @@ def test_without_a_command_the_help_lists_every_command(project: Path) -> None:
     runs_help = run_cli(project, "runs", "--help").stdout
     for action in ("list", "show", "compare"):
         assert f"\n    {action}" in runs_help, action
+
+
+def test_a_module_without_nodes_is_refused_in_one_line(project: Path) -> None:
+    """luigi_tasks.pipeline (the library's module, not the example's pipelines) makes no node:
+    the commands would print an empty diagram or table."""
+    for command in (("viz",), ("runs", "show", "exp1"), ("catalog", "list")):
+        done = run_cli(project, *command, "--module", "luigi_tasks.pipeline")
+        assert done.returncode == 2, (command, done.stdout)
+        assert done.stdout == ""
+        assert done.stderr == (
+            "luigi-tasks: error: Module 'luigi_tasks.pipeline' (from --module, else luigi.cfg [core] module) defines "
+            "no nodes. Give the module defining the pipelines, the one you run with `luigi --module` "
+            "(luigi_tasks.pipelines in the example project).\n"
+        )
+
