@@ -1,13 +1,15 @@
-"""The `luigi-tasks` command itself: its version, the commands its help lists, and a
---module without nodes."""
+"""The `luigi-tasks` command itself: its version, the commands its help lists, a --module
+without nodes, and a reader that leaves early."""
 
 from __future__ import annotations
 
+import shlex
+import subprocess
 from importlib import metadata
 from pathlib import Path
 
 import luigi_tasks
-from tests.conftest import run_cli
+from tests.conftest import BIN, run_cli
 
 
 def test_version_is_the_installed_package_version(project: Path) -> None:
@@ -41,3 +43,17 @@ def test_a_module_without_nodes_is_refused_in_one_line(project: Path) -> None:
             "(luigi_tasks.pipelines in the example project).\n"
         )
 
+
+def test_a_reader_that_leaves_early_gets_no_traceback(project: Path) -> None:
+    """``luigi-tasks catalog list | head -1``: once head has gone, writing the rest fails
+    (BrokenPipeError); over 64 kB of output (a pipe's buffer) makes that certain."""
+    extra = "".join(f"extra_{i:04d}: {{type: json.JSONDataset, filepath: data/extra/extra_{i:04d}.json}}\n" for i in range(1500))
+    with open(project / "config" / "catalog.yml", "a", encoding="utf-8") as f:
+        f.write("\n" + extra)
+    done = subprocess.run(
+        ["bash", "-c", f"set -o pipefail; {shlex.quote(str(BIN / 'luigi-tasks'))} catalog list | head -1"],
+        cwd=project, capture_output=True, text=True, timeout=120,
+    )
+    assert done.stdout.split()[:3] == ["dataset", "type", "versioned"]
+    assert done.returncode == 1  # luigi-tasks' code, through pipefail
+    assert done.stderr == ""
