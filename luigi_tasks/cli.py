@@ -9,6 +9,8 @@ Pipelines run with Luigi's own command::
 from __future__ import annotations
 
 import argparse
+import os
+import sys
 from collections.abc import Sequence
 
 from luigi_tasks import __version__, catalog_commands, run_commands, run_compare, scheduler, viz
@@ -32,8 +34,18 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``luigi-tasks`` console script."""
     parser = build_parser()
-    args = parser.parse_args(argv)
-    if hasattr(args, "func"):
-        return int(args.func(args))
-    parser.print_help()
-    return 0
+    try:
+        try:
+            args = parser.parse_args(argv)
+            if hasattr(args, "func"):
+                return int(args.func(args))
+            parser.print_help()
+            return 0
+        finally:
+            sys.stdout.flush()  # here, where a closed pipe is caught, rather than at exit
+    except BrokenPipeError:
+        # The reader left early (`luigi-tasks runs list | head -1`). As the Python docs
+        # recommend (signal module, note on SIGPIPE): no traceback, and nothing more written.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return 1

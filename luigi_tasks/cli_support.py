@@ -16,6 +16,7 @@ from typing import Any
 
 import luigi
 
+from luigi_tasks import graph
 from luigi_tasks.errors import ConfigError, LuigiTasksError
 from luigi_tasks.project import Project, current_project
 
@@ -37,7 +38,11 @@ def guard(func: Any) -> Any:
 
 
 def load_project(module: str | None) -> Project:
-    """Import the pipelines ``module`` (default: luigi.cfg ``[core] module``); the current project."""
+    """Import the pipelines ``module`` (default: luigi.cfg ``[core] module``); the current project.
+
+    Raises:
+        ConfigError: the module cannot be found, or no node was made by importing it.
+    """
     name = module or luigi.configuration.get_config().get("core", "module", DEFAULT_MODULE)
     try:
         importlib.import_module(name)
@@ -48,6 +53,12 @@ def load_project(module: str | None) -> Project:
             f"No module named '{name}' (from --module, else luigi.cfg [core] module). Give the module "
             "defining the pipelines; it must be importable (installed, or its folder on PYTHONPATH)."
         ) from None
+    if not graph.registered():  # a command would print an empty table or diagram
+        raise ConfigError(
+            f"Module '{name}' (from --module, else luigi.cfg [core] module) defines no nodes. Give the "
+            f"module defining the pipelines, the one you run with `luigi --module` ({DEFAULT_MODULE} "
+            "in the example project)."
+        )
     return current_project()
 
 

@@ -17,6 +17,10 @@ upwards, unless ``luigi.cfg`` names it::
     [luigi_tasks]
     project_root = /srv/house-prices
     env = prod
+
+Luigi reads ``./luigi.cfg`` only. From a subfolder of the project, :func:`read_luigi_cfg` adds
+the project's file for the ``luigi-tasks`` commands and Python code, and a ``luigi`` run is
+refused (:func:`require_luigi_cfg_read`): Luigi took its exit codes and logging when it started.
 """
 
 from __future__ import annotations
@@ -29,11 +33,16 @@ from pathlib import Path
 from typing import Any
 
 import luigi
+from luigi.cmdline_parser import CmdlineParser
 
 from luigi_tasks.errors import ConfigError
+from luigi_tasks.logs import without_traceback
 from luigi_tasks.storage import read_cached, settled, stat_key, write_cached
 
 CONFIG_DIR = "config"
+LUIGI_CFG = "luigi.cfg"
+#: The overlay used when luigi.cfg names none; git-ignored, so often absent.
+DEFAULT_ENV = "local"
 #: Files never copied into the parse cache: they hold secrets.
 UNCACHED = frozenset({"credentials"})
 _CACHE_FORMAT = 1
@@ -45,7 +54,7 @@ class luigi_tasks(luigi.Config):  # noqa: N801 - the class name is the luigi.cfg
     project_root = luigi.Parameter(
         default="", description="Folder holding config/; default: found from the working directory upwards."
     )
-    env = luigi.Parameter(default="local", description="Config overlay folder under config/.")
+    env = luigi.Parameter(default=DEFAULT_ENV, description="Config overlay folder under config/.")
     runs_dir = luigi.Parameter(default="data/09_runs", description="Where run records are kept.")
 
 
@@ -68,6 +77,79 @@ def find_project_root(start: Path | None = None) -> Path:
         f"No {CONFIG_DIR}/ folder in {here} or any folder above it. Run from the project "
         "folder (the one holding config/catalog.yml), or set project_root in the "
         "[luigi_tasks] section of luigi.cfg."
+    )
+
+
+def unread_luigi_cfg(root: Path) -> Path | None:
+    """``<root>/luigi.cfg`` if Luigi did not read it at start-up, else ``None``.
+
+    Luigi reads ``./luigi.cfg`` (and ``LUIGI_CONFIG_PATH``), not the project's: run from a
+    subfolder (the root found upwards, no ``[luigi_tasks] project_root``, no luigi.cfg in the
+    working folder, ``LUIGI_CONFIG_PATH`` unset), the project's file was not read.
+    """
+    # Cheapest first: called for every task a pipeline run builds.
+    if os.environ.get("LUIGI_CONFIG_PATH") or os.path.exists(LUIGI_CFG):
+        return None
+    path = root / LUIGI_CFG
+    if not path.is_file() or luigi_tasks().project_root:
+        return None
+    return path
+
+
+_added: set[Path] = set()
+
+
+def read_luigi_cfg(root: Path) -> bool:
+    """Add ``<root>/luigi.cfg`` to Luigi's configuration if Luigi did not read it (see
+    :func:`unread_luigi_cfg`); return whether it was added now.
+
+    For what is not a pipeline run (the ``luigi-tasks`` commands, a notebook in a subfolder),
+    so that the project's ``[luigi_tasks]`` and ``[core]`` settings apply there too.
+    """
+    path = unread_luigi_cfg(root)
+    if path is None or path in _added:
+        return False
+    luigi.configuration.add_config_path(str(path))
+    _added.add(path)
+    return True
+
+
+def require_luigi_cfg_read(root: Path) -> None:
+    """Refuse to build a pipeline run's tasks when Luigi did not read ``<root>/luigi.cfg``.
+
+    Reading it now would be too late: Luigi took its exit codes (``[retcode]``) and logging
+    set-up when it started, so a failed run would exit 0.
+
+    Raises:
+        ConfigError: ``luigi`` runs from a subfolder of the project.
+    """
+    path = unread_luigi_cfg(root)
+    if path is None:
+        return
+    error = ConfigError(
+        f"{path} was not read: Luigi reads ./luigi.cfg, so its exit codes, logging and "
+        f"[luigi_tasks] settings would be missing. Run luigi from {root} (cd {root})."
+    )
+    if CmdlineParser.get_instance() is not None:  # a `luigi` command, without config/logging.ini
+        without_traceback(error)
+    raise error
+
+
+def check_env(root: Path, env: str) -> None:
+    """Refuse an overlay ``env`` whose ``config/<env>/`` folder is missing, but the default
+    one (git-ignored, so absent on a fresh clone).
+
+    Raises:
+        ConfigError: the folder is missing; the message lists the env folders there are.
+    """
+    config_dir = root / CONFIG_DIR
+    if env == DEFAULT_ENV or (config_dir / env).is_dir():
+        return
+    envs = sorted(p.name for p in config_dir.iterdir() if p.is_dir() and not p.name.startswith((".", "_")))
+    raise ConfigError(
+        f"luigi.cfg [luigi_tasks] env = {env}: there is no {config_dir / env}/ folder, so none of "
+        f"its settings would apply. Env folders in {config_dir}: {', '.join(envs) or 'none'}. "
+        f"Create {CONFIG_DIR}/{env}/, or set env to one of those."
     )
 
 

@@ -32,6 +32,11 @@ def register(task_class: type[NodeTask]) -> None:
     _resolved = None
 
 
+def registered() -> tuple[type[NodeTask], ...]:
+    """The node classes made so far in this process (by the modules imported)."""
+    return tuple(_registry)
+
+
 @dataclass(frozen=True)
 class NodeGraph:
     """The resolved graph: producers by dataset, upstream nodes and raw inputs by node."""

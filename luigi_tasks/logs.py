@@ -70,6 +70,22 @@ class ProjectFileHandler(logging.FileHandler):
         super().__init__(filename, mode, encoding)
 
 
+def without_traceback(error: LuigiTasksError) -> None:
+    """Make Luigi log ``error`` as its message alone when it catches it.
+
+    For an error raised in a ``luigi`` command before ``config/logging.ini`` is in force:
+    Luigi then sets up its default logging, which would print ``Uncaught exception in luigi``
+    and the traceback above the message.
+    """
+
+    def message_alone(record: logging.LogRecord) -> bool:
+        if record.exc_info and record.exc_info[1] is error:
+            record.msg, record.args, record.exc_info, record.exc_text = str(error), None, None, None
+        return True
+
+    logging.getLogger("luigi-interface").addFilter(message_alone)
+
+
 def install_excepthook() -> None:
     """Print Luigi's unknown-task error (``No task FullPipelin. Did you mean: ...``) and
     luigi-tasks' own errors that escape Luigi as their message alone, without a traceback.

@@ -7,13 +7,24 @@ the first time it is needed (not at import), so a mistake surfaces as a clear
 
 from __future__ import annotations
 
+import difflib
 import functools
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from luigi.cmdline_parser import CmdlineParser
+
 from luigi_tasks.catalog import DataCatalog
-from luigi_tasks.config import find_project_root, load_config, luigi_tasks, resolve_path
+from luigi_tasks.config import (
+    DEFAULT_ENV,
+    check_env,
+    find_project_root,
+    load_config,
+    luigi_tasks,
+    read_luigi_cfg,
+    resolve_path,
+)
 from luigi_tasks.errors import ConfigError
 from luigi_tasks.storage import local_cache_path
 
@@ -32,15 +43,24 @@ class Project:
     runs_dir: str
 
     @classmethod
-    def load(cls, root: Path, env: str = "local", runs_dir: str = "data/09_runs") -> Project:
-        """Read ``config/`` under ``root`` with the ``config/<env>/`` overlay."""
+    def load(cls, root: Path, env: str = DEFAULT_ENV, runs_dir: str = "data/09_runs") -> Project:
+        """Read ``config/`` under ``root`` with the ``config/<env>/`` overlay.
+
+        Raises:
+            ConfigError: a file is malformed, ``config/<env>/`` is missing (but for the default
+                ``local``), or the overlay sets a parameter the base file does not declare.
+        """
+        check_env(root, env)
         runs_dir = resolve_path(root, runs_dir)
         cache_dir = local_cache_path(runs_dir, "config")
-        base, overlay, sources = load_config(root, "parameters", env, cache_dir)
-        unknown = sorted(k for k in overlay if k not in base)
-        if unknown:
+        base, overlay, _ = load_config(root, "parameters", env, cache_dir)
+        undeclared = undeclared_parameters(base, overlay)
+        if undeclared:
+            shown = ", ".join(
+                f"'{key}'" + (f" (did you mean '{close}'?)" if close else "") for key, close in undeclared
+            )
             raise ConfigError(
-                f"{sources[unknown[0]]}: sets parameter(s) {', '.join(map(repr, unknown))} that "
+                f"{root / 'config' / env / 'parameters.yml'}: sets parameter(s) {shown} that "
                 f"{root / 'config' / 'parameters.yml'} does not declare. Declare them in the "
                 "base file, or fix the name."
             )
@@ -72,6 +92,25 @@ class Project:
         return value
 
 
+def undeclared_parameters(
+    base: dict[str, Any], overlay: dict[str, Any], prefix: str = ""
+) -> list[tuple[str, str | None]]:
+    """The keys, dotted (``split.test_siz``), that ``overlay`` sets and ``base`` does not
+    declare, each with the closest key declared beside it (or ``None``).
+
+    Nested mappings are compared too, since a misspelt key there would leave the node without
+    the real one; an empty mapping in the base (``init_args: {}``) is open to any keys.
+    """
+    found: list[tuple[str, str | None]] = []
+    for key, value in overlay.items():
+        if key not in base:
+            close = difflib.get_close_matches(str(key), [str(k) for k in base], n=1)
+            found.append((f"{prefix}{key}", f"{prefix}{close[0]}" if close else None))
+        elif isinstance(value, dict) and isinstance(base[key], dict) and base[key]:
+            found += undeclared_parameters(base[key], value, f"{prefix}{key}.")
+    return found
+
+
 def is_parameter(ref: str) -> bool:
     """Whether a node input names a parameter rather than a dataset."""
     return ref == ALL_PARAMETERS or ref.startswith(PARAMS_PREFIX)
@@ -79,6 +118,15 @@ def is_parameter(ref: str) -> bool:
 
 @functools.cache
 def current_project() -> Project:
-    """The project of this process (from luigi.cfg ``[luigi_tasks]`` or the working folder)."""
+    """The project of this process (from luigi.cfg ``[luigi_tasks]`` or the working folder).
+
+    From a subfolder of the project (a notebook in ``notebooks/``, a ``luigi-tasks`` command),
+    the project's luigi.cfg, which Luigi did not read, is read first. Not in a ``luigi``
+    command: it would come too late there, and building its tasks is refused
+    (:func:`luigi_tasks.config.require_luigi_cfg_read`).
+    """
+    root = find_project_root()
+    if CmdlineParser.get_instance() is None and read_luigi_cfg(root):
+        root = find_project_root()  # the file may name another project_root
     settings = luigi_tasks()
-    return Project.load(find_project_root(), env=settings.env, runs_dir=settings.runs_dir)
+    return Project.load(root, env=settings.env, runs_dir=settings.runs_dir)

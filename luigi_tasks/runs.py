@@ -34,18 +34,18 @@ from weakref import WeakKeyDictionary
 import luigi
 
 from luigi_tasks import journal
+from luigi_tasks.config import require_luigi_cfg_read
 from luigi_tasks.errors import RunError, VersionExistsError
 from luigi_tasks.fingerprint import Fingerprint, node_fingerprint
 from luigi_tasks.project import Project, current_project
 from luigi_tasks.storage import list_names, local_cache_path, read_cached, read_json, write_cached, write_json
-from luigi_tasks.versioning import RUN_ID_RE, validate_run_id
+from luigi_tasks.versioning import LATEST, RUN_ID_RE, validate_run_id
 
 if TYPE_CHECKING:
     from luigi_tasks.catalog import DatasetEntry
     from luigi_tasks.node import NodeTask
 
 RUN_FILE = "run.json"
-LATEST = "latest"
 #: Statuses whose outputs count as this run's results.
 COMPLETE = ("done", "reused")
 
@@ -164,7 +164,7 @@ def read_run_info(project: Project, run_id: str) -> dict[str, Any] | None:
 
 def list_runs(project: Project) -> list[dict[str, Any]]:
     """Every run's ``run.json``, oldest first."""
-    names = [n for n in list_names(project.runs_dir) if RUN_ID_RE.fullmatch(n)]
+    names = [n for n in list_names(project.runs_dir) if RUN_ID_RE.fullmatch(n) and n != LATEST]
     infos = [read_run_info(project, n) for n in names]
     return sorted((i for i in infos if i), key=lambda i: (i.get("created", ""), i["run_id"]))
 
@@ -354,8 +354,10 @@ def prepare(root: luigi.Task) -> RunState:
 
     Raises:
         RunError: other parameters than the run's, stale nodes, or an unknown reuse source.
+        ConfigError: ``luigi`` runs from a subfolder, without the project's luigi.cfg.
     """
     project = current_project()
+    require_luigi_cfg_read(project.root)  # `luigi` run from a subfolder: refused
     states = _states.setdefault(project, {})
     run_id: str = root.run_id  # type: ignore[attr-defined]
     if run_id not in states:

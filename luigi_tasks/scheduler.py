@@ -30,7 +30,8 @@ from typing import Any
 
 import luigi.configuration
 
-from luigi_tasks.config import find_project_root
+from luigi_tasks.cli_support import guard
+from luigi_tasks.config import find_project_root, read_luigi_cfg
 from luigi_tasks.errors import ConfigError, LuigiTasksError
 
 ADDRESS = "127.0.0.1"
@@ -221,12 +222,17 @@ def add_cli(subparsers: argparse._SubParsersAction) -> None:
         default=None,
         help="port to listen on (default: the port of luigi.cfg [core] scheduler_url, else 8082)",
     )
-    parser.set_defaults(func=run_cli)
+    parser.set_defaults(func=guard(run_cli))
 
 
 def run_cli(args: argparse.Namespace) -> int:
-    """Carry out ``luigi-tasks scheduler <action>``; return the exit code (status: 1 if down)."""
-    paths = SchedulerPaths.for_root(_project_root())
+    """Carry out ``luigi-tasks scheduler <action>``; return the exit code (status: 1 if down).
+
+    Raises:
+        ConfigError: not in a project (for ``stop`` and ``status``: unless the working folder
+            holds a ``.luigid/pid`` file).
+    """
+    paths = _paths(args.action)
     port = args.port or configured_port()
     url = url_for(port)
     try:
@@ -255,11 +261,19 @@ def run_cli(args: argparse.Namespace) -> int:
     return 0
 
 
-def _project_root() -> Path:
+def _paths(action: str) -> SchedulerPaths:
+    """The project's scheduler paths, its luigi.cfg read (for the port) when run from a subfolder."""
     try:
-        return find_project_root()
+        root = find_project_root()
     except ConfigError:
-        return Path.cwd()
+        # Outside a project, luigid would keep its state wherever the command ran: refused.
+        # stop and status still reach one that was started here before that was refused.
+        here = SchedulerPaths.for_root(Path.cwd())
+        if action != "start" and here.pidfile.exists():
+            return here
+        raise
+    read_luigi_cfg(root)
+    return SchedulerPaths.for_root(root)
 
 
 def _luigid_executable() -> str:

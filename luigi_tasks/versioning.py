@@ -1,8 +1,8 @@
 """Run ids: the name every output version is stored under.
 
-A run id is a name, not a path: ``[A-Za-z0-9][A-Za-z0-9._-]{0,63}``. Left out on the
-command line, one fresh id is made per process in Kedro's timestamp format, so that every
-task of one ``luigi`` invocation shares it.
+A run id is a name, not a path: ``[A-Za-z0-9][A-Za-z0-9._-]{0,63}``, and not ``latest``
+(which means the newest run). Left out on the command line, one fresh id is made per
+process in Kedro's timestamp format, so that every task of one ``luigi`` invocation shares it.
 
 Example:
     >>> validate_run_id("2026-11-26T15.04.27.123Z")
@@ -26,6 +26,8 @@ from luigi_tasks.errors import RunIdError
 
 RUN_ID_RULE = "[A-Za-z0-9][A-Za-z0-9._-]{0,63}"
 RUN_ID_RE = re.compile(RUN_ID_RULE)
+#: Not a run id: ``--reuse-from latest`` and ``load_output(name, "latest")`` mean the newest run.
+LATEST = "latest"
 
 
 def generate_run_id() -> str:
@@ -42,6 +44,12 @@ def session_run_id() -> str:
 
 def validate_run_id(run_id: Any) -> str:
     """Return ``run_id`` if it is a valid name, else raise :class:`RunIdError`."""
+    if run_id == LATEST:
+        raise RunIdError(
+            f"Invalid run id '{LATEST}': it is reserved to mean the newest run (--reuse-from {LATEST}, "
+            f"load_output(name, '{LATEST}')), so a run named so could not be asked for by its name. "
+            "Pass another --run-id, e.g. exp-2026-11-26."
+        )
     if not isinstance(run_id, str) or not RUN_ID_RE.fullmatch(run_id):
         shown = repr(run_id) if len(str(run_id)) <= 80 else repr(str(run_id)[:77] + "...")
         raise RunIdError(

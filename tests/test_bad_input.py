@@ -410,6 +410,34 @@ def test_13_local_overlay_naming_an_unknown_dataset_is_refused(proj: Path) -> No
     assert_unchanged(before, proj)
 
 
+def test_13_parameters_overlay_with_a_nested_typo_is_refused(proj: Path) -> None:
+    """The overlay replaces the whole ``split`` entry: without the check, SplitData would fail
+    with a bare ``KeyError: 'test_size'``."""
+    before = saved_files(proj)
+    (proj / "config/local/parameters.yml").write_text("split: {test_siz: 0.3, random_state: 42}\n", encoding="utf-8")
+    result = luigi(proj, *FULL, "--run-id", "r1")
+    assert_refused(
+        result, "config/local/parameters.yml: sets parameter(s) 'split.test_siz' (did you mean 'split.test_size'?) "
+        f"that {proj}/config/parameters.yml does not declare",
+    )
+    assert result.returncode == 40  # before any task runs
+    assert_unchanged(before, proj)
+    assert not (proj / "data/09_runs/r1").exists()
+
+
+def test_13_env_without_its_folder_is_refused(proj: Path) -> None:
+    before = saved_files(proj)
+    edit(proj / "luigi.cfg", "env = local", "env = staging")
+    result = luigi(proj, *FULL, "--run-id", "r1")
+    assert_refused(
+        result, f"luigi.cfg [luigi_tasks] env = staging: there is no {proj}/config/staging/ folder",
+        f"Env folders in {proj}/config: local. Create config/staging/, or set env to one of those.",
+    )
+    assert result.returncode == 40
+    assert_unchanged(before, proj)
+    assert not (proj / "data/09_runs/r1").exists()
+
+
 # 14 ------------------------------------------------------------------------------------
 
 

@@ -154,13 +154,13 @@ def test_a_later_command_skips_yaml_and_reads_the_same_config(settled_project: P
 def test_credentials_overlays_and_what_json_cannot_hold_are_never_cached(settled_project: Path) -> None:
     project = settled_project
     (project / "config" / "local" / "credentials.yml").write_text("db: {password: s3cret-value}\n")
-    (project / "config" / "local" / "parameters.yml").write_text("model: {random_state: 9}\n")
+    (project / "config" / "local" / "parameters.yml").write_text("model: {estimator: m.Ridge, init_args: {random_state: 9}}\n")
     params = project / "config" / "parameters.yml"
     params.write_text(params.read_text() + "\nstarted: 2024-01-02\n")  # a date: JSON would make it a str
     loaded = Project.load(project)
     assert loaded.parameters["started"] == datetime.date(2024, 1, 2)
     assert Project.load(project).parameters["started"] == datetime.date(2024, 1, 2)
-    assert loaded.parameters["model"] == {"random_state": 9}
+    assert loaded.parameters["model"] == {"estimator": "m.Ridge", "init_args": {"random_state": 9}}
     cached = "".join(f.read_text() for f in _cache_files(project))
     assert len(_cache_files(project)) == 1  # the catalog only
     assert "s3cret-value" not in cached and "random_state" not in cached

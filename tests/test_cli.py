@@ -1,12 +1,15 @@
-"""The `luigi-tasks` command itself: its version, and the commands its help lists."""
+"""The `luigi-tasks` command itself: its version, the commands its help lists, a --module
+without nodes, and a reader that leaves early."""
 
 from __future__ import annotations
 
+import shlex
+import subprocess
 from importlib import metadata
 from pathlib import Path
 
 import luigi_tasks
-from tests.conftest import run_cli
+from tests.conftest import BIN, run_cli
 
 
 def test_version_is_the_installed_package_version(project: Path) -> None:
@@ -25,3 +28,32 @@ def test_without_a_command_the_help_lists_every_command(project: Path) -> None:
     runs_help = run_cli(project, "runs", "--help").stdout
     for action in ("list", "show", "compare"):
         assert f"\n    {action}" in runs_help, action
+
+
+def test_a_module_without_nodes_is_refused_in_one_line(project: Path) -> None:
+    """luigi_tasks.pipeline (the library's module, not the example's pipelines) makes no node:
+    the commands would print an empty diagram or table."""
+    for command in (("viz",), ("runs", "show", "exp1"), ("catalog", "list")):
+        done = run_cli(project, *command, "--module", "luigi_tasks.pipeline")
+        assert done.returncode == 2, (command, done.stdout)
+        assert done.stdout == ""
+        assert done.stderr == (
+            "luigi-tasks: error: Module 'luigi_tasks.pipeline' (from --module, else luigi.cfg [core] module) defines "
+            "no nodes. Give the module defining the pipelines, the one you run with `luigi --module` "
+            "(luigi_tasks.pipelines in the example project).\n"
+        )
+
+
+def test_a_reader_that_leaves_early_gets_no_traceback(project: Path) -> None:
+    """``luigi-tasks catalog list | head -1``: once head has gone, writing the rest fails
+    (BrokenPipeError); over 64 kB of output (a pipe's buffer) makes that certain."""
+    extra = "".join(f"extra_{i:04d}: {{type: json.JSONDataset, filepath: data/extra/extra_{i:04d}.json}}\n" for i in range(1500))
+    with open(project / "config" / "catalog.yml", "a", encoding="utf-8") as f:
+        f.write("\n" + extra)
+    done = subprocess.run(
+        ["bash", "-c", f"set -o pipefail; {shlex.quote(str(BIN / 'luigi-tasks'))} catalog list | head -1"],
+        cwd=project, capture_output=True, text=True, timeout=120,
+    )
+    assert done.stdout.split()[:3] == ["dataset", "type", "versioned"]
+    assert done.returncode == 1  # luigi-tasks' code, through pipefail
+    assert done.stderr == ""

@@ -281,3 +281,27 @@ def test_scheduler_command_starts_serves_and_stops_luigid(tmp_path: Path) -> Non
     assert not (state / "pid").exists()
     assert (state / "state.pickle").exists() and (state / "luigi-server.log").exists()
     assert luigi_tasks_cmd(project, "scheduler", "status")[0] == 1
+
+
+def test_scheduler_start_outside_a_project_is_refused(tmp_path: Path) -> None:
+    """luigid's state would land wherever the command ran (/tmp/.luigid): refused in one line.
+    stop and status still reach a luigid that an earlier start left in such a folder."""
+    assert not any((folder / "config").is_dir() for folder in (tmp_path, *tmp_path.parents))
+    port = str(free_port())
+    try:
+        for action in ("start", "status"):
+            code, out = luigi_tasks_cmd(tmp_path, "scheduler", action, "--port", port)
+            assert (code, out) == (
+                2,
+                f"luigi-tasks: error: No config/ folder in {tmp_path} or any folder above it. Run from the project "
+                "folder (the one holding config/catalog.yml), or set project_root in the [luigi_tasks] section "
+                "of luigi.cfg.\n",
+            ), action
+            assert not (tmp_path / ".luigid").exists()
+    finally:
+        if (tmp_path / ".luigid" / "pid").exists():  # started after all: stop it
+            luigi_tasks_cmd(tmp_path, "scheduler", "stop")
+    (tmp_path / ".luigid").mkdir()
+    (tmp_path / ".luigid" / "pid").write_text("999999999\n")  # its luigid has exited since
+    assert luigi_tasks_cmd(tmp_path, "scheduler", "stop") == (0, "luigid was not running.\n")
+    assert not (tmp_path / ".luigid" / "pid").exists()

@@ -27,6 +27,14 @@ def test_anything_else_is_refused_with_the_rule(bad: object) -> None:
         validate_run_id(bad)
 
 
+def test_latest_is_reserved_for_the_newest_run() -> None:
+    """``--reuse-from latest`` and ``load_output(name, 'latest')`` never mean a run named so."""
+    for check in (validate_run_id, RunIdParameter().normalize):
+        with pytest.raises(RunIdError, match=r"^Invalid run id 'latest': it is reserved to mean the newest run"):
+            check("latest")
+    assert validate_run_id("latest-1") == "latest-1"
+
+
 def test_parameter_defaults_to_one_id_per_process_and_validates() -> None:
     param = RunIdParameter()
     assert param.normalize(None) == param.normalize(None) == session_run_id()

@@ -1,0 +1,131 @@
+"""Where the configuration comes from: the project's luigi.cfg when a command runs from a
+subfolder, the ``config/<env>/`` overlay it names, and what an overlay may set."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from luigi_tasks.errors import ConfigError
+from luigi_tasks.project import Project
+from tests.conftest import run_cli, run_luigi
+from tests.crash_support import saved_files
+
+STAGING_MODEL = "data/06_models/staging_model.pkl"
+
+
+def set_env(project: Path, env: str) -> None:
+    """Make the project's luigi.cfg say ``[luigi_tasks] env = <env>``."""
+    cfg = project / "luigi.cfg"
+    text, n = re.subn(r"(?m)^env = local$", f"env = {env}", cfg.read_text(encoding="utf-8"))
+    assert n == 1, "luigi.cfg has no 'env = local' line"
+    cfg.write_text(text, encoding="utf-8")
+
+
+@pytest.fixture
+def staging(project: Path) -> Path:
+    """The example project with ``env = staging`` and a config/staging/ overlay moving the model."""
+    set_env(project, "staging")
+    (project / "config" / "staging").mkdir()
+    (project / "config" / "staging" / "catalog.yml").write_text(
+        f"model: {{type: pickle.PickleDataset, filepath: {STAGING_MODEL}, versioned: true}}\n", encoding="utf-8"
+    )
+    return project
+
+
+# -- luigi.cfg, from a subfolder of the project ---------------------------------------------------
+
+
+def test_luigi_from_a_subfolder_is_refused_as_its_luigi_cfg_was_not_read(project: Path) -> None:
+    """Luigi reads ./luigi.cfg only: from data/ a failed run would exit 0 (no [retcode])."""
+    done = run_luigi(project / "data", "--module", "luigi_tasks.pipelines", "FullPipeline", "--local-scheduler",
+                     "--run-id", "sub1")
+    assert done.returncode == 4, done.stderr[-3000:]  # Luigi's own code for an error: [retcode] was not read
+    assert done.stderr.strip().splitlines()[-1] == (
+        f"ERROR: {project}/luigi.cfg was not read: Luigi reads ./luigi.cfg, so its exit codes, logging and "
+        f"[luigi_tasks] settings would be missing. Run luigi from {project} (cd {project})."
+    )
+    assert "Traceback" not in done.stderr
+    assert list(saved_files(project)) == ["01_raw/house.csv"]  # no run record, no output
+
+
+def test_a_command_from_a_subfolder_reads_the_projects_luigi_cfg_and_its_env(staging: Path) -> None:
+    done = run_cli(staging / "data", "catalog", "list")
+    assert done.returncode == 0, done.stderr
+    model = next(line for line in done.stdout.splitlines() if line.startswith("model "))
+    assert STAGING_MODEL in model.split(), model
+
+
+def test_python_in_a_subfolder_reads_the_projects_luigi_cfg_and_its_env(staging: Path) -> None:
+    """A notebook in notebooks/: the [luigi_tasks] settings read after luigi.cfg is added see it."""
+    notebooks = staging / "notebooks"
+    notebooks.mkdir()
+    code = (
+        "from luigi_tasks import current_project\n"
+        "from luigi_tasks.config import luigi_tasks\n"
+        "project = current_project()\n"
+        "print(luigi_tasks().env, project.env, project.root, project.catalog.entry('model').filepath)\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], cwd=notebooks, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split() == ["staging", "staging", str(staging), f"{staging}/{STAGING_MODEL}"]
+
+
+# -- the config/<env>/ folder ---------------------------------------------------------------------
+
+
+def test_an_env_without_its_folder_is_refused_but_the_default_local_may_be_missing(project: Path) -> None:
+    (project / "config" / "prod").mkdir()
+    with pytest.raises(ConfigError) as refused:
+        Project.load(project, env="staging")
+    assert str(refused.value) == (
+        f"luigi.cfg [luigi_tasks] env = staging: there is no {project}/config/staging/ folder, so none of its "
+        f"settings would apply. Env folders in {project}/config: local, prod. Create config/staging/, or set env "
+        "to one of those."
+    )
+    (project / "config" / "local").rmdir()  # git-ignored: absent on a fresh clone
+    assert Project.load(project).env == "local"
+    with pytest.raises(ConfigError, match=r"Env folders in .*/config: prod\. "):
+        Project.load(project, env="staging")
+
+
+# -- what a parameters overlay may set ------------------------------------------------------------
+
+
+def write_overlay(project: Path, text: str) -> None:
+    (project / "config" / "local" / "parameters.yml").write_text(text, encoding="utf-8")
+
+
+@pytest.mark.parametrize(
+    ("overlay", "undeclared"),
+    [
+        ("split: {test_siz: 0.3, random_state: 42}\n", "'split.test_siz' (did you mean 'split.test_size'?)"),
+        ("splt: {test_size: 0.3, random_state: 42}\n", "'splt' (did you mean 'split'?)"),
+        (
+            "model: {estimator: sklearn.linear_model.Ridge, init_args: {}, n_jobs: 2}\nsplit: {seed: 1}\n",
+            "'model.n_jobs', 'split.seed'",
+        ),
+    ],
+    ids=["nested-typo", "top-level-typo", "no-close-name"],
+)
+def test_a_parameters_overlay_may_set_only_what_the_base_declares(project: Path, overlay: str, undeclared: str) -> None:
+    write_overlay(project, overlay)
+    with pytest.raises(ConfigError) as refused:
+        Project.load(project)
+    assert str(refused.value) == (
+        f"{project}/config/local/parameters.yml: sets parameter(s) {undeclared} that {project}/config/parameters.yml "
+        "does not declare. Declare them in the base file, or fix the name."
+    )
+
+
+def test_an_empty_mapping_of_the_base_is_open_and_an_entry_may_leave_keys_out(project: Path) -> None:
+    """``model.init_args: {}`` takes any keys (the benchmarks set fit_intercept through an
+    overlay); an entry replaces the base's whole (Kedro's rule), so it may omit keys."""
+    write_overlay(project, "model:\n  estimator: sklearn.linear_model.Ridge\n  init_args: {alpha: 2.0, solver: {name: svd}}\n")
+    assert Project.load(project).parameter("params:model.init_args.solver.name") == "svd"
+    write_overlay(project, "split: {test_size: 0.3}\n")
+    assert Project.load(project).parameter("params:split") == {"test_size": 0.3}
