@@ -60,6 +60,8 @@ class DatasetEntry:
     versioned: bool = False
     #: Keyword arguments of the dataset class; not in repr (credentials are among them).
     options: Mapping[str, Any] = field(default_factory=dict, repr=False)
+    #: The file that declares the entry (the base catalog or an overlay), named in messages.
+    source: str | None = None
 
     @functools.cached_property
     def dataset_type(self) -> type[AbstractDataset]:
@@ -68,7 +70,10 @@ class DatasetEntry:
 
     def build(self, run_id: str | None) -> AbstractDataset:
         version = run_id if self.versioned else None
-        return self.dataset_type(self.filepath, version=version, name=self.name, **self.options)
+        dataset = self.dataset_type(self.filepath, version=version, name=self.name, **self.options)
+        # Set, not passed: a user's dataset class need not accept one more constructor argument.
+        dataset.declared_in = self.source
+        return dataset
 
 
 #: Dataset objects a catalog keeps for reuse (those of about ten runs of a 5000-dataset project).
@@ -231,6 +236,7 @@ def _parse_entry(
         filepath=resolve_path(root, raw["filepath"]),
         versioned=raw.get("versioned", False),
         options=options,
+        source=source,
     )
 
 

@@ -124,6 +124,19 @@ def test_04_missing_raw_file_is_named_with_luigis_summary(proj: Path) -> None:
     assert_unchanged(before, proj)
 
 
+def test_04_a_raw_filepath_from_the_local_overlay_is_blamed_on_the_overlay(proj: Path) -> None:
+    before = saved_files(proj)
+    overlay = proj / "config/local/catalog.yml"
+    overlay.write_text("houses: {type: pandas.CSVDataset, filepath: data/01_raw/hose.csv}\n", encoding="utf-8")
+    result = luigi(proj, *FULL, "--run-id", "r1")
+    assert_refused(
+        result, f"raw dataset 'houses' is missing: expected at {proj / 'data/01_raw/hose.csv'}",
+        f"Put the file there, or fix its filepath in {overlay}.",
+    )
+    assert result.returncode == 20
+    assert_unchanged(before, proj)
+
+
 # 5 -------------------------------------------------------------------------------------
 
 SCHEMA_OVERLAY = """\
@@ -155,7 +168,7 @@ def test_05_raw_csv_against_a_schema(proj: Path, change: str, message: str) -> N
     result = luigi(proj, *FULL, "--run-id", "r1")
     end = assert_refused(
         result, "data_engineering.PreprocessHouses failed", "Dataset 'houses' (CSVDataset)", str(raw), message,
-        "schema of 'houses' in config/catalog.yml", "resume with:",
+        f"schema of 'houses' in {proj / 'config/local/catalog.yml'}.", "resume with:",  # the overlay declares it
     )
     if change == "text-price":
         assert "e.g. '42k' at index 3" in end

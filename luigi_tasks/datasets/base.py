@@ -54,6 +54,8 @@ class AbstractDataset(luigi.Target, Generic[T], abc.ABC):
     default_save_args: ClassVar[dict[str, Any]] = {}
     #: Whether the catalog keys ``schema`` and ``allow_empty`` apply (table datasets).
     accepts_schema: ClassVar[bool] = False
+    #: The catalog file declaring this dataset (set by the catalog), named in messages.
+    declared_in: str | None = None
 
     def __init__(
         self,
@@ -214,9 +216,13 @@ class AbstractDataset(luigi.Target, Generic[T], abc.ABC):
     def _describe(self) -> str:
         return f"Dataset '{self.name}' ({type(self).__name__})"
 
+    def _declared(self) -> str:
+        """Where the user fixes this dataset's entry."""
+        return self.declared_in or "the catalog"
+
     def _missing_hint(self) -> str:
         if self.version is None:
-            return "Put the file there, or fix its filepath in config/catalog.yml."
+            return f"Put the file there, or fix its filepath in {self._declared()}."
         return f"Run the node that produces it for run {self.version!r} first."
 
     def __repr__(self) -> str:
