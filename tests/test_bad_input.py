@@ -16,6 +16,7 @@ from __future__ import annotations
 import errno
 import os
 import pickle
+import re
 import time
 from pathlib import Path
 
@@ -343,6 +344,25 @@ def test_11_no_central_scheduler_says_how_to_start_it(proj: Path) -> None:
         result, "the central scheduler does not answer", f"luigid --background --address 127.0.0.1 --port {port} ", "--local-scheduler"
     )
     assert elapsed < 30, f"took {elapsed:.0f} s to give up"
+    # The closing lines explain it: no framework traceback (urllib, tenacity) on the console, and
+    # no "NoneType: None" from Luigi's retries; the traceback stays in the log file.
+    assert "Traceback" not in result.stderr and "NoneType: None" not in result.stderr, result.stderr[-3000:]
+    assert "luigi.rpc.RPCError: Errors (2 attempts)" in (proj / "logs/luigi-tasks.log").read_text(encoding="utf-8")
+    assert_unchanged(before, proj)
+
+
+def test_11_an_exception_in_a_nodes_own_code_keeps_its_traceback_on_the_console(proj: Path) -> None:
+    """The README's promise: a user's own error is shown with the traceback that points at it."""
+    (proj / "config/local/parameters.yml").write_text(
+        "model: {estimator: sklearn.linear_model.LinearRegression, init_args: {fit_intercep: false}}\n", encoding="utf-8"
+    )
+    before = saved_files(proj)
+    result = luigi(proj, *FULL, "--run-id", "r1")
+    assert_refused(
+        result, "data_science.TrainModel failed: TypeError: LinearRegression.__init__() got an unexpected keyword "
+        "argument 'fit_intercep'", "resume with:",
+    )
+    assert re.search(r'File ".*data_science\.py", line \d+, in make_estimator\n', result.stderr), result.stderr[-3000:]
     assert_unchanged(before, proj)
 
 
