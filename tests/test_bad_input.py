@@ -507,3 +507,47 @@ def test_16_broken_logging_config_is_named_and_the_run_not_called_unfinished(pro
     assert "run r1 did not start here: Luigi stopped before checking any task" in result.stderr
     assert "nothing failed in this process" not in result.stderr
     assert_unchanged(before, proj)
+
+
+# 17 ------------------------------------------------------------------------------------
+
+
+def test_17_an_output_made_unversioned_over_its_versions_is_refused_before_anything_runs(proj: Path) -> None:
+    """Its filepath is now the folder of r0's version: Luigi would take it for the output
+    (it exists), skip TrainModel, and Predict would fail on a folder."""
+    overlay = proj / "config/local/catalog.yml"
+    overlay.write_text("model: {type: pickle.PickleDataset, filepath: data/06_models/model.pkl}\n", encoding="utf-8")
+    before = saved_files(proj)
+    result = luigi(proj, *FULL, "--run-id", "r1")
+    folder = proj / "data/06_models/model.pkl"
+    assert_refused(
+        result, f"Dataset 'model' (PickleDataset) is not versioned, but its filepath {folder} is a folder",
+        f"{folder}/<run_id>/model.pkl, for runs {BASE_RUN}", f"Add 'versioned: true' back in {overlay}, or give it another filepath.",
+        lines=1,
+    )
+    assert result.returncode == 40
+    assert "Traceback" not in result.stderr
+    assert_unchanged(before, proj)
+    assert saved_files(proj).keys() == before.keys()  # no node ran, no run r1 was recorded
+    overlay.write_text("model: {type: pickle.PickleDataset, filepath: data/06_models/shared_model.pkl}\n", encoding="utf-8")
+    fixed = luigi(proj, *FULL, "--run-id", "r1")
+    assert fixed.returncode == 0, fixed.stderr[-3000:]
+    assert (proj / "data/06_models/shared_model.pkl").is_file()
+
+
+def test_17_a_raw_input_over_a_folder_of_versions_is_named_not_read(proj: Path) -> None:
+    """A dataset no node makes is not checked up front (that would cost a check per raw input
+    and per process): the one check of its path that Luigi's completeness check makes tells."""
+    raw = proj / "data/01_raw/house.csv"
+    table = raw.read_bytes()
+    raw.unlink()
+    (raw / "old1").mkdir(parents=True)
+    (raw / "old1" / "house.csv").write_bytes(table)  # as saved while 'houses' was versioned
+    before = saved_files(proj)
+    result = luigi(proj, *FULL, "--run-id", "r1")
+    assert_refused(
+        result, f"Dataset 'houses' (CSVDataset) is not versioned, but its filepath {raw} is a folder",
+        f"for runs old1). Add 'versioned: true' back in {proj / 'config/catalog.yml'}", "resume with:",
+    )
+    assert "Traceback" not in result.stderr
+    assert_unchanged(before, proj)
