@@ -47,6 +47,17 @@ KNOWN_KEYS = frozenset(
 DATASET_NAME_RULE = "[A-Za-z0-9_][A-Za-z0-9_.@-]{0,127}, without '..'"
 _DATASET_NAME_RE = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.@-]{0,127}")
 _KEDRO_PREFIXES = ("kedro_datasets.", "kedro.extras.datasets.")
+#: Storage option names that hold a credential in fsspec backends (s3fs, gcsfs, adlfs, sftp,
+#: http headers, botocore's client_kwargs), refused in the committed catalog.
+SECRET_OPTIONS = frozenset(
+    {
+        "key", "secret", "token", "password", "passphrase", "account_key", "sas_token",
+        "connection_string", "credential", "client_secret", "access_token", "api_key", "private_key",
+        "aws_access_key_id", "aws_secret_access_key", "aws_session_token", "authorization",
+    }
+)
+#: gcsfs's ``token`` may name how to authenticate instead of holding a credential.
+_GCSFS_TOKEN_METHODS = frozenset({"anon", "google_default", "cache", "cloud", "browser"})
 
 
 @dataclass(frozen=True)
@@ -60,6 +71,8 @@ class DatasetEntry:
     versioned: bool = False
     #: Keyword arguments of the dataset class; not in repr (credentials are among them).
     options: Mapping[str, Any] = field(default_factory=dict, repr=False)
+    #: The file that declares the entry (the base catalog or an overlay), named in messages.
+    source: str | None = None
 
     @functools.cached_property
     def dataset_type(self) -> type[AbstractDataset]:
@@ -68,7 +81,10 @@ class DatasetEntry:
 
     def build(self, run_id: str | None) -> AbstractDataset:
         version = run_id if self.versioned else None
-        return self.dataset_type(self.filepath, version=version, name=self.name, **self.options)
+        dataset = self.dataset_type(self.filepath, version=version, name=self.name, **self.options)
+        # Set, not passed: a user's dataset class need not accept one more constructor argument.
+        dataset.declared_in = self.source
+        return dataset
 
 
 #: Dataset objects a catalog keeps for reuse (those of about ten runs of a 5000-dataset project).
@@ -97,9 +113,13 @@ class DataCatalog:
     ) -> DataCatalog:
         """Validate a parsed catalog; relative filepaths resolve against ``root``.
 
+        ``config`` is taken to be a committed file: storage options holding a credential
+        (:data:`SECRET_OPTIONS`) are refused; give them through ``credentials``.
+
         Raises:
             CatalogError: naming ``source``, the dataset and the key that is wrong.
         """
+        _refuse_secret_options(config, source)
         entries = {
             name: _parse_entry(name, raw, root=root, credentials=credentials or {}, source=source)
             for name, raw in config.items()
@@ -119,6 +139,7 @@ class DataCatalog:
                 f"that {root / 'config' / 'catalog.yml'} does not declare. An overlay may only "
                 "change existing datasets: declare them in the base catalog, or fix the name."
             )
+        _refuse_secret_options(base, str(root / "config" / "catalog.yml"))
         cred_base, cred_overlay, _ = load_config(root, "credentials", env)
         credentials = {**cred_base, **cred_overlay}
         entries: dict[str, DatasetEntry] = {}
@@ -231,6 +252,7 @@ def _parse_entry(
         filepath=resolve_path(root, raw["filepath"]),
         versioned=raw.get("versioned", False),
         options=options,
+        source=source,
     )
 
 
@@ -286,6 +308,47 @@ def _credentials(where: str, ref: Any, credentials: Mapping[str, Any]) -> dict[s
             "there (that folder is git-ignored)."
         )
     return dict(credentials[ref])
+
+
+def _refuse_secret_options(config: Mapping[str, Any], source: str) -> None:
+    """Refuse a credential in the ``fs_args``, or in a ``storage_options`` of the ``load_args``
+    or ``save_args`` (Kedro's places for fsspec options), of any entry of a committed catalog
+    (``_`` anchors too, and entries an overlay replaces: the file holds them all the same)."""
+    for name, raw in config.items():
+        if not isinstance(raw, Mapping):
+            continue
+        places = {"fs_args": raw.get("fs_args")}
+        for args in ("load_args", "save_args"):
+            if isinstance(raw.get(args), Mapping):
+                places[f"{args}.storage_options"] = raw[args].get("storage_options")
+        for place, value in places.items():
+            found = _secret_option(place, value)
+            if found:
+                option = found[len(place) + 1 :].split(".")[0]
+                raise CatalogError(
+                    f"{source}: dataset '{name}': '{found}' holds a credential, and this file is "
+                    f"committed (anyone who can read the repository reads it). Move '{option}' to an "
+                    "entry of config/local/credentials.yml (git-ignored) and name that entry here: "
+                    "'credentials: <entry>' (fsspec receives it as it receives fs_args)."
+                )
+
+
+def _secret_option(place: str, value: Any) -> str | None:
+    """The dotted key of the first credential in ``value`` (nested mappings included)."""
+    if not isinstance(value, Mapping):
+        return None
+    for key, item in value.items():
+        name = str(key).lower()
+        if name not in SECRET_OPTIONS:
+            found = _secret_option(f"{place}.{key}", item)
+            if found:
+                return found
+            continue
+        if item is None or isinstance(item, bool) or item == "":
+            continue  # no credential given (``anon: true`` style switches)
+        if not (name == "token" and isinstance(item, str) and item in _GCSFS_TOKEN_METHODS):
+            return f"{place}.{key}"
+    return None
 
 
 def _dataset_class(ref: type[AbstractDataset] | str) -> type[AbstractDataset]:

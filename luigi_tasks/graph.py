@@ -23,6 +23,7 @@ if TYPE_CHECKING:
 
 _registry: list[type[NodeTask]] = []
 _resolved: tuple[Project, NodeGraph] | None = None
+_storage_checked: NodeGraph | None = None
 
 
 def register(task_class: type[NodeTask]) -> None:
@@ -94,6 +95,29 @@ def current_graph() -> NodeGraph:
     if _resolved is None or _resolved[0] is not project:
         _resolved = (project, resolve(_registry, project))
     return _resolved[1]
+
+
+def check_before_run() -> NodeGraph:
+    """:func:`current_graph`, and once per graph what only the storage can tell: no
+    unversioned output's filepath is the folder of its earlier versions
+    (:meth:`~luigi_tasks.datasets.AbstractDataset.check_filepath`).
+
+    Node and pipeline tasks call this when built, before anything runs; commands that only
+    show the project (``catalog list``, ``viz``) use :func:`current_graph`. It costs one check
+    of the path per unversioned output, once per process.
+
+    Raises:
+        DatasetError: naming the dataset, the folder and the catalog file to fix.
+    """
+    global _storage_checked
+    resolved = current_graph()
+    if _storage_checked is not resolved:
+        catalog = current_project().catalog
+        for name in resolved.producers:
+            if not catalog.is_versioned(name):
+                catalog.dataset(name).check_filepath()
+        _storage_checked = resolved
+    return resolved
 
 
 @contextmanager

@@ -3,17 +3,22 @@
 ``config/logging.ini`` (named by ``luigi.cfg`` ``[core] logging_conf_file``) uses these
 classes. The console shows a line per node when it ends (duration, why it ran, outputs),
 one more when a node is still running after a second, warnings, errors and Luigi's
-summary, but not Luigi's per-task scheduling chatter; an error of luigi-tasks' own is
-shown as its message alone. The file keeps everything, tracebacks included.
+summary, but not Luigi's per-task scheduling chatter. An error of luigi-tasks' own, and
+Luigi's failure to reach the central scheduler, are shown as their message alone: the
+closing lines say what to do. Any other exception keeps its traceback on the console,
+above all one raised in a node's own code, where it points at the line to fix. The file
+keeps everything, tracebacks included.
 """
 
 from __future__ import annotations
 
 import logging
 import os
+import re
 import sys
 from types import TracebackType
 
+from luigi.rpc import RPCError
 from luigi.task_register import TaskClassNotFoundException
 
 from luigi_tasks.errors import LuigiTasksError
@@ -31,6 +36,8 @@ _CHATTER = (
     "Done\n",
     "[pid %s] Worker %s",  # "[pid 12] Worker Worker(...) running/done <task>"
 )
+_TRACEBACK = "Traceback (most recent call last):\n"
+_OWN_ERROR = re.compile(r"^luigi_tasks\.errors\.(?=\w+: )", re.MULTILINE)
 
 
 class ConsoleHandler(logging.StreamHandler):
@@ -53,13 +60,33 @@ class ConsoleHandler(logging.StreamHandler):
 
 
 class ConsoleFormatter(logging.Formatter):
-    """Shows a :class:`LuigiTasksError` as its message; other tracebacks as usual."""
+    """Shows a :class:`LuigiTasksError`, or an unreachable central scheduler (``RPCError``),
+    as its message; other tracebacks as usual."""
 
     def format(self, record: logging.LogRecord) -> str:
         exc = record.exc_info[1] if record.exc_info else None
-        if isinstance(exc, LuigiTasksError):
+        if isinstance(exc, (LuigiTasksError, RPCError)):
             return f"{record.levelname}: {exc}"
+        # Luigi's "Will not run <task> ... due to error in complete() method:" carries the
+        # traceback in its text (a dataset's exists() raised), not as exc_info.
+        if record.levelno >= logging.WARNING and isinstance(record.msg, str) and _TRACEBACK in record.msg:
+            own = _own_error(record.msg)
+            if own is not None:
+                return f"{record.levelname}: {record.msg.partition(_TRACEBACK)[0].strip()} {own}"
+        if record.exc_info and exc is None:
+            # Logged with exc_info=True where no exception is being handled (Luigi's retries
+            # of the scheduler): logging would add a line "NoneType: None".
+            record = logging.makeLogRecord({**record.__dict__, "exc_info": None, "exc_text": None})
         return super().format(record)
+
+
+def _own_error(text: str) -> str | None:
+    """The last line(s) of a traceback in ``text`` when the exception that ended it is a
+    luigi-tasks error (``DatasetError: ...``); ``None`` otherwise."""
+    starts = [match.end() for match in _OWN_ERROR.finditer(text)]
+    if not starts or _TRACEBACK in text[starts[-1] :]:
+        return None  # another exception, raised while handling ours, ended it
+    return text[starts[-1] :].strip()
 
 
 class ProjectFileHandler(logging.FileHandler):

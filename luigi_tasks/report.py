@@ -77,7 +77,7 @@ class RunReport:
             self.problems.append(
                 f"raw dataset '{getattr(task, 'dataset', task.task_id)}' is missing: expected at "
                 f"{getattr(target, 'path', target)}. Put the file there, or fix its filepath in "
-                "config/catalog.yml."
+                f"{getattr(target, 'declared_in', None) or 'config/catalog.yml'}."
             )
 
     def died(self, task: luigi.Task, message: str) -> None:

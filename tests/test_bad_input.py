@@ -16,6 +16,7 @@ from __future__ import annotations
 import errno
 import os
 import pickle
+import re
 import time
 from pathlib import Path
 
@@ -124,6 +125,19 @@ def test_04_missing_raw_file_is_named_with_luigis_summary(proj: Path) -> None:
     assert_unchanged(before, proj)
 
 
+def test_04_a_raw_filepath_from_the_local_overlay_is_blamed_on_the_overlay(proj: Path) -> None:
+    before = saved_files(proj)
+    overlay = proj / "config/local/catalog.yml"
+    overlay.write_text("houses: {type: pandas.CSVDataset, filepath: data/01_raw/hose.csv}\n", encoding="utf-8")
+    result = luigi(proj, *FULL, "--run-id", "r1")
+    assert_refused(
+        result, f"raw dataset 'houses' is missing: expected at {proj / 'data/01_raw/hose.csv'}",
+        f"Put the file there, or fix its filepath in {overlay}.",
+    )
+    assert result.returncode == 20
+    assert_unchanged(before, proj)
+
+
 # 5 -------------------------------------------------------------------------------------
 
 SCHEMA_OVERLAY = """\
@@ -155,7 +169,7 @@ def test_05_raw_csv_against_a_schema(proj: Path, change: str, message: str) -> N
     result = luigi(proj, *FULL, "--run-id", "r1")
     end = assert_refused(
         result, "data_engineering.PreprocessHouses failed", "Dataset 'houses' (CSVDataset)", str(raw), message,
-        "schema of 'houses' in config/catalog.yml", "resume with:",
+        f"schema of 'houses' in {proj / 'config/local/catalog.yml'}.", "resume with:",  # the overlay declares it
     )
     if change == "text-price":
         assert "e.g. '42k' at index 3" in end
@@ -330,6 +344,25 @@ def test_11_no_central_scheduler_says_how_to_start_it(proj: Path) -> None:
         result, "the central scheduler does not answer", f"luigid --background --address 127.0.0.1 --port {port} ", "--local-scheduler"
     )
     assert elapsed < 30, f"took {elapsed:.0f} s to give up"
+    # The closing lines explain it: no framework traceback (urllib, tenacity) on the console, and
+    # no "NoneType: None" from Luigi's retries; the traceback stays in the log file.
+    assert "Traceback" not in result.stderr and "NoneType: None" not in result.stderr, result.stderr[-3000:]
+    assert "luigi.rpc.RPCError: Errors (2 attempts)" in (proj / "logs/luigi-tasks.log").read_text(encoding="utf-8")
+    assert_unchanged(before, proj)
+
+
+def test_11_an_exception_in_a_nodes_own_code_keeps_its_traceback_on_the_console(proj: Path) -> None:
+    """The README's promise: a user's own error is shown with the traceback that points at it."""
+    (proj / "config/local/parameters.yml").write_text(
+        "model: {estimator: sklearn.linear_model.LinearRegression, init_args: {fit_intercep: false}}\n", encoding="utf-8"
+    )
+    before = saved_files(proj)
+    result = luigi(proj, *FULL, "--run-id", "r1")
+    assert_refused(
+        result, "data_science.TrainModel failed: TypeError: LinearRegression.__init__() got an unexpected keyword "
+        "argument 'fit_intercep'", "resume with:",
+    )
+    assert re.search(r'File ".*data_science\.py", line \d+, in make_estimator\n', result.stderr), result.stderr[-3000:]
     assert_unchanged(before, proj)
 
 
@@ -501,4 +534,48 @@ def test_16_broken_logging_config_is_named_and_the_run_not_called_unfinished(pro
     assert "config/logging.ini" in result.stderr and "handler_console" in result.stderr
     assert "run r1 did not start here: Luigi stopped before checking any task" in result.stderr
     assert "nothing failed in this process" not in result.stderr
+    assert_unchanged(before, proj)
+
+
+# 17 ------------------------------------------------------------------------------------
+
+
+def test_17_an_output_made_unversioned_over_its_versions_is_refused_before_anything_runs(proj: Path) -> None:
+    """Its filepath is now the folder of r0's version: Luigi would take it for the output
+    (it exists), skip TrainModel, and Predict would fail on a folder."""
+    overlay = proj / "config/local/catalog.yml"
+    overlay.write_text("model: {type: pickle.PickleDataset, filepath: data/06_models/model.pkl}\n", encoding="utf-8")
+    before = saved_files(proj)
+    result = luigi(proj, *FULL, "--run-id", "r1")
+    folder = proj / "data/06_models/model.pkl"
+    assert_refused(
+        result, f"Dataset 'model' (PickleDataset) is not versioned, but its filepath {folder} is a folder",
+        f"{folder}/<run_id>/model.pkl, for runs {BASE_RUN}", f"Add 'versioned: true' back in {overlay}, or give it another filepath.",
+        lines=1,
+    )
+    assert result.returncode == 40
+    assert "Traceback" not in result.stderr
+    assert_unchanged(before, proj)
+    assert saved_files(proj).keys() == before.keys()  # no node ran, no run r1 was recorded
+    overlay.write_text("model: {type: pickle.PickleDataset, filepath: data/06_models/shared_model.pkl}\n", encoding="utf-8")
+    fixed = luigi(proj, *FULL, "--run-id", "r1")
+    assert fixed.returncode == 0, fixed.stderr[-3000:]
+    assert (proj / "data/06_models/shared_model.pkl").is_file()
+
+
+def test_17_a_raw_input_over_a_folder_of_versions_is_named_not_read(proj: Path) -> None:
+    """A dataset no node makes is not checked up front (that would cost a check per raw input
+    and per process): the one check of its path that Luigi's completeness check makes tells."""
+    raw = proj / "data/01_raw/house.csv"
+    table = raw.read_bytes()
+    raw.unlink()
+    (raw / "old1").mkdir(parents=True)
+    (raw / "old1" / "house.csv").write_bytes(table)  # as saved while 'houses' was versioned
+    before = saved_files(proj)
+    result = luigi(proj, *FULL, "--run-id", "r1")
+    assert_refused(
+        result, f"Dataset 'houses' (CSVDataset) is not versioned, but its filepath {raw} is a folder",
+        f"for runs old1). Add 'versioned: true' back in {proj / 'config/catalog.yml'}", "resume with:",
+    )
+    assert "Traceback" not in result.stderr
     assert_unchanged(before, proj)

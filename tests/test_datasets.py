@@ -160,3 +160,33 @@ def test_local_datasets_work_without_importing_fsspec(tmp_path: Path) -> None:
     )
     out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True).stdout
     assert out.split() == ["False", "True", "False"]
+
+
+@pytest.mark.parametrize("root", ["local", "memory"])
+def test_an_unversioned_dataset_over_the_folder_of_its_versions_says_so(tmp_path: Path, root: str) -> None:
+    """Its filepath exists (a folder) but holds versions: reading it would fail, or for
+    Parquet, silently read every version as one table."""
+    path = str(tmp_path / "model.pkl") if root == "local" else f"memory://{tmp_path.name}/model.pkl"
+    for run_id in ("r1", "r2"):
+        PickleDataset(path, version=run_id).save({"run": run_id})
+    unversioned = PickleDataset(path, name="model")
+    message = r"Dataset 'model' \(PickleDataset\) is not versioned, but its filepath .*model.pkl is a folder \(versions "
+    message += r"saved when it was versioned: .*model.pkl/<run_id>/model.pkl, for runs r1, r2\). Add 'versioned: true' back"
+    with pytest.raises(DatasetError, match=message):
+        unversioned.check_filepath()
+    with pytest.raises(DatasetError, match=message):
+        unversioned.load()
+    if root == "local":  # exists() asks the local disk once anyway, and that answer tells a folder
+        with pytest.raises(DatasetError, match=message):
+            unversioned.exists()
+
+
+def test_an_unversioned_dataset_may_be_a_folder_of_its_own(tmp_path: Path) -> None:
+    """A user's type may save a folder (partitions, a saved model): only version folders count."""
+    folder = tmp_path / "parts.csv"
+    (folder / "2024").mkdir(parents=True)
+    (folder / "2024" / "part-0.csv").write_text("a\n1\n")
+    (folder / "part-1.csv").write_text("a\n2\n")
+    dataset = CSVDataset(str(folder))
+    dataset.check_filepath()
+    assert dataset.exists() and dataset.exists()

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import re
+from pathlib import Path
+
 import pandas as pd
 import pytest
 
@@ -29,6 +32,22 @@ def test_preprocess_turns_yes_no_into_0_1_and_keeps_rows(houses: pd.DataFrame) -
 def test_preprocess_refuses_values_other_than_yes_no() -> None:
     with pytest.raises(ValueError, match="Column 'airco' holds \\['maybe'\\]"):
         preprocess_houses(pd.DataFrame({"price": [1.0, 2.0], "airco": ["yes", "maybe"]}))
+
+
+def test_preprocess_names_text_in_a_column_of_numbers_and_its_rows(houses: pd.DataFrame, tmp_path: Path) -> None:
+    """One bad cell makes pandas read the whole column as text; the error names the cell."""
+    raw = houses.astype({"lotsize": object, "bedrooms": object})
+    raw.loc[2, "lotsize"] = "42k"
+    raw.loc[[5, 9], "bedrooms"] = ["three", " n/a "]
+    raw.to_csv(tmp_path / "house.csv", index=False)
+    edited = pd.read_csv(tmp_path / "house.csv")  # as the raw dataset reads the edited file
+    with pytest.raises(ValueError, match=re.escape("Column 'lotsize' should hold numbers, but holds '42k' (row 2).")):
+        preprocess_houses(edited)
+    with pytest.raises(ValueError, match=re.escape("Column 'bedrooms' should hold numbers, but holds 'three' (row 5), 'n/a' (row 9).")):
+        preprocess_houses(edited.drop(columns=["lotsize"]))
+    many = pd.DataFrame({"price": [1.0] * 20, "area": ["x"] * 7 + ["1"] * 13})
+    with pytest.raises(ValueError, match=re.escape("holds 'x' (row 0), 'x' (row 1), 'x' (row 2), 'x' (row 3), 'x' (row 4) and 2 more.")):
+        preprocess_houses(many)
 
 
 def test_split_sizes_follow_parameters_and_are_reproducible(houses: pd.DataFrame) -> None:

@@ -165,6 +165,57 @@ def test_credentials_written_in_the_catalog_itself_are_refused(tmp_path: Path) -
     assert not _leaks(str(raised.value))
 
 
+def test_credential_options_in_the_committed_catalog_are_refused(project: Path) -> None:
+    """Written in fs_args (or a storage_options), a secret would be committed all the same."""
+    catalog_yml = project / "config/catalog.yml"
+    text = catalog_yml.read_text(encoding="utf-8")
+    catalog_yml.write_text(
+        text.replace("  filepath: data/06_models/model.pkl\n", f"  filepath: data/06_models/model.pkl\n  fs_args: {{key: {SECRETS[0]}, secret: {SECRETS[1]}}}\n"),
+        encoding="utf-8",
+    )
+    result = run_luigi(project, "FullPipeline", "--local-scheduler", "--run-id", "s1")
+    assert result.returncode == 40, result.stderr[-3000:]
+    assert result.stderr.strip().splitlines()[-1] == (
+        f"ERROR: {catalog_yml}: dataset 'model': 'fs_args.key' holds a credential, and this file is committed "
+        "(anyone who can read the repository reads it). Move 'key' to an entry of config/local/credentials.yml "
+        "(git-ignored) and name that entry here: 'credentials: <entry>' (fsspec receives it as it receives fs_args)."
+    )
+    assert not _leaks(result.stderr + result.stdout) and not (project / "data/09_runs/s1").exists()
+    # Replacing the entry in the (git-ignored) overlay does not take the secret out of the committed file.
+    (project / "config/local/catalog.yml").write_text("model: {type: pickle.PickleDataset, filepath: m.pkl}\n")
+    with pytest.raises(CatalogError, match=r"'fs_args\.key' holds a credential"):
+        Project.load(project)
+
+
+@pytest.mark.parametrize(
+    ("options", "found"),
+    [
+        ({"fs_args": {"client_kwargs": {"aws_secret_access_key": SECRETS[1]}}}, "fs_args.client_kwargs.aws_secret_access_key"),
+        ({"save_args": {"storage_options": {"account_key": SECRETS[1]}}}, "save_args.storage_options.account_key"),
+        ({"fs_args": {"client_kwargs": {"headers": {"Authorization": f"Bearer {SECRETS[1]}"}}}}, "fs_args.client_kwargs.headers.Authorization"),
+        ({"fs_args": {"token": {"type": "service_account", "private_key": SECRETS[1]}}}, "fs_args.token"),
+        ({"fs_args": {"token": "google_default", "anon": False, "client_kwargs": {"region_name": "eu-west-1"}}}, None),
+    ],
+    ids=["nested", "storage_options", "header", "gcsfs-info", "no-secret"],
+)
+def test_credential_options_are_found_where_fsspec_takes_them(tmp_path: Path, options: dict[str, Any], found: str | None) -> None:
+    config = {"x": {"type": "pandas.CSVDataset", "filepath": "x.csv", **options}}
+    if found is None:
+        assert "x" in DataCatalog.from_config(config, root=tmp_path)
+        return
+    with pytest.raises(CatalogError, match=re.escape(f"dataset 'x': '{found}' holds a credential")) as raised:
+        DataCatalog.from_config(config, root=tmp_path)
+    assert not _leaks(str(raised.value))
+
+
+def test_credential_options_in_the_local_overlay_are_accepted(project: Path) -> None:
+    """config/local/ is git-ignored: per-machine storage options may live there."""
+    (project / "config/local/catalog.yml").write_text(
+        f"model: {{type: pickle.PickleDataset, filepath: data/06_models/model.pkl, fs_args: {{key: {SECRETS[0]}}}}}\n"
+    )
+    assert Project.load(project).catalog.entry("model").options["fs_args"] == {"key": SECRETS[0]}
+
+
 # -- documentation -------------------------------------------------------------------------
 
 

@@ -16,6 +16,7 @@ from __future__ import annotations
 import abc
 import os
 import posixpath
+import stat
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import datetime, timezone
@@ -26,7 +27,7 @@ import luigi
 from luigi_tasks.datasets import filesystem
 from luigi_tasks.datasets.atomic import atomic_write
 from luigi_tasks.errors import DatasetError, VersionExistsError
-from luigi_tasks.versioning import version_path
+from luigi_tasks.versioning import RUN_ID_RE, version_path
 
 T = TypeVar("T")
 
@@ -54,6 +55,10 @@ class AbstractDataset(luigi.Target, Generic[T], abc.ABC):
     default_save_args: ClassVar[dict[str, Any]] = {}
     #: Whether the catalog keys ``schema`` and ``allow_empty`` apply (table datasets).
     accepts_schema: ClassVar[bool] = False
+    #: The catalog file declaring this dataset (set by the catalog), named in messages.
+    declared_in: str | None = None
+    #: Whether this unversioned dataset's local folder passed :meth:`check_filepath`.
+    _folder_checked: bool = False
 
     def __init__(
         self,
@@ -86,10 +91,22 @@ class AbstractDataset(luigi.Target, Generic[T], abc.ABC):
         return self._path if self._protocol == "file" else f"{self._protocol}://{self._path}"
 
     def exists(self) -> bool:
-        """Whether the data (this version of it) is there. Luigi calls this for ``complete()``."""
+        """Whether the data (this version of it) is there. Luigi calls this for ``complete()``.
+
+        Raises:
+            DatasetError: the storage cannot be asked, or this unversioned dataset's local
+                filepath is the folder of its earlier versions (see :meth:`check_filepath`).
+        """
+        if filesystem.is_local(self._fs):  # Luigi asks several times per task: skip fsspec
+            try:
+                mode = os.stat(self._path).st_mode  # one call, as os.path.exists, that also tells a folder
+            except (OSError, ValueError):
+                return False
+            if stat.S_ISDIR(mode) and self.version is None and not self._folder_checked:
+                self.check_filepath()
+                self._folder_checked = True
+            return True
         try:
-            if filesystem.is_local(self._fs):  # Luigi asks several times per task: skip fsspec
-                return os.path.exists(self._path)
             return bool(self._fs.exists(self._path))
         except Exception as exc:  # noqa: BLE001 - any storage error becomes a DatasetError
             self._fail(
@@ -114,6 +131,7 @@ class AbstractDataset(luigi.Target, Generic[T], abc.ABC):
             # Asked only on failure: checking first would cost every load a trip to storage.
             if not self.exists():
                 raise DatasetError(f"{self._describe()} has no data at {self.path}. {self._missing_hint()}") from None
+            self.check_filepath()
             self._fail(
                 f"{self._describe()} could not be loaded from {self.path}: "
                 f"{type(exc).__name__}: {exc}. The file may be corrupt or truncated, or not "
@@ -147,6 +165,30 @@ class AbstractDataset(luigi.Target, Generic[T], abc.ABC):
                 f"{exc}. Nothing was written there; fix the cause (disk space, permissions, "
                 "save_args) and run again.",
                 exc,
+            )
+
+    def check_filepath(self) -> None:
+        """Refuse an unversioned dataset whose filepath is a folder of the versions saved
+        while it was versioned (``<filepath>/<run_id>/<basename>``).
+
+        Such a folder exists, so Luigi would take it for the data and not run the node that
+        saves it; loading it fails (or, for Parquet, reads every version as one table). Costs
+        one check of the path when it is no folder.
+
+        Raises:
+            DatasetError: naming the folder, the runs found in it and the file declaring
+                the dataset.
+        """
+        if self.version is not None:
+            return
+        run_ids = self._versions_in_filepath()
+        if run_ids:
+            base = posixpath.basename(self._path.rstrip("/"))
+            shown = ", ".join(run_ids[:3]) + (f" and {len(run_ids) - 3} more" if len(run_ids) > 3 else "")
+            raise DatasetError(
+                f"{self._describe()} is not versioned, but its filepath {self.path} is a folder "
+                f"(versions saved when it was versioned: {self.path}/<run_id>/{base}, for runs "
+                f"{shown}). Add 'versioned: true' back in {self._declared()}, or give it another filepath."
             )
 
     def set_aside(self) -> str:
@@ -211,12 +253,37 @@ class AbstractDataset(luigi.Target, Generic[T], abc.ABC):
                 "from the node, or give the dataset a type that can save this object."
             )
 
+    def _versions_in_filepath(self) -> list[str]:
+        """The run ids with a version under this (unversioned) dataset's filepath, sorted."""
+        base = posixpath.basename(self._path.rstrip("/"))
+        try:
+            if filesystem.is_local(self._fs):
+                if not os.path.isdir(self._path):
+                    return []
+                with os.scandir(self._path) as entries:
+                    found = [e.name for e in entries if e.is_dir() and os.path.exists(os.path.join(e.path, base))]
+            elif self._fs.isdir(self._path):
+                found = [posixpath.basename(posixpath.dirname(p)) for p in self._fs.glob(f"{self._path}/*/{base}")]
+            else:
+                return []
+        except Exception as exc:  # noqa: BLE001 - any storage error becomes a DatasetError
+            self._fail(
+                f"{self._describe()}: cannot check whether {self.path} is a folder: "
+                f"{type(exc).__name__}: {exc}. Check the path, the network and the credentials.",
+                exc,
+            )
+        return sorted(name for name in found if RUN_ID_RE.fullmatch(name))
+
     def _describe(self) -> str:
         return f"Dataset '{self.name}' ({type(self).__name__})"
 
+    def _declared(self) -> str:
+        """Where the user fixes this dataset's entry."""
+        return self.declared_in or "the catalog"
+
     def _missing_hint(self) -> str:
         if self.version is None:
-            return "Put the file there, or fix its filepath in config/catalog.yml."
+            return f"Put the file there, or fix its filepath in {self._declared()}."
         return f"Run the node that produces it for run {self.version!r} first."
 
     def __repr__(self) -> str:

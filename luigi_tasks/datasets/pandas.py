@@ -55,7 +55,7 @@ class TableDataset(AbstractDataset[pd.DataFrame]):
             self.schema.check(
                 data,
                 where=f"{self._describe()} at {self.path}",
-                fix=f"Fix the file, or the schema of '{self.name}' in config/catalog.yml.",
+                fix=f"Fix the file, or the schema of '{self.name}' in {self._declared()}.",
             )
 
     def _validate_saving(self, data: pd.DataFrame) -> None:
@@ -64,7 +64,7 @@ class TableDataset(AbstractDataset[pd.DataFrame]):
                 data,
                 where=f"{self._describe()}, saving to {self.path}",
                 fix=f"Make the node return these columns, or change the schema of '{self.name}' "
-                "in config/catalog.yml. Nothing was written.",
+                f"in {self._declared()}. Nothing was written.",
             )
 
     def _empty_error(self, what: str) -> DatasetError:
@@ -72,7 +72,7 @@ class TableDataset(AbstractDataset[pd.DataFrame]):
             f"{self._describe()} at {self.path} {what}: a node cannot work on an empty table. "
             "Check the file (an export cut short? the wrong file?) or the step that wrote it; "
             f"if an empty table is valid here, set 'allow_empty: true' on '{self.name}' in "
-            "config/catalog.yml."
+            f"{self._declared()}."
         )
 
 

@@ -21,18 +21,32 @@ def preprocess_houses(houses: pd.DataFrame) -> pd.DataFrame:
     Example:
         >>> preprocess_houses(pd.DataFrame({"price": [1], "airco": ["yes"]})).airco.tolist()
         [1]
+
+    Raises:
+        ValueError: a column of numbers holds text (the message names the values and their
+            rows: the table's index labels, 0 for the first line after a CSV's header), or a
+            yes/no column holds anything else.
     """
     out = houses.copy()
     for column in out.columns:
-        if not pd.api.types.is_numeric_dtype(out[column]):
-            values = out[column].astype("string").str.strip().str.lower()
-            unknown = set(values.dropna().unique()) - {"yes", "no"}
-            if unknown or values.isna().any():
-                raise ValueError(
-                    f"Column '{column}' holds {sorted(map(str, unknown))[:5] or 'empty cells'}; "
-                    "expected only yes/no."
-                )
-            out[column] = (values == "yes").astype("int8")
+        if pd.api.types.is_numeric_dtype(out[column]):
+            continue
+        values = out[column].astype("string").str.strip()
+        numbers = pd.to_numeric(values, errors="coerce")
+        # Mostly numbers: one bad cell made pandas read a column of numbers as text.
+        if numbers.notna().sum() > values.notna().sum() / 2:
+            bad = values[numbers.isna() & values.notna()]
+            shown = ", ".join(f"{value!r} (row {row})" for row, value in bad.head(5).items())
+            more = f" and {len(bad) - 5} more" if len(bad) > 5 else ""
+            raise ValueError(f"Column '{column}' should hold numbers, but holds {shown}{more}. Fix those cells.")
+        answers = values.str.lower()
+        unknown = set(answers.dropna().unique()) - {"yes", "no"}
+        if unknown or answers.isna().any():
+            raise ValueError(
+                f"Column '{column}' holds {sorted(map(str, unknown))[:5] or 'empty cells'}; "
+                "expected only yes/no."
+            )
+        out[column] = (answers == "yes").astype("int8")
     return out
 
 
