@@ -87,7 +87,7 @@ def unread_luigi_cfg(root: Path) -> Path | None:
     subfolder (the root found upwards, no ``[luigi_tasks] project_root``, no luigi.cfg in the
     working folder, ``LUIGI_CONFIG_PATH`` unset), the project's file was not read.
     """
-    # Cheapest first: called for every task a pipeline run builds.
+    # Cheapest first.
     if os.environ.get("LUIGI_CONFIG_PATH") or os.path.exists(LUIGI_CFG):
         return None
     path = root / LUIGI_CFG

@@ -357,10 +357,10 @@ def prepare(root: luigi.Task) -> RunState:
         ConfigError: ``luigi`` runs from a subfolder, without the project's luigi.cfg.
     """
     project = current_project()
-    require_luigi_cfg_read(project.root)  # `luigi` run from a subfolder: refused
     states = _states.setdefault(project, {})
     run_id: str = root.run_id  # type: ignore[attr-defined]
     if run_id not in states:
+        require_luigi_cfg_read(project.root)  # `luigi` run from a subfolder: refused
         states[run_id] = _prepare(project, root)
     return states[run_id]
 
