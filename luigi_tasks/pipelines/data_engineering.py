@@ -32,22 +32,25 @@ def preprocess_houses(houses: pd.DataFrame) -> pd.DataFrame:
         if pd.api.types.is_numeric_dtype(out[column]):
             continue
         values = out[column].astype("string").str.strip()
-        numbers = pd.to_numeric(values, errors="coerce")
-        # Mostly numbers: one bad cell made pandas read a column of numbers as text.
-        if numbers.notna().sum() > values.notna().sum() / 2:
-            bad = values[numbers.isna() & values.notna()]
-            shown = ", ".join(f"{value!r} (row {row})" for row, value in bad.head(5).items())
-            more = f" and {len(bad) - 5} more" if len(bad) > 5 else ""
-            raise ValueError(f"Column '{column}' should hold numbers, but holds {shown}{more}. Fix those cells.")
         answers = values.str.lower()
         unknown = set(answers.dropna().unique()) - {"yes", "no"}
         if unknown or answers.isna().any():
-            raise ValueError(
-                f"Column '{column}' holds {sorted(map(str, unknown))[:5] or 'empty cells'}; "
-                "expected only yes/no."
-            )
+            raise ValueError(_bad_cells(column, values, unknown))
         out[column] = (answers == "yes").astype("int8")
     return out
+
+
+def _bad_cells(column: str, values: pd.Series, unknown: set[str]) -> str:
+    """What is wrong in a text column that is not all yes/no (only on that error path: parsing
+    every cell as a number costs more than the conversion itself)."""
+    numbers = pd.to_numeric(values, errors="coerce")
+    # Mostly numbers: one bad cell made pandas read a column of numbers as text.
+    if numbers.notna().sum() > values.notna().sum() / 2:
+        bad = values[numbers.isna() & values.notna()]
+        shown = ", ".join(f"{value!r} (row {row})" for row, value in bad.head(5).items())
+        more = f" and {len(bad) - 5} more" if len(bad) > 5 else ""
+        return f"Column '{column}' should hold numbers, but holds {shown}{more}. Fix those cells."
+    return f"Column '{column}' holds {sorted(map(str, unknown))[:5] or 'empty cells'}; expected only yes/no."
 
 
 def split_data(
