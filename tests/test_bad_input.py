@@ -563,6 +563,28 @@ def test_17_an_output_made_unversioned_over_its_versions_is_refused_before_anyth
     assert (proj / "data/06_models/shared_model.pkl").is_file()
 
 
+def test_17_an_output_made_versioned_over_its_unversioned_file_names_the_file(proj: Path) -> None:
+    """The other way round: versions need <filepath>/ to be a folder, and it is the file saved
+    while the dataset was not versioned. Found when the save fails (a check before every save
+    would cost each one a trip to storage); the file is left as it was."""
+    overlay = proj / "config/local/catalog.yml"
+    overlay.write_text("model: {type: pickle.PickleDataset, filepath: data/06_models/flat.pkl}\n", encoding="utf-8")
+    assert luigi(proj, *FULL, "--run-id", "f1").returncode == 0
+    overlay.write_text(
+        "model: {type: pickle.PickleDataset, filepath: data/06_models/flat.pkl, versioned: true}\n", encoding="utf-8"
+    )
+    before = saved_files(proj)
+    result = luigi(proj, *FULL, "--run-id", "f2")
+    flat = proj / "data/06_models/flat.pkl"
+    assert_refused(
+        result, f"Dataset 'model' (PickleDataset) is versioned, but its filepath {flat} is a file",
+        f"Move that file away, or give the dataset another filepath in {overlay}", "resume with:",
+    )
+    assert result.returncode == 30
+    assert_unchanged(before, proj)
+    assert flat.is_file()
+
+
 def test_17_a_raw_input_over_a_folder_of_versions_is_named_not_read(proj: Path) -> None:
     """A dataset no node makes is not checked up front (that would cost a check per raw input
     and per process): the one check of its path that Luigi's completeness check makes tells."""

@@ -160,6 +160,7 @@ class AbstractDataset(luigi.Target, Generic[T], abc.ABC):
                 "and a saved version is never overwritten. Use a new --run-id."
             ) from None
         except Exception as exc:  # noqa: BLE001 - any writer error becomes a DatasetError
+            self._check_versions_folder()
             self._fail(
                 f"{self._describe()} could not be saved to {self.path}: {type(exc).__name__}: "
                 f"{exc}. Nothing was written there; fix the cause (disk space, permissions, "
@@ -251,6 +252,26 @@ class AbstractDataset(luigi.Target, Generic[T], abc.ABC):
                 f"{self._describe()} saves a {expected}, but was given a "
                 f"{type(data).__module__}.{type(data).__qualname__}. Return a {expected} "
                 "from the node, or give the dataset a type that can save this object."
+            )
+
+    def _check_versions_folder(self) -> None:
+        """After a failed save of a version: refuse, by name, a filepath that is a file (the
+        dataset saved there while it was not versioned), where versions need a folder.
+        Asked only then: checking before every save would cost each a trip to storage."""
+        if self.version is None:
+            return
+        folder = posixpath.dirname(posixpath.dirname(self._path))
+        try:
+            is_file = os.path.isfile(folder) if filesystem.is_local(self._fs) else self._fs.isfile(folder)
+        except Exception:  # noqa: BLE001 - the original save error is reported instead
+            return
+        if is_file:
+            shown = folder if self._protocol == "file" else f"{self._protocol}://{folder}"
+            raise DatasetError(
+                f"{self._describe()} is versioned, but its filepath {shown} is a file (saved while "
+                f"the dataset was not versioned), where its versions need a folder "
+                f"({shown}/<run_id>/...). Move that file away, or give the dataset another filepath "
+                f"in {self._declared()}; nothing was written."
             )
 
     def _versions_in_filepath(self) -> list[str]:
