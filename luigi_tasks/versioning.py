@@ -55,8 +55,8 @@ def validate_run_id(run_id: Any) -> str:
         raise RunIdError(
             f"Invalid run id {shown}: a run id is a name, not a path. It must match "
             f"{RUN_ID_RULE} (letters, digits, '.', '_', '-'; at most 64 characters; "
-            "starting with a letter or digit). Pass e.g. --run-id exp-2026-11-26, or leave "
-            "--run-id out to get a fresh timestamped id."
+            "starting with a letter or digit). Use e.g. exp-2026-11-26 (a luigi command given "
+            "no --run-id makes a fresh timestamped one)."
         )
     return run_id
 
