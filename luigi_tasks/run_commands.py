@@ -11,7 +11,7 @@ import argparse
 import os
 from typing import Any
 
-from luigi_tasks import runs
+from luigi_tasks import run_info, runs
 from luigi_tasks.cli_support import DEFAULT_MODULE, MODULE_HELP, guard, load_project, table
 from luigi_tasks.errors import RunError
 from luigi_tasks.fingerprint import Fingerprint, node_fingerprint
@@ -68,7 +68,7 @@ def run_state(records: dict[str, runs.NodeRecord], families: list[str]) -> str:
 def cmd_list(args: argparse.Namespace) -> int:
     """Every run, oldest first, with its state against the pipelines of ``--module``."""
     project = load_project(args.module)
-    infos = runs.list_runs(project)
+    infos = run_info.list_runs(project)
     if not infos:
         print(f"No runs yet in {project.runs_dir}.")
         return 0
@@ -129,7 +129,7 @@ def state_note(status: str, reason: str, duration: str) -> tuple[str, str]:
 def cmd_show(args: argparse.Namespace) -> int:
     project = load_project(args.module)
     run_id = runs.named_run(project, args.run_id)
-    info = runs.read_run_info(project, run_id) or {}
+    info = run_info.read_run_info(project, run_id) or {}
     rows = explain(project, run_id)
     print(
         f"run {run_id}  created {info.get('created')}  code {info.get('code_version') or 'unknown'}"
@@ -154,7 +154,7 @@ def cmd_invalidate(args: argparse.Namespace) -> int:
 
 def rerun_command(project: Project, run_id: str, module: str | None) -> str:
     """The ``luigi`` command that started ``run_id``, or FullPipeline's for a run started from Python."""
-    words = ((runs.read_run_info(project, run_id) or {}).get("command") or "").split()
+    words = ((run_info.read_run_info(project, run_id) or {}).get("command") or "").split()
     if not words or os.path.basename(words[0]) != "luigi":
         words = ["luigi", "--module", module or DEFAULT_MODULE, "FullPipeline"]
     return luigi_command(words[1:], run_id)

@@ -23,7 +23,7 @@ import math
 from dataclasses import dataclass
 from typing import Any
 
-from luigi_tasks import runs
+from luigi_tasks import run_info, runs
 from luigi_tasks.cli_support import MODULE_HELP, guard, load_project, table
 from luigi_tasks.datasets.json import JSONDataset
 from luigi_tasks.errors import DatasetError
@@ -40,7 +40,7 @@ class RunComparison:
     a: str
     b: str
     infos: tuple[dict[str, Any], dict[str, Any]]
-    #: ``key: old -> new`` lines (:func:`luigi_tasks.runs.parameter_diff`).
+    #: ``key: old -> new`` lines (:func:`luigi_tasks.run_info.parameter_diff`).
     parameters: list[str]
     libraries: list[str]
     #: (task family, note in ``a``, note in ``b``), upstream first.
@@ -68,8 +68,8 @@ def compare_runs(project: Project, a: str, b: str) -> RunComparison:
         a=a,
         b=b,
         infos=(info_a, info_b),
-        parameters=runs.parameter_diff(info_a.get("parameters") or {}, info_b.get("parameters") or {}),
-        libraries=runs.parameter_diff(info_a.get("libraries") or {}, info_b.get("libraries") or {}),
+        parameters=run_info.parameter_diff(info_a.get("parameters") or {}, info_b.get("parameters") or {}),
+        libraries=run_info.parameter_diff(info_a.get("libraries") or {}, info_b.get("libraries") or {}),
         nodes=nodes,
         numbers=numbers,
     )
@@ -89,7 +89,7 @@ def _numbers(project: Project, run_id: str) -> dict[str, Number]:
             value = project.catalog.load(name, run_id=version)
         except DatasetError:  # deleted since: nothing to show
             continue
-        flat = runs.flatten(value) if isinstance(value, dict) else {"": value}
+        flat = run_info.flatten(value) if isinstance(value, dict) else {"": value}
         for key, number in flat.items():
             if isinstance(number, (int, float)) and not isinstance(number, bool):
                 found[f"{name}.{key}" if key else name] = number

@@ -3,29 +3,25 @@
 A run is everything under one run id. Its record lives in ``<runs_dir>/<run_id>/``
 (``data/09_runs`` by default):
 
-- ``run.json``, written once when the run is created: the effective parameters, the code
-  version (git commit), library versions, the run it reuses from;
+- ``run.json``, written once when the run is created (:mod:`luigi_tasks.run_info`): the
+  effective parameters, where each dataset is stored, the code version (git commit), library
+  versions, the run it reuses from;
 - each node's record, stored by :mod:`luigi_tasks.journal` (one append-only file per
   process, so concurrent workers never lose an update): status, start, end, duration, the
   versions of its outputs, its fingerprint, why it ran. It is written when the node ends,
   and also as ``running`` once the node has been busy for ``status.INTERVAL``.
 
 Before any task of a run is scheduled, :func:`prepare` refuses a run id that was created
-with other parameters, or whose completed nodes are stale (code, parameters or input
-changed), and decides which nodes are reused from an earlier run (``--reuse-from``).
+with other parameters or catalog entries, or whose completed nodes are stale (code,
+parameters or input changed), and decides which nodes are reused from an earlier run
+(``--reuse-from``).
 """
 
 from __future__ import annotations
 
-import hashlib
 import os
-import platform
-import posixpath
 import socket
-import subprocess
-import sys
 from collections.abc import Callable
-from contextlib import suppress
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any
@@ -35,23 +31,17 @@ import luigi
 
 from luigi_tasks import journal
 from luigi_tasks.config import require_luigi_cfg_read
-from luigi_tasks.errors import RunError, VersionExistsError
+from luigi_tasks.errors import RunError
 from luigi_tasks.fingerprint import Fingerprint, node_fingerprint
 from luigi_tasks.project import Project, current_project
-from luigi_tasks.storage import list_names, local_cache_path, read_cached, read_json, write_cached, write_json
-from luigi_tasks.versioning import LATEST, RUN_ID_RE, validate_run_id
+from luigi_tasks.run_info import create_or_check_run, list_runs, now, read_run_info, run_dir
+from luigi_tasks.versioning import LATEST, validate_run_id
 
 if TYPE_CHECKING:
-    from luigi_tasks.catalog import DatasetEntry
     from luigi_tasks.node import NodeTask
 
-RUN_FILE = "run.json"
 #: Statuses whose outputs count as this run's results.
 COMPLETE = ("done", "reused")
-
-
-def _now() -> str:
-    return datetime.now(tz=timezone.utc).isoformat(timespec="milliseconds")
 
 
 @dataclass(frozen=True)
@@ -78,7 +68,7 @@ class NodeRecord:
 
     @classmethod
     def start(cls, node: str, run_id: str, reason: str | None = None, attempt: int = 1) -> NodeRecord:
-        return cls(node=node, run_id=run_id, status="running", started=_now(), reason=reason, attempt=attempt)
+        return cls(node=node, run_id=run_id, status="running", started=now(), reason=reason, attempt=attempt)
 
     def finish(self, status: str, **changes: Any) -> NodeRecord:
         ended = datetime.now(tz=timezone.utc)
@@ -95,11 +85,6 @@ class NodeRecord:
 
 
 _RECORD_FIELDS = frozenset(NodeRecord.__dataclass_fields__)
-
-
-def run_dir(project: Project, run_id: str) -> str:
-    """The folder holding run ``run_id``'s record."""
-    return posixpath.join(project.runs_dir, validate_run_id(run_id))
 
 
 #: What this process last read of each run's records (by run folder), kept up to date with
@@ -154,158 +139,7 @@ def reason_to_run(previous: NodeRecord | None) -> str:
     return previous.status
 
 
-# -- run.json ------------------------------------------------------------------------------
-
-
-def read_run_info(project: Project, run_id: str) -> dict[str, Any] | None:
-    """The run's ``run.json``, or ``None`` if the run was never started."""
-    return read_json(posixpath.join(run_dir(project, run_id), RUN_FILE))
-
-
-def list_runs(project: Project) -> list[dict[str, Any]]:
-    """Every run's ``run.json``, oldest first."""
-    names = [n for n in list_names(project.runs_dir) if RUN_ID_RE.fullmatch(n) and n != LATEST]
-    infos = [read_run_info(project, n) for n in names]
-    return sorted((i for i in infos if i), key=lambda i: (i.get("created", ""), i["run_id"]))
-
-
-def _code_version(project: Project) -> str | None:
-    try:
-        commit = subprocess.run(
-            ["git", "rev-parse", "HEAD"], cwd=project.root, capture_output=True, text=True, timeout=10
-        )
-        if commit.returncode != 0:
-            return None
-        dirty = subprocess.run(
-            ["git", "status", "--porcelain", "--untracked-files=no"],
-            cwd=project.root, capture_output=True, text=True, timeout=10,
-        )
-        return commit.stdout.strip() + ("-dirty" if dirty.stdout.strip() else "")
-    except (OSError, subprocess.SubprocessError):
-        return None
-
-
-def _libraries(project: Project) -> dict[str, str]:
-    """The versions of Python and the core libraries; cached while no import folder changes
-    (an install or upgrade changes its folder's mtime), as looking them up costs ~10 ms."""
-    key = {"python": sys.executable, "version": sys.version, "path": [[p, _mtime_ns(p)] for p in sys.path]}
-    cache = local_cache_path(project.runs_dir, "libraries.json")
-    if cache and isinstance(cached := read_cached(cache, key), dict):
-        return cached
-    from importlib import metadata  # not at the top: importing it costs every command 6 ms
-
-    out = {"python": platform.python_version()}
-    for name in ("luigi-tasks", "luigi", "pandas", "pyarrow", "scikit-learn", "fsspec"):
-        with suppress(metadata.PackageNotFoundError):
-            out[name] = metadata.version(name)
-    if cache:
-        write_cached(cache, key, out)
-    return out
-
-
-def _mtime_ns(path: str) -> int | None:
-    try:
-        return os.stat(path or ".").st_mtime_ns
-    except OSError:
-        return None
-
-
-def flatten(data: Any, prefix: str = "") -> dict[str, Any]:
-    """Nested mappings as ``{"a.b": value}``."""
-    if isinstance(data, dict) and data:
-        out: dict[str, Any] = {}
-        for key, value in data.items():
-            out.update(flatten(value, f"{prefix}{key}."))
-        return out
-    return {prefix[:-1]: data} if prefix else {}
-
-
-def parameter_diff(old: dict[str, Any], new: dict[str, Any]) -> list[str]:
-    """Lines like ``split.test_size: 0.2 -> 0.3`` for every parameter that differs.
-
-    An empty mapping that the other side fills in (``init_args: {}`` against
-    ``init_args: {alpha: 0.5}``) is not a line of its own: the keys under it say it all.
-    """
-    a, b = flatten(old), flatten(new)
-    keys = sorted(set(a) | set(b))
-    missing = object()
-
-    def filled_in(key: str) -> bool:
-        return {} in (a.get(key), b.get(key)) and any(k.startswith(key + ".") for k in keys)
-
-    return [
-        f"{key}: {_show(a.get(key, missing), missing)} -> {_show(b.get(key, missing), missing)}"
-        for key in keys
-        if a.get(key, missing) != b.get(key, missing) and not filled_in(key)
-    ]
-
-
-def _show(value: Any, missing: object) -> str:
-    return "(absent)" if value is missing else repr(value) if isinstance(value, str) else str(value)
-
-
-def create_or_check_run(project: Project, run_id: str, reuse_from: str | None) -> dict[str, Any]:
-    """Create run ``run_id``'s ``run.json``, or check an existing one has our parameters.
-
-    Raises:
-        RunError: the run exists with other parameters (the message lists each difference).
-    """
-    info = read_run_info(project, run_id)
-    if info is None:
-        info = {
-            "run_id": run_id,
-            "created": _now(),
-            "parameters": project.parameters,
-            "catalog": storage_digests(project),
-            "code_version": _code_version(project),
-            "libraries": _libraries(project),
-            "reuse_from": reuse_from,
-            "command": " ".join(sys.argv),
-        }
-        try:
-            write_json(posixpath.join(run_dir(project, run_id), RUN_FILE), info, overwrite=False)
-        except VersionExistsError:  # another worker created it first: check against theirs
-            info = read_run_info(project, run_id) or info
-    diff = parameter_diff(info.get("parameters") or {}, project.parameters)
-    if diff:
-        raise RunError(
-            f"Run '{run_id}' was started with other parameters; one run is one experiment, "
-            "so it cannot continue with these:\n  " + "\n  ".join(diff) + "\nStart a new run "
-            f"instead: --run-id <new id> (add --reuse-from {run_id} to reuse what did not change)."
-        )
-    recorded = info.get("catalog") or {}  # runs made before it was recorded: nothing to check
-    if recorded:
-        now = storage_digests(project)
-        moved = sorted(n for n in recorded if n in now and now[n] != recorded[n])
-        if moved:
-            catalog = project.catalog
-            raise RunError(
-                f"Run '{run_id}' was started with other catalog entries for these datasets; its outputs "
-                "must stay where and as it saved them, so it cannot continue with these:\n  "
-                + "\n  ".join(f"{n}: now {_storage_of(project, catalog.entry(n))}" for n in moved)
-                + f"\nStart a new run instead: --run-id <new id>, or restore those entries (config/catalog.yml, "
-                f"config/{project.env}/catalog.yml)."
-            )
-    return info
-
-
-def storage_digests(project: Project) -> dict[str, str]:
-    """Per dataset, a digest of where and how it is stored: its type, its filepath (relative
-    to the project root, so a moved checkout keeps its runs) and whether it is versioned."""
-    digests = {}
-    for name in project.catalog:
-        entry = project.catalog.entry(name)
-        cls = entry.type_ref
-        ref = cls if isinstance(cls, str) else f"{cls.__module__}:{cls.__qualname__}"
-        digests[name] = hashlib.sha256(f"{ref} {_storage_of(project, entry)}".encode()).hexdigest()[:12]
-    return digests
-
-
-def _storage_of(project: Project, entry: DatasetEntry) -> str:
-    """How ``entry`` is stored, as a user reads it: ``PickleDataset at data/06_models/model.pkl, versioned``."""
-    ref = entry.type_ref if isinstance(entry.type_ref, str) else entry.type_ref.__qualname__
-    path = entry.filepath.removeprefix(project.root.as_posix() + "/")
-    return f"{ref.rpartition(':')[2]} at {path}{', versioned' if entry.versioned else ''}"
+# -- preparing a run --------------------------------------------------------------------------
 
 
 class ReuseFromParameter(luigi.Parameter):
@@ -326,9 +160,6 @@ class ReuseFromParameter(luigi.Parameter):
 
     def normalize(self, x: Any) -> str:
         return x if x in ("", None, LATEST) else validate_run_id(x)
-
-
-# -- preparing a run --------------------------------------------------------------------------
 
 
 @dataclass
@@ -421,7 +252,7 @@ def _prepare(project: Project, root: luigi.Task) -> RunState:
         versions = old.versions or dict.fromkeys(task.node.outputs, source)
         if why is None and all(project.catalog.dataset(n, v).exists() for n, v in versions.items()):
             reused = NodeRecord(
-                node=family, run_id=run_id, status="reused", started=_now(), ended=_now(),
+                node=family, run_id=run_id, status="reused", started=now(), ended=now(),
                 versions=versions, outputs=dict(old.outputs), fingerprint=current.to_dict(),
                 reused_from=source, reason=f"unchanged since run {source}",
             )

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from luigi_tasks import fingerprint, journal, load_output, runs
+from luigi_tasks import fingerprint, journal, load_output, run_info, runs
 from luigi_tasks.errors import DatasetError, RunError
 from luigi_tasks.project import Project
 from luigi_tasks.runs import NodeRecord, read_node_records, write_node_record
@@ -46,18 +46,18 @@ def test_library_versions_are_looked_up_once_while_no_import_folder_changes(proj
     from importlib import metadata
 
     loaded = Project.load(project)
-    first = runs._libraries(loaded)
+    first = run_info._libraries(loaded)
     assert first["luigi"] == metadata.version("luigi") and first["pandas"] == metadata.version("pandas")
     cache = project / "data/09_runs/.cache/libraries.json"
     stored = json.loads(cache.read_text())
     stored["value"]["luigi"] = "0.0-from-cache"
     cache.write_text(json.dumps(stored))
-    assert runs._libraries(loaded)["luigi"] == "0.0-from-cache"  # same key: the cache answers
+    assert run_info._libraries(loaded)["luigi"] == "0.0-from-cache"  # same key: the cache answers
     stored["key"]["path"][-1][1] = -1  # as if that import folder changed
     cache.write_text(json.dumps(stored))
-    assert runs._libraries(loaded) == first
+    assert run_info._libraries(loaded) == first
     cache.write_text("{damaged")
-    assert runs._libraries(loaded) == first
+    assert run_info._libraries(loaded) == first
 
 
 def test_caches_that_cannot_be_written_cost_only_the_work_again(project: Path) -> None:
@@ -68,7 +68,7 @@ def test_caches_that_cannot_be_written_cost_only_the_work_again(project: Path) -
     (project / "data" / "09_runs" / ".cache").write_text("in the way")
     loaded = Project.load(project)
     assert "houses" in loaded.catalog and loaded.parameters["split"]["random_state"] == 42
-    assert runs._libraries(loaded)["python"] == platform.python_version()
+    assert run_info._libraries(loaded)["python"] == platform.python_version()
     raw = loaded.catalog.dataset("houses", "r1").path
     assert fingerprint.raw_hash(loaded, raw) == hashlib.sha256(Path(raw).read_bytes()).hexdigest()
     assert (project / "data" / "09_runs" / ".cache").read_text() == "in the way"
@@ -443,7 +443,7 @@ def test_a_node_start_reads_records_as_of_the_last_full_read(project: Path) -> N
     write_node_record(loaded, NodeRecord.start("ns.A", "s1").finish("failed", error="x"))
     assert read_node_records(loaded, "s1")["ns.A"].status == "failed"
     # Another process's write (straight to the store: this process does not see it happen).
-    journal.append(runs.run_dir(loaded, "s1"), dataclasses.asdict(NodeRecord.start("ns.A", "s1").finish("done")))
+    journal.append(run_info.run_dir(loaded, "s1"), dataclasses.asdict(NodeRecord.start("ns.A", "s1").finish("done")))
     assert runs.read_node_record(loaded, "s1", "ns.A").status == "failed"  # not read again
     assert read_node_records(loaded, "s1")["ns.A"].status == "done"
     assert runs.read_node_record(loaded, "s1", "ns.A").status == "done"
@@ -452,14 +452,14 @@ def test_a_node_start_reads_records_as_of_the_last_full_read(project: Path) -> N
 def test_parameter_diff_names_each_changed_key_once() -> None:
     old = {"split": {"test_size": 0.2, "random_state": 42}, "model": {"init_args": {}}}
     new = {"split": {"test_size": 0.3, "random_state": 42}, "model": {"init_args": {"alpha": 0.5}}, "extra": "x"}
-    assert runs.parameter_diff(old, new) == [
+    assert run_info.parameter_diff(old, new) == [
         "extra: (absent) -> 'x'",
         "model.init_args.alpha: (absent) -> 0.5",
         "split.test_size: 0.2 -> 0.3",
     ]
-    assert runs.parameter_diff(new, old)[1] == "model.init_args.alpha: 0.5 -> (absent)"
-    assert runs.parameter_diff({"a": {}}, {"a": 1}) == ["a: {} -> 1"]  # nothing under it: still a change
-    assert runs.parameter_diff(old, old) == []
+    assert run_info.parameter_diff(new, old)[1] == "model.init_args.alpha: 0.5 -> (absent)"
+    assert run_info.parameter_diff({"a": {}}, {"a": 1}) == ["a: {} -> 1"]  # nothing under it: still a change
+    assert run_info.parameter_diff(old, old) == []
 
 
 def test_runs_list_shows_each_run_complete_failed_or_unfinished(toy: Path) -> None:
@@ -490,4 +490,4 @@ def test_a_run_named_latest_from_before_the_name_was_reserved_is_left_out(projec
     for run_id in ("latest", "r1"):
         (project / "data" / "09_runs" / run_id).mkdir(parents=True)
         (project / "data" / "09_runs" / run_id / "run.json").write_text(json.dumps({"run_id": run_id, "created": "x"}))
-    assert [info["run_id"] for info in runs.list_runs(Project.load(project))] == ["r1"]
+    assert [info["run_id"] for info in run_info.list_runs(Project.load(project))] == ["r1"]

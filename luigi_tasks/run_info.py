@@ -1,0 +1,194 @@
+"""``run.json``: what a run was started with, written once when it is created.
+
+It holds the effective parameters, a digest of where each dataset is stored, the code
+version (git commit), library versions, the run it reuses from and the command. A later
+process of the same run id is checked against it: one run is one experiment (the same
+parameters) kept in one place (the same catalog entries).
+
+Example:
+    >>> info = create_or_check_run(project, "exp1", reuse_from=None)
+    >>> parameter_diff(info["parameters"], project.parameters)   # [] for the same experiment
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import platform
+import posixpath
+import subprocess
+import sys
+from contextlib import suppress
+from datetime import datetime, timezone
+from typing import TYPE_CHECKING, Any
+
+from luigi_tasks.errors import RunError, VersionExistsError
+from luigi_tasks.project import Project
+from luigi_tasks.storage import list_names, local_cache_path, read_cached, read_json, write_cached, write_json
+from luigi_tasks.versioning import LATEST, RUN_ID_RE, validate_run_id
+
+if TYPE_CHECKING:
+    from luigi_tasks.catalog import DatasetEntry
+
+RUN_FILE = "run.json"
+
+
+def now() -> str:
+    """The current UTC time as the records write it (ISO 8601, milliseconds)."""
+    return datetime.now(tz=timezone.utc).isoformat(timespec="milliseconds")
+
+
+def run_dir(project: Project, run_id: str) -> str:
+    """The folder holding run ``run_id``'s record."""
+    return posixpath.join(project.runs_dir, validate_run_id(run_id))
+
+
+def read_run_info(project: Project, run_id: str) -> dict[str, Any] | None:
+    """The run's ``run.json``, or ``None`` if the run was never started."""
+    return read_json(posixpath.join(run_dir(project, run_id), RUN_FILE))
+
+
+def list_runs(project: Project) -> list[dict[str, Any]]:
+    """Every run's ``run.json``, oldest first."""
+    names = [n for n in list_names(project.runs_dir) if RUN_ID_RE.fullmatch(n) and n != LATEST]
+    infos = [read_run_info(project, n) for n in names]
+    return sorted((i for i in infos if i), key=lambda i: (i.get("created", ""), i["run_id"]))
+
+
+def _code_version(project: Project) -> str | None:
+    try:
+        commit = subprocess.run(
+            ["git", "rev-parse", "HEAD"], cwd=project.root, capture_output=True, text=True, timeout=10
+        )
+        if commit.returncode != 0:
+            return None
+        dirty = subprocess.run(
+            ["git", "status", "--porcelain", "--untracked-files=no"],
+            cwd=project.root, capture_output=True, text=True, timeout=10,
+        )
+        return commit.stdout.strip() + ("-dirty" if dirty.stdout.strip() else "")
+    except (OSError, subprocess.SubprocessError):
+        return None
+
+
+def _libraries(project: Project) -> dict[str, str]:
+    """The versions of Python and the core libraries; cached while no import folder changes
+    (an install or upgrade changes its folder's mtime), as looking them up costs ~10 ms."""
+    key = {"python": sys.executable, "version": sys.version, "path": [[p, _mtime_ns(p)] for p in sys.path]}
+    cache = local_cache_path(project.runs_dir, "libraries.json")
+    if cache and isinstance(cached := read_cached(cache, key), dict):
+        return cached
+    from importlib import metadata  # not at the top: importing it costs every command 6 ms
+
+    out = {"python": platform.python_version()}
+    for name in ("luigi-tasks", "luigi", "pandas", "pyarrow", "scikit-learn", "fsspec"):
+        with suppress(metadata.PackageNotFoundError):
+            out[name] = metadata.version(name)
+    if cache:
+        write_cached(cache, key, out)
+    return out
+
+
+def _mtime_ns(path: str) -> int | None:
+    try:
+        return os.stat(path or ".").st_mtime_ns
+    except OSError:
+        return None
+
+
+def flatten(data: Any, prefix: str = "") -> dict[str, Any]:
+    """Nested mappings as ``{"a.b": value}``."""
+    if isinstance(data, dict) and data:
+        out: dict[str, Any] = {}
+        for key, value in data.items():
+            out.update(flatten(value, f"{prefix}{key}."))
+        return out
+    return {prefix[:-1]: data} if prefix else {}
+
+
+def parameter_diff(old: dict[str, Any], new: dict[str, Any]) -> list[str]:
+    """Lines like ``split.test_size: 0.2 -> 0.3`` for every parameter that differs.
+
+    An empty mapping that the other side fills in (``init_args: {}`` against
+    ``init_args: {alpha: 0.5}``) is not a line of its own: the keys under it say it all.
+    """
+    a, b = flatten(old), flatten(new)
+    keys = sorted(set(a) | set(b))
+    missing = object()
+
+    def filled_in(key: str) -> bool:
+        return {} in (a.get(key), b.get(key)) and any(k.startswith(key + ".") for k in keys)
+
+    return [
+        f"{key}: {_show(a.get(key, missing), missing)} -> {_show(b.get(key, missing), missing)}"
+        for key in keys
+        if a.get(key, missing) != b.get(key, missing) and not filled_in(key)
+    ]
+
+
+def _show(value: Any, missing: object) -> str:
+    return "(absent)" if value is missing else repr(value) if isinstance(value, str) else str(value)
+
+
+def create_or_check_run(project: Project, run_id: str, reuse_from: str | None) -> dict[str, Any]:
+    """Create run ``run_id``'s ``run.json``, or check an existing one has our parameters.
+
+    Raises:
+        RunError: the run exists with other parameters (the message lists each difference).
+    """
+    info = read_run_info(project, run_id)
+    if info is None:
+        info = {
+            "run_id": run_id,
+            "created": now(),
+            "parameters": project.parameters,
+            "catalog": storage_digests(project),
+            "code_version": _code_version(project),
+            "libraries": _libraries(project),
+            "reuse_from": reuse_from,
+            "command": " ".join(sys.argv),
+        }
+        try:
+            write_json(posixpath.join(run_dir(project, run_id), RUN_FILE), info, overwrite=False)
+        except VersionExistsError:  # another worker created it first: check against theirs
+            info = read_run_info(project, run_id) or info
+    diff = parameter_diff(info.get("parameters") or {}, project.parameters)
+    if diff:
+        raise RunError(
+            f"Run '{run_id}' was started with other parameters; one run is one experiment, "
+            "so it cannot continue with these:\n  " + "\n  ".join(diff) + "\nStart a new run "
+            f"instead: --run-id <new id> (add --reuse-from {run_id} to reuse what did not change)."
+        )
+    recorded = info.get("catalog") or {}  # runs made before it was recorded: nothing to check
+    if recorded:
+        current = storage_digests(project)
+        moved = sorted(n for n in recorded if n in current and current[n] != recorded[n])
+        if moved:
+            catalog = project.catalog
+            raise RunError(
+                f"Run '{run_id}' was started with other catalog entries for these datasets; its outputs "
+                "must stay where and as it saved them, so it cannot continue with these:\n  "
+                + "\n  ".join(f"{n}: now {_storage_of(project, catalog.entry(n))}" for n in moved)
+                + f"\nStart a new run instead: --run-id <new id>, or restore those entries (config/catalog.yml, "
+                f"config/{project.env}/catalog.yml)."
+            )
+    return info
+
+
+def storage_digests(project: Project) -> dict[str, str]:
+    """Per dataset, a digest of where and how it is stored: its type, its filepath (relative
+    to the project root, so a moved checkout keeps its runs) and whether it is versioned."""
+    digests = {}
+    for name in project.catalog:
+        entry = project.catalog.entry(name)
+        cls = entry.type_ref
+        ref = cls if isinstance(cls, str) else f"{cls.__module__}:{cls.__qualname__}"
+        digests[name] = hashlib.sha256(f"{ref} {_storage_of(project, entry)}".encode()).hexdigest()[:12]
+    return digests
+
+
+def _storage_of(project: Project, entry: DatasetEntry) -> str:
+    """How ``entry`` is stored, as a user reads it: ``PickleDataset at data/06_models/model.pkl, versioned``."""
+    ref = entry.type_ref if isinstance(entry.type_ref, str) else entry.type_ref.__qualname__
+    path = entry.filepath.removeprefix(project.root.as_posix() + "/")
+    return f"{ref.rpartition(':')[2]} at {path}{', versioned' if entry.versioned else ''}"
