@@ -135,6 +135,10 @@ def cmd_show(args: argparse.Namespace) -> int:
         f"run {run_id}  created {info.get('created')}  code {info.get('code_version') or 'unknown'}"
         f"  reuse from {info.get('reuse_from') or '-'}"
     )
+    changed = run_info.parameter_diff(info.get("parameters") or {}, project.parameters)
+    if changed:  # then "stale: parameters changed" below is against the config, not a change in the run
+        print("The parameters in config/ now differ from the run's (stale below is against them):")
+        print("\n".join(f"  {line}" for line in changed))
     width = max(len(r[0]) for r in rows) if rows else 4
     print(f"{'node':<{width}}  {'status':<20}  {'duration':>9}  reason")
     for family, status, reason, duration in rows:

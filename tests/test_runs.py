@@ -101,6 +101,12 @@ def test_other_parameters_under_an_existing_run_id_are_refused_with_the_diff(pro
     assert "  split.test_size: 0.2 -> 0.3" in refused.stderr.splitlines()
     assert "--reuse-from p1" in refused.stderr.strip().splitlines()[-1]
     assert tree_digest(project / "data") == data_before
+    shown = run_cli(project, "runs", "show", "p1").stdout.splitlines()
+    assert shown[1:3] == [
+        "The parameters in config/ now differ from the run's (stale below is against them):",
+        "  split.test_size: 0.2 -> 0.3",
+    ]
+    assert any(line.startswith("data_engineering.SplitData") and "stale" in line for line in shown)
 
 
 def test_other_catalog_entries_under_an_existing_run_id_are_refused(toy: Path) -> None:
