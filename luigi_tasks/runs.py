@@ -241,8 +241,11 @@ def _prepare(project: Project, root: luigi.Task) -> RunState:
         if source is None:
             continue
         old = earlier.get(family)
-        if old is None or old.status not in COMPLETE or not old.fingerprint:
+        if old is None or old.status not in COMPLETE:
             run_state.reasons[family] = f"not complete in run {source}"
+            continue
+        if not old.fingerprint:  # it ran while a raw input upstream could not be hashed
+            run_state.reasons[family] = f"no fingerprint to compare in run {source}"
             continue
         current = node_fingerprint(task, run_id)
         if current.missing:

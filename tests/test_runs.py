@@ -194,6 +194,10 @@ def test_a_raw_input_gone_since_a_run_leaves_it_complete_and_unjudged(toy: Path)
 
     (toy / "raw.csv.away").rename(raw)
     assert run_toy(toy, "ToyPipeline", "--local-scheduler", "--run-id", "g2").returncode == 0  # not stale: unchanged
+    assert run_toy(toy, "ToyPipeline", "--local-scheduler", "--run-id", "g4", "--reuse-from", "g1").returncode == 0
+    reused = records(toy, "g4")
+    assert reused["toy.StepA"]["status"] == "reused" and reused["toy.StepB"]["status"] == "done"
+    assert reused["toy.StepB"]["reason"] == "no fingerprint to compare in run g1"
 
 
 def _edited_toy(tmp: Path, old: str, new: str) -> Path:
