@@ -18,6 +18,7 @@ import platform
 import posixpath
 import subprocess
 import sys
+from collections.abc import Iterable
 from contextlib import suppress
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any
@@ -159,32 +160,41 @@ def create_or_check_run(project: Project, run_id: str, reuse_from: str | None) -
             "so it cannot continue with these:\n  " + "\n  ".join(diff) + "\nStart a new run "
             f"instead: --run-id <new id> (add --reuse-from {run_id} to reuse what did not change)."
         )
-    recorded = info.get("catalog") or {}  # runs made before it was recorded: nothing to check
-    if recorded:
-        current = storage_digests(project)
-        moved = sorted(n for n in recorded if n in current and current[n] != recorded[n])
-        if moved:
-            catalog = project.catalog
-            raise RunError(
-                f"Run '{run_id}' was started with other catalog entries for these datasets; its outputs "
-                "must stay where and as it saved them, so it cannot continue with these:\n  "
-                + "\n  ".join(f"{n}: now {_storage_of(project, catalog.entry(n))}" for n in moved)
-                + f"\nStart a new run instead: --run-id <new id>, or restore those entries (config/catalog.yml, "
-                f"config/{project.env}/catalog.yml)."
-            )
+    check_catalog(project, info, "it cannot continue with these")
     return info
+
+
+def check_catalog(project: Project, info: dict[str, Any], consequence: str, names: Iterable[str] | None = None) -> None:
+    """Refuse when the catalog now stores a dataset of run ``info`` (any, or one of ``names``)
+    elsewhere or otherwise than when the run was created; ``consequence`` says what is refused.
+
+    Raises:
+        RunError: naming each such dataset and where it now points.
+    """
+    recorded = info.get("catalog") or {}  # runs made before it was recorded: nothing to check
+    wanted = recorded if names is None else [n for n in names if n in recorded]
+    moved = sorted(n for n in wanted if n in project.catalog and _digest(project, n) != recorded[n])
+    if moved:
+        raise RunError(
+            f"Run '{info['run_id']}' was started with other catalog entries for these datasets; its "
+            f"outputs must stay where and as it saved them, so {consequence}:\n  "
+            + "\n  ".join(f"{n}: now {_storage_of(project, project.catalog.entry(n))}" for n in moved)
+            + "\nRestore those entries (config/catalog.yml, "
+            f"config/{project.env}/catalog.yml), or start a new run: --run-id <new id>."
+        )
 
 
 def storage_digests(project: Project) -> dict[str, str]:
     """Per dataset, a digest of where and how it is stored: its type, its filepath (relative
     to the project root, so a moved checkout keeps its runs) and whether it is versioned."""
-    digests = {}
-    for name in project.catalog:
-        entry = project.catalog.entry(name)
-        cls = entry.type_ref
-        ref = cls if isinstance(cls, str) else f"{cls.__module__}:{cls.__qualname__}"
-        digests[name] = hashlib.sha256(f"{ref} {_storage_of(project, entry)}".encode()).hexdigest()[:12]
-    return digests
+    return {name: _digest(project, name) for name in project.catalog}
+
+
+def _digest(project: Project, name: str) -> str:
+    entry = project.catalog.entry(name)
+    cls = entry.type_ref
+    ref = cls if isinstance(cls, str) else f"{cls.__module__}:{cls.__qualname__}"
+    return hashlib.sha256(f"{ref} {_storage_of(project, entry)}".encode()).hexdigest()[:12]
 
 
 def _storage_of(project: Project, entry: DatasetEntry) -> str:

@@ -34,7 +34,7 @@ from luigi_tasks.config import require_luigi_cfg_read
 from luigi_tasks.errors import RunError
 from luigi_tasks.fingerprint import Fingerprint, node_fingerprint
 from luigi_tasks.project import Project, current_project
-from luigi_tasks.run_info import create_or_check_run, list_runs, now, read_run_info, run_dir
+from luigi_tasks.run_info import check_catalog, create_or_check_run, list_runs, now, read_run_info, run_dir
 from luigi_tasks.versioning import LATEST, validate_run_id
 
 if TYPE_CHECKING:
@@ -350,17 +350,16 @@ def load_output(name: str, run_id: str = LATEST, project: Project | None = None)
         DatasetError: the saved file cannot be read (or was deleted since).
     """
     project = project or current_project()
-    if not project.catalog.is_versioned(name):
-        if run_id != LATEST:
-            require_run(project, run_id)
-        return project.catalog.load(name)
     if run_id == LATEST:
+        if not project.catalog.is_versioned(name):
+            return project.catalog.load(name)
         found = latest_run(project, lambda r: output_version(read_node_records(project, r), name) is not None)
         if found is None:
             raise RunError(f"No run in {project.runs_dir} saved '{name}' yet. `luigi-tasks runs list` shows the runs.")
         run_id = found
-    else:
-        require_run(project, run_id)
+    check_catalog(project, require_run(project, run_id), f"its '{name}' cannot be loaded from there", [name])
+    if not project.catalog.is_versioned(name):
+        return project.catalog.load(name)
     version = output_version(read_node_records(project, run_id), name)
     if version is not None:
         return project.catalog.load(name, run_id=version)
@@ -382,9 +381,10 @@ def invalidate(project: Project, run_id: str, start: type[NodeTask]) -> list[tup
     """
     from luigi_tasks.graph import current_graph
 
-    require_run(project, run_id)
+    info = require_run(project, run_id)
     tasks = current_graph().downstream_closure(start)
     outputs = {name for task in tasks for name in task.node.outputs}
+    check_catalog(project, info, "their outputs cannot be set aside", outputs)
     users = [
         (other, rec.node)
         for other in (i["run_id"] for i in list_runs(project) if i["run_id"] != run_id)
