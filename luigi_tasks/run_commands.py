@@ -100,7 +100,9 @@ def explain(project: Project, run_id: str, *, staleness: bool = True) -> list[tu
             continue
         status = {"done": "ran", "reused": f"reused from {rec.reused_from}"}.get(rec.status, rec.status)
         reason = rec.error if rec.status == "failed" else rec.reason or ""
-        if staleness and rec.status in runs.COMPLETE and rec.fingerprint:
+        if staleness and rec.status in runs.COMPLETE and not rec.fingerprint:
+            reason = "not checked for changes: no fingerprint was recorded (a raw input upstream was missing)"
+        elif staleness and rec.status in runs.COMPLETE:
             current = node_fingerprint(task, run_id)
             if current.missing:
                 reason = f"not checked for changes: raw input {', '.join(current.missing)} is missing"

@@ -200,8 +200,7 @@ def _prepare(project: Project, root: luigi.Task) -> RunState:
     from luigi_tasks.graph import current_graph
 
     run_id: str = root.run_id  # type: ignore[attr-defined]
-    reuse_from = getattr(root, "reuse_from", "") or None
-    source = resolve_run(project, reuse_from, exclude=run_id) if reuse_from else None
+    source = _reuse_source(project, run_id, getattr(root, "reuse_from", "") or None)
     create_or_check_run(project, run_id, source)
     graph = current_graph()
     nodes = graph.closure(root)
@@ -264,6 +263,27 @@ def _prepare(project: Project, root: luigi.Task) -> RunState:
         else:
             run_state.reasons[family] = f"{why or 'outputs gone'} since run {source}"
     return run_state
+
+
+def _reuse_source(project: Project, run_id: str, reuse_from: str | None) -> str | None:
+    """The run that ``run_id`` reuses from. An existing run keeps the one it started with
+    (given again, or left out; ``latest`` means it too, as a resume command may repeat it).
+
+    Raises:
+        RunError: an existing run given another source than the one it started with.
+    """
+    existing = read_run_info(project, run_id)
+    started = existing.get("reuse_from") if existing else None
+    if existing is not None and (reuse_from is None or (reuse_from == LATEST and started)):
+        return started
+    source = resolve_run(project, reuse_from, exclude=run_id) if reuse_from else None
+    if existing is not None and source != started:
+        raise RunError(
+            f"Run '{run_id}' was started " + (f"reusing from run {started}" if started else "without --reuse-from")
+            + f", so it cannot reuse from run {source} now: leave --reuse-from out to continue it, or start a "
+            f"new run: --run-id <new id> --reuse-from {reuse_from}."
+        )
+    return source
 
 
 def latest_run(project: Project, where: Callable[[str], bool] | None = None) -> str | None:

@@ -203,6 +203,10 @@ def test_a_raw_input_gone_since_a_run_leaves_it_complete_and_unjudged(toy: Path)
     reused = records(toy, "g4")
     assert reused["toy.StepA"]["status"] == "reused" and reused["toy.StepB"]["status"] == "done"
     assert reused["toy.StepB"]["reason"] == "no fingerprint to compare in run g1"
+    shown = run_cli(toy, "runs", "show", "g1", "--module", "toy_pipeline", env={"PYTHONPATH": str(TOY_DIR)}).stdout
+    assert [line.split("  ")[0] for line in shown.splitlines() if "no fingerprint was recorded" in line] == [
+        "toy.StepB", "toy.StepC"
+    ]
 
 
 def _edited_toy(tmp: Path, old: str, new: str) -> Path:
@@ -346,6 +350,24 @@ def test_latest_is_the_newest_run_that_has_what_is_asked(toy: Path) -> None:
     assert shown.returncode == 0 and shown.stdout.startswith("run l4 "), shown.stderr
     compared = run_cli(toy, "runs", "compare", "l1", "latest", "--module", "toy_pipeline", env=env)
     assert compared.returncode == 0 and "l4" in compared.stdout, compared.stderr
+
+
+def test_a_run_keeps_the_run_it_reuses_from(toy: Path) -> None:
+    for args in (("--run-id", "b1"), ("--run-id", "b2", "--reuse-from", "b1"), ("--run-id", "b3")):
+        assert run_toy(toy, "ToyPipeline", "--local-scheduler", *args).returncode == 0
+    data_before = tree_digest(toy / "data")
+    other = run_toy(toy, "ToyPipeline", "--local-scheduler", "--run-id", "b2", "--reuse-from", "b3")
+    assert other.returncode == 40
+    assert (
+        "Run 'b2' was started reusing from run b1, so it cannot reuse from run b3 now: leave --reuse-from out "
+        "to continue it, or start a new run: --run-id <new id> --reuse-from b3."
+    ) in other.stderr
+    late = run_toy(toy, "ToyPipeline", "--local-scheduler", "--run-id", "b3", "--reuse-from", "b1")
+    assert late.returncode == 40 and "Run 'b3' was started without --reuse-from" in late.stderr
+    assert tree_digest(toy / "data") == data_before
+    again = run_toy(toy, "ToyPipeline", "--local-scheduler", "--run-id", "b2", "--reuse-from", "latest")
+    assert again.returncode == 0, again.stderr  # latest (b3 now) means b2's own source when b2 exists
+    assert json.loads((toy / "data/09_runs/b2/run.json").read_text())["reuse_from"] == "b1"
 
 
 def test_parallel_workers_record_every_node(toy: Path) -> None:
