@@ -578,7 +578,7 @@ def test_17_an_output_made_versioned_over_its_unversioned_file_names_the_file(pr
     flat = proj / "data/06_models/flat.pkl"
     assert_refused(
         result, f"Dataset 'model' (PickleDataset) is versioned, but its filepath {flat} is a file",
-        f"Move that file away, or give the dataset another filepath in {overlay}", "resume with:",
+        f"Give the dataset another filepath in {overlay} (moving that file away would take it", "resume with:",
     )
     assert result.returncode == 30
     assert_unchanged(before, proj)

@@ -270,8 +270,8 @@ class AbstractDataset(luigi.Target, Generic[T], abc.ABC):
             raise DatasetError(
                 f"{self._describe()} is versioned, but its filepath {shown} is a file (saved while "
                 f"the dataset was not versioned), where its versions need a folder "
-                f"({shown}/<run_id>/...). Move that file away, or give the dataset another filepath "
-                f"in {self._declared()}; nothing was written."
+                f"({shown}/<run_id>/...). Give the dataset another filepath in {self._declared()} "
+                "(moving that file away would take it from the runs that saved it); nothing was written."
             )
 
     def _versions_in_filepath(self) -> list[str]:
