@@ -33,7 +33,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from luigi_tasks.config import load_config, resolve_path
+from luigi_tasks.config import DEFAULT_ENV, load_config, resolve_path
 from luigi_tasks.datasets import BUILTIN_TYPES, AbstractDataset
 from luigi_tasks.errors import CatalogError, DatasetError
 
@@ -128,7 +128,7 @@ class DataCatalog:
         return cls(entries)
 
     @classmethod
-    def from_project(cls, root: Path, env: str = "local", cache_dir: str | None = None) -> DataCatalog:
+    def from_project(cls, root: Path, env: str = DEFAULT_ENV, cache_dir: str | None = None) -> DataCatalog:
         """Read ``config/catalog.yml`` with its ``config/<env>/`` overlay and credentials
         (``cache_dir``: see :func:`~luigi_tasks.config.load_config`)."""
         base, overlay, sources = load_config(root, "catalog", env, cache_dir)
@@ -140,6 +140,8 @@ class DataCatalog:
                 "change existing datasets: declare them in the base catalog, or fix the name."
             )
         _refuse_secret_options(base, str(root / "config" / "catalog.yml"))
+        if env != DEFAULT_ENV:  # only config/local/ is git-ignored; config/prod/ is usually committed
+            _refuse_secret_options(overlay, str(root / "config" / env / "catalog.yml"))
         cred_base, cred_overlay, _ = load_config(root, "credentials", env)
         credentials = {**cred_base, **cred_overlay}
         entries: dict[str, DatasetEntry] = {}

@@ -216,6 +216,16 @@ def test_credential_options_in_the_local_overlay_are_accepted(project: Path) -> 
     assert Project.load(project).catalog.entry("model").options["fs_args"] == {"key": SECRETS[0]}
 
 
+def test_credential_options_in_another_env_overlay_are_refused(project: Path) -> None:
+    """Only config/local/ is git-ignored: config/prod/catalog.yml is committed with the project."""
+    (project / "config/prod").mkdir()
+    prod = project / "config/prod/catalog.yml"
+    prod.write_text(f"model: {{type: pickle.PickleDataset, filepath: m.pkl, fs_args: {{password: {SECRETS[0]}}}}}\n")
+    with pytest.raises(CatalogError, match=re.escape(f"{prod}: dataset 'model': 'fs_args.password' holds a credential")) as raised:
+        Project.load(project, env="prod")
+    assert not _leaks(str(raised.value))
+
+
 # -- documentation -------------------------------------------------------------------------
 
 
