@@ -322,7 +322,10 @@ def resolve_run(project: Project, run_id: str, *, exclude: str | None = None) ->
 
         found = latest_run(project, has_work)
         if found is None:
-            raise RunError(f"--reuse-from latest: no earlier run in {project.runs_dir} completed a node.")
+            raise RunError(
+                f"--reuse-from latest: no earlier run in {project.runs_dir} has a completed node to reuse "
+                "(an invalidated one no longer counts). Leave --reuse-from out to run every node."
+            )
         return found
     if read_run_info(project, run_id) is None:
         known = [i["run_id"] for i in list_runs(project)][-5:]
