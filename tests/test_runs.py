@@ -334,6 +334,13 @@ def test_invalidate_refuses_to_set_aside_outputs_another_run_reuses(toy: Path) -
 
 def test_latest_is_the_newest_run_that_has_what_is_asked(toy: Path) -> None:
     env = {"PYTHONPATH": str(TOY_DIR)}
+    (toy / "FAIL_B").touch()
+    assert run_toy(toy, "toy.StepB", "--local-scheduler", "--run-id", "l0").returncode == 30  # A done, B failed
+    assert run_cli(toy, "invalidate", "--run-id", "l0", "--from", "step_a", "--module", "toy_pipeline", env=env).returncode == 0
+    nothing = run_toy(toy, "ToyPipeline", "--local-scheduler", "--run-id", "l0c", "--reuse-from", "latest")
+    assert nothing.returncode == 40
+    assert "has a completed node to reuse (an invalidated one no longer counts). Leave --reuse-from out" in nothing.stderr
+    (toy / "FAIL_B").unlink()
     assert run_toy(toy, "ToyPipeline", "--local-scheduler", "--run-id", "l1").returncode == 0
     assert run_toy(toy, "toy.StepA", "--local-scheduler", "--run-id", "l2").returncode == 0  # only a
     raw = toy / "data" / "01_raw" / "raw.csv"
