@@ -1,6 +1,6 @@
 """``run.json``: what a run was started with, written once when it is created.
 
-It holds the effective parameters, a digest of where each dataset is stored, the code
+It holds the effective parameters, where and how each dataset is stored, the code
 version (git commit), library versions, the run it reuses from and the command. A later
 process of the same run id is checked against it: one run is one experiment (the same
 parameters) kept in one place (the same catalog entries).
@@ -16,20 +16,18 @@ import hashlib
 import os
 import platform
 import posixpath
+import re
 import subprocess
 import sys
 from collections.abc import Iterable
 from contextlib import suppress
 from datetime import datetime, timezone
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from luigi_tasks.errors import RunError, VersionExistsError
 from luigi_tasks.project import Project
 from luigi_tasks.storage import list_names, local_cache_path, read_cached, read_json, write_cached, write_json
 from luigi_tasks.versioning import LATEST, RUN_ID_RE, validate_run_id
-
-if TYPE_CHECKING:
-    from luigi_tasks.catalog import DatasetEntry
 
 RUN_FILE = "run.json"
 
@@ -143,7 +141,7 @@ def create_or_check_run(project: Project, run_id: str, reuse_from: str | None) -
             "run_id": run_id,
             "created": now(),
             "parameters": project.parameters,
-            "catalog": storage_digests(project),
+            "catalog": storage(project),
             "code_version": _code_version(project),
             "libraries": _libraries(project),
             "reuse_from": reuse_from,
@@ -169,36 +167,54 @@ def check_catalog(project: Project, info: dict[str, Any], consequence: str, name
     elsewhere or otherwise than when the run was created; ``consequence`` says what is refused.
 
     Raises:
-        RunError: naming each such dataset and where it now points.
+        RunError: naming each such dataset, where it was and where it now points.
     """
     recorded = info.get("catalog") or {}  # runs made before it was recorded: nothing to check
     wanted = recorded if names is None else [n for n in names if n in recorded]
-    moved = sorted(n for n in wanted if n in project.catalog and _digest(project, n) != recorded[n])
+    moved = sorted(n for n in wanted if n in project.catalog and not _same(project, n, recorded[n]))
     if moved:
         raise RunError(
             f"Run '{info['run_id']}' was started with other catalog entries for these datasets; its "
             f"outputs must stay where and as it saved them, so {consequence}:\n  "
-            + "\n  ".join(f"{n}: now {_storage_of(project, project.catalog.entry(n))}" for n in moved)
+            + "\n  ".join(f"{n}: {_was(recorded[n])}now {_storage_of(project, n)}" for n in moved)
             + "\nRestore those entries (config/catalog.yml, "
             f"config/{project.env}/catalog.yml), or start a new run: --run-id <new id>."
         )
 
 
-def storage_digests(project: Project) -> dict[str, str]:
-    """Per dataset, a digest of where and how it is stored: its type, its filepath (relative
-    to the project root, so a moved checkout keeps its runs) and whether it is versioned."""
-    return {name: _digest(project, name) for name in project.catalog}
+def storage(project: Project) -> dict[str, str]:
+    """Per dataset, where and how it is stored, as :func:`check_catalog` shows it: its type,
+    its filepath (relative to the project root, so a moved checkout keeps its runs) and
+    whether it is versioned (``PickleDataset at data/06_models/model.pkl, versioned``)."""
+    return {name: _storage_of(project, name) for name in project.catalog}
 
 
-def _digest(project: Project, name: str) -> str:
+def _storage_of(project: Project, name: str) -> str:
+    entry = project.catalog.entry(name)
+    cls = entry.type_ref  # a built-in's "module:Class", or a user's class
+    kind = cls.rpartition(":")[2] if isinstance(cls, str) else f"{cls.__module__}.{cls.__qualname__}"
+    path = entry.filepath.removeprefix(project.root.as_posix() + "/")
+    return f"{kind} at {path}{', versioned' if entry.versioned else ''}"
+
+
+_DIGEST = re.compile(r"[0-9a-f]{12}")
+
+
+def _same(project: Project, name: str, recorded: str) -> bool:
+    if _DIGEST.fullmatch(recorded):  # the first runs that recorded this kept a digest of it
+        return _old_digest(project, name) == recorded
+    return _storage_of(project, name) == recorded
+
+
+def _old_digest(project: Project, name: str) -> str:
     entry = project.catalog.entry(name)
     cls = entry.type_ref
     ref = cls if isinstance(cls, str) else f"{cls.__module__}:{cls.__qualname__}"
-    return hashlib.sha256(f"{ref} {_storage_of(project, entry)}".encode()).hexdigest()[:12]
-
-
-def _storage_of(project: Project, entry: DatasetEntry) -> str:
-    """How ``entry`` is stored, as a user reads it: ``PickleDataset at data/06_models/model.pkl, versioned``."""
-    ref = entry.type_ref if isinstance(entry.type_ref, str) else entry.type_ref.__qualname__
+    short = (cls if isinstance(cls, str) else cls.__qualname__).rpartition(":")[2]
     path = entry.filepath.removeprefix(project.root.as_posix() + "/")
-    return f"{ref.rpartition(':')[2]} at {path}{', versioned' if entry.versioned else ''}"
+    shown = f"{short} at {path}{', versioned' if entry.versioned else ''}"
+    return hashlib.sha256(f"{ref} {shown}".encode()).hexdigest()[:12]
+
+
+def _was(recorded: str) -> str:
+    return "" if _DIGEST.fullmatch(recorded) else f"was {recorded}, "

@@ -119,11 +119,13 @@ def test_other_catalog_entries_under_an_existing_run_id_are_refused(toy: Path) -
     refused = run_toy(toy, "ToyPipeline", "--local-scheduler", "--run-id", "k1")
     assert refused.returncode == 40
     assert "Run 'k1' was started with other catalog entries" in refused.stderr
-    assert "  a: now ParquetDataset at data/02/a2.parquet, versioned" in refused.stderr.splitlines()
+    assert (
+        "  a: was ParquetDataset at data/02/a.parquet, versioned, now ParquetDataset at data/02/a2.parquet, versioned"
+    ) in refused.stderr.splitlines()
     inv = run_cli(toy, "invalidate", "--run-id", "k1", "--from", "step_a", "--module", "toy_pipeline",
                   env={"PYTHONPATH": str(TOY_DIR)})
     assert inv.returncode == 2 and "so their outputs cannot be set aside:" in inv.stderr
-    with pytest.raises(RunError, match="so its 'a' cannot be loaded from there:\n  a: now ParquetDataset"):
+    with pytest.raises(RunError, match="so its 'a' cannot be loaded from there:\n  a: was ParquetDataset"):
         load_output("a", "k1", Project.load(toy))
     assert tree_digest(toy / "data") == data_before
     (toy / "config/local/catalog.yml").unlink()
