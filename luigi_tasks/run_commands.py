@@ -21,6 +21,8 @@ from luigi_tasks.project import Project
 from luigi_tasks.report import luigi_command
 
 _LONGEST_NOTE = 60
+#: How :func:`explain` starts the reason of a completed node it could not judge.
+NOT_CHECKED = "not checked for changes"
 
 
 def add_cli(commands: Any) -> Any:
@@ -101,11 +103,11 @@ def explain(project: Project, run_id: str, *, staleness: bool = True) -> list[tu
         status = {"done": "ran", "reused": f"reused from {rec.reused_from}"}.get(rec.status, rec.status)
         reason = rec.error if rec.status == "failed" else rec.reason or ""
         if staleness and rec.status in runs.COMPLETE and not rec.fingerprint:
-            reason = "not checked for changes: no fingerprint was recorded (a raw input upstream was missing)"
+            reason = f"{NOT_CHECKED}: no fingerprint was recorded (a raw input upstream was missing)"
         elif staleness and rec.status in runs.COMPLETE:
             current = node_fingerprint(task, run_id)
             if current.missing:
-                reason = f"not checked for changes: raw input {', '.join(current.missing)} is missing"
+                reason = f"{NOT_CHECKED}: raw input {', '.join(current.missing)} is missing"
             elif why := current.explain_change(Fingerprint.from_dict(rec.fingerprint), task.node.func_name):
                 status, reason = "stale", why
         timed = rec.duration_s is not None and rec.status not in ("reused", "invalidated")  # not run in this run now
@@ -121,7 +123,7 @@ def state_note(status: str, reason: str, duration: str) -> tuple[str, str]:
     if status.startswith("reused from "):
         return "reused", status
     if status == "ran":
-        return status, f"ran in {duration}"
+        return status, f"ran in {duration}" + (f" ({NOT_CHECKED})" if reason.startswith(NOT_CHECKED) else "")
     note = f"{status}: {reason}" if reason and status in ("failed", "stale") else status  # others: why it ran
     if len(note) > _LONGEST_NOTE:
         note = note[: _LONGEST_NOTE - 3] + "..."

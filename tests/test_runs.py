@@ -188,6 +188,8 @@ def test_a_raw_input_gone_since_a_run_leaves_it_complete_and_unjudged(toy: Path)
     step_a = next(line for line in shown.stdout.splitlines() if line.startswith("toy.StepA"))
     assert "ran" in step_a and "not checked for changes: raw input raw is missing" in step_a
     assert "stale" not in shown.stdout
+    drawn = run_cli(toy, "viz", "--run-id", "g2", "--module", "toy_pipeline", env={"PYTHONPATH": str(TOY_DIR)})
+    assert drawn.returncode == 0 and "(not checked for changes)" in drawn.stdout, drawn.stderr
 
     resumed = run_toy(toy, "ToyPipeline", "--local-scheduler", "--run-id", "g1")  # B and C can run without raw
     assert resumed.returncode == 0, resumed.stderr
