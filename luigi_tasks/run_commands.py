@@ -39,7 +39,7 @@ def add_cli(commands: Any) -> Any:
     show.set_defaults(func=guard(cmd_show))
 
     inv = commands.add_parser("invalidate", help="make a node and its downstream run again in a run")
-    inv.add_argument("--run-id", required=True)
+    inv.add_argument("--run-id", required=True, help="a run id, or latest (the newest run)")
     inv.add_argument("--from", dest="start", required=True, metavar="NODE",
                      help="node name (train_model), class (TrainModel) or task family (data_science.TrainModel)")
     inv.add_argument("--module", help=MODULE_HELP)
@@ -153,10 +153,11 @@ def cmd_show(args: argparse.Namespace) -> int:
 def cmd_invalidate(args: argparse.Namespace) -> int:
     project = load_project(args.module)
     start = find_node(args.start)
-    for family, moved in runs.invalidate(project, args.run_id, start):
+    run_id = runs.named_run(project, args.run_id)
+    for family, moved in runs.invalidate(project, run_id, start):
         kept = f"; kept aside: {', '.join(moved)}" if moved else ""
-        print(f"invalidated {family}{kept}")
-    print(f"Rerun them with: {rerun_command(project, args.run_id, args.module)}")
+        print(f"invalidated {family} in run {run_id}{kept}")
+    print(f"Rerun them with: {rerun_command(project, run_id, args.module)}")
     return 0
 
 

@@ -334,6 +334,8 @@ def test_invalidate_refuses_to_set_aside_outputs_another_run_reuses(toy: Path) -
     )
     assert run_cli(toy, "invalidate", "--run-id", "v1", "--from", "step_b", "--module", "toy_pipeline", env=env).returncode == 0
     assert load_output("a", "v2", Project.load(toy)).equals(load_output("a", "v1", Project.load(toy)))  # A: still reused
+    newest = run_cli(toy, "invalidate", "--run-id", "latest", "--from", "step_d", "--module", "toy_pipeline", env=env)
+    assert newest.returncode == 0 and newest.stdout.startswith("invalidated toy.StepD in run v2"), newest.stderr
 
 
 def test_latest_is_the_newest_run_that_has_what_is_asked(toy: Path) -> None:
