@@ -6,17 +6,15 @@ process of the same run id is checked against it: one run is one experiment (the
 parameters) kept in one place (the same catalog entries).
 
 Example:
-    >>> info = create_or_check_run(project, "exp1", reuse_from=None)
+    >>> info = create_or_check_run(project, "exp1", None, read_run_info(project, "exp1"))
     >>> parameter_diff(info["parameters"], project.parameters)   # [] for the same experiment
 """
 
 from __future__ import annotations
 
-import hashlib
 import os
 import platform
 import posixpath
-import re
 import subprocess
 import sys
 from collections.abc import Iterable
@@ -129,13 +127,16 @@ def _show(value: Any, missing: object) -> str:
     return "(absent)" if value is missing else repr(value) if isinstance(value, str) else str(value)
 
 
-def create_or_check_run(project: Project, run_id: str, reuse_from: str | None) -> dict[str, Any]:
-    """Create run ``run_id``'s ``run.json``, or check an existing one has our parameters.
+def create_or_check_run(
+    project: Project, run_id: str, reuse_from: str | None, info: dict[str, Any] | None
+) -> dict[str, Any]:
+    """Create run ``run_id``'s ``run.json``, or check that the existing one, ``info`` (as the
+    caller read it), has our parameters and catalog.
 
     Raises:
-        RunError: the run exists with other parameters (the message lists each difference).
+        RunError: the run exists with other parameters or catalog entries (the message lists
+            each difference).
     """
-    info = read_run_info(project, run_id)
     if info is None:
         info = {
             "run_id": run_id,
@@ -171,12 +172,12 @@ def check_catalog(project: Project, info: dict[str, Any], consequence: str, name
     """
     recorded = info.get("catalog") or {}  # runs made before it was recorded: nothing to check
     wanted = recorded if names is None else [n for n in names if n in recorded]
-    moved = sorted(n for n in wanted if n in project.catalog and not _same(project, n, recorded[n]))
+    moved = sorted(n for n in wanted if n in project.catalog and _storage_of(project, n) != recorded[n])
     if moved:
         raise RunError(
             f"Run '{info['run_id']}' was started with other catalog entries for these datasets; its "
             f"outputs must stay where and as it saved them, so {consequence}:\n  "
-            + "\n  ".join(f"{n}: {_was(recorded[n])}now {_storage_of(project, n)}" for n in moved)
+            + "\n  ".join(f"{n}: was {recorded[n]}, now {_storage_of(project, n)}" for n in moved)
             + "\nRestore those entries (config/catalog.yml, "
             f"config/{project.env}/catalog.yml), or start a new run: --run-id <new id>."
         )
@@ -195,26 +196,3 @@ def _storage_of(project: Project, name: str) -> str:
     kind = cls.rpartition(":")[2] if isinstance(cls, str) else f"{cls.__module__}.{cls.__qualname__}"
     path = entry.filepath.removeprefix(project.root.as_posix() + "/")
     return f"{kind} at {path}{', versioned' if entry.versioned else ''}"
-
-
-_DIGEST = re.compile(r"[0-9a-f]{12}")
-
-
-def _same(project: Project, name: str, recorded: str) -> bool:
-    if _DIGEST.fullmatch(recorded):  # the first runs that recorded this kept a digest of it
-        return _old_digest(project, name) == recorded
-    return _storage_of(project, name) == recorded
-
-
-def _old_digest(project: Project, name: str) -> str:
-    entry = project.catalog.entry(name)
-    cls = entry.type_ref
-    ref = cls if isinstance(cls, str) else f"{cls.__module__}:{cls.__qualname__}"
-    short = (cls if isinstance(cls, str) else cls.__qualname__).rpartition(":")[2]
-    path = entry.filepath.removeprefix(project.root.as_posix() + "/")
-    shown = f"{short} at {path}{', versioned' if entry.versioned else ''}"
-    return hashlib.sha256(f"{ref} {shown}".encode()).hexdigest()[:12]
-
-
-def _was(recorded: str) -> str:
-    return "" if _DIGEST.fullmatch(recorded) else f"was {recorded}, "

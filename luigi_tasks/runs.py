@@ -200,8 +200,9 @@ def _prepare(project: Project, root: luigi.Task) -> RunState:
     from luigi_tasks.graph import current_graph
 
     run_id: str = root.run_id  # type: ignore[attr-defined]
-    source = _reuse_source(project, run_id, getattr(root, "reuse_from", "") or None)
-    create_or_check_run(project, run_id, source)
+    existing = read_run_info(project, run_id)
+    source = _reuse_source(project, run_id, existing, getattr(root, "reuse_from", "") or None)
+    create_or_check_run(project, run_id, source, existing)
     graph = current_graph()
     nodes = graph.closure(root)
     records = read_node_records(project, run_id)
@@ -265,14 +266,16 @@ def _prepare(project: Project, root: luigi.Task) -> RunState:
     return run_state
 
 
-def _reuse_source(project: Project, run_id: str, reuse_from: str | None) -> str | None:
-    """The run that ``run_id`` reuses from. An existing run keeps the one it started with
-    (given again, or left out; ``latest`` means it too, as a resume command may repeat it).
+def _reuse_source(
+    project: Project, run_id: str, existing: dict[str, Any] | None, reuse_from: str | None
+) -> str | None:
+    """The run that ``run_id`` (whose ``run.json`` is ``existing``, if created) reuses from.
+    An existing run keeps the one it started with (given again, or left out; ``latest``
+    means it too, as a resume command may repeat it).
 
     Raises:
         RunError: an existing run given another source than the one it started with.
     """
-    existing = read_run_info(project, run_id)
     started = existing.get("reuse_from") if existing else None
     if existing is not None and (reuse_from is None or (reuse_from == LATEST and started)):
         return started

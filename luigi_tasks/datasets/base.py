@@ -262,7 +262,7 @@ class AbstractDataset(luigi.Target, Generic[T], abc.ABC):
             return
         folder = posixpath.dirname(posixpath.dirname(self._path))
         try:
-            is_file = os.path.isfile(folder) if filesystem.is_local(self._fs) else self._fs.isfile(folder)
+            is_file = self._fs.isfile(folder)
         except Exception:  # noqa: BLE001 - the original save error is reported instead
             return
         if is_file:
