@@ -47,7 +47,7 @@ def read_run_info(project: Project, run_id: str) -> dict[str, Any] | None:
 
 def list_runs(project: Project) -> list[dict[str, Any]]:
     """Every run's ``run.json``, oldest first."""
-    names = [n for n in list_names(project.runs_dir) if RUN_ID_RE.fullmatch(n) and n != LATEST]
+    names = [n for n in list_names(project.runs_dir) if RUN_ID_RE.fullmatch(n) and n.lower() != LATEST]
     infos = [read_run_info(project, n) for n in names]
     return sorted((i for i in infos if i), key=lambda i: (i.get("created", ""), i["run_id"]))
 

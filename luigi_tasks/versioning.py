@@ -44,11 +44,12 @@ def session_run_id() -> str:
 
 def validate_run_id(run_id: Any) -> str:
     """Return ``run_id`` if it is a valid name, else raise :class:`RunIdError`."""
-    if run_id == LATEST:
+    # In any case: on a case-insensitive disk (macOS, Windows) a folder LATEST is latest.
+    if isinstance(run_id, str) and run_id.lower() == LATEST:
         raise RunIdError(
-            f"Invalid run id '{LATEST}': it is reserved to mean the newest run (--reuse-from {LATEST}, "
-            f"load_output(name, '{LATEST}')), so a run named so could not be asked for by its name. "
-            "Pass another --run-id, e.g. exp-2026-11-26."
+            f"Invalid run id '{run_id}': '{LATEST}' is reserved (in any case) to mean the newest run "
+            f"(--reuse-from {LATEST}, load_output(name, '{LATEST}')), so a run named so could not be "
+            "asked for by its name. Pass another --run-id, e.g. exp-2026-11-26."
         )
     if not isinstance(run_id, str) or not RUN_ID_RE.fullmatch(run_id):
         shown = repr(run_id) if len(str(run_id)) <= 80 else repr(str(run_id)[:77] + "...")

@@ -537,7 +537,7 @@ def test_runs_list_shows_each_run_complete_failed_or_unfinished(toy: Path) -> No
 
 def test_a_run_named_latest_from_before_the_name_was_reserved_is_left_out(project: Path) -> None:
     """``latest`` is no run id any more; a folder of that name must not break listing the runs."""
-    for run_id in ("latest", "r1"):
+    for run_id in ("latest", "LATEST", "r1"):
         (project / "data" / "09_runs" / run_id).mkdir(parents=True)
         (project / "data" / "09_runs" / run_id / "run.json").write_text(json.dumps({"run_id": run_id, "created": "x"}))
     assert [info["run_id"] for info in run_info.list_runs(Project.load(project))] == ["r1"]

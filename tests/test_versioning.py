@@ -30,8 +30,9 @@ def test_anything_else_is_refused_with_the_rule(bad: object) -> None:
 def test_latest_is_reserved_for_the_newest_run() -> None:
     """``--reuse-from latest`` and ``load_output(name, 'latest')`` never mean a run named so."""
     for check in (validate_run_id, RunIdParameter().normalize):
-        with pytest.raises(RunIdError, match=r"^Invalid run id 'latest': it is reserved to mean the newest run"):
-            check("latest")
+        for spelling in ("latest", "LATEST", "Latest"):
+            with pytest.raises(RunIdError, match=rf"^Invalid run id '{spelling}': 'latest' is reserved \(in any case\)"):
+                check(spelling)
     assert validate_run_id("latest-1") == "latest-1"
 
 
