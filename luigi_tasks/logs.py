@@ -73,11 +73,26 @@ class ConsoleFormatter(logging.Formatter):
             own = _own_error(record.msg)
             if own is not None:
                 return f"{record.levelname}: {record.msg.partition(_TRACEBACK)[0].strip()} {own}"
-        if record.exc_info and exc is None:
-            # Logged with exc_info=True where no exception is being handled (Luigi's retries
-            # of the scheduler): logging would add a line "NoneType: None".
-            record = logging.makeLogRecord({**record.__dict__, "exc_info": None, "exc_text": None})
-        return super().format(record)
+        return super().format(_without_empty_exc_info(record))
+
+
+class FileFormatter(logging.Formatter):
+    """The log file's format: every traceback kept, but no "NoneType: None" line."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        return super().format(_without_empty_exc_info(record))
+
+
+def _without_empty_exc_info(record: logging.LogRecord) -> logging.LogRecord:
+    """``record`` without its ``exc_info`` if that holds no exception.
+
+    Luigi logs with ``exc_info=True`` where no exception is being handled (its retries of
+    the scheduler), and logging would then add a line "NoneType: None". A copy is changed,
+    as the other handlers format the same record.
+    """
+    if record.exc_info and record.exc_info[1] is None:
+        return logging.makeLogRecord({**record.__dict__, "exc_info": None, "exc_text": None})
+    return record
 
 
 def _own_error(text: str) -> str | None:
