@@ -181,6 +181,18 @@ def test_an_unversioned_dataset_over_the_folder_of_its_versions_says_so(tmp_path
             unversioned.exists()
 
 
+@pytest.mark.parametrize("root", ["local", "memory"])
+def test_parquet_never_reads_the_folder_of_its_versions_as_one_table(tmp_path: Path, root: str) -> None:
+    """pyarrow reads a local folder of Parquet files as one partitioned table: loaded
+    directly (a notebook's ``catalog.load``), with no ``exists()`` before, the versions of
+    every run would come back as one frame."""
+    path = str(tmp_path / "t.parquet") if root == "local" else f"memory://{tmp_path.name}/t.parquet"
+    for run_id in ("r1", "r2"):
+        ParquetDataset(path, version=run_id).save(pd.DataFrame({"run": [run_id]}))
+    with pytest.raises(DatasetError, match=r"'t' \(ParquetDataset\) is not versioned, but .* for runs r1, r2\)"):
+        ParquetDataset(path, name="t").load()
+
+
 def test_an_unversioned_dataset_may_be_a_folder_of_its_own(tmp_path: Path) -> None:
     """A user's type may save a folder (partitions, a saved model): only version folders count."""
     folder = tmp_path / "parts.csv"

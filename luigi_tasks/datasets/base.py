@@ -57,7 +57,7 @@ class AbstractDataset(luigi.Target, Generic[T], abc.ABC):
     accepts_schema: ClassVar[bool] = False
     #: The catalog file declaring this dataset (set by the catalog), named in messages.
     declared_in: str | None = None
-    #: Whether this unversioned dataset's local folder passed :meth:`check_filepath`.
+    #: Whether this unversioned local dataset's filepath passed :meth:`check_filepath`.
     _folder_checked: bool = False
 
     def __init__(
@@ -122,6 +122,12 @@ class AbstractDataset(luigi.Target, Generic[T], abc.ABC):
             DatasetError: the data is missing, or cannot be read (corrupt, truncated, wrong
                 format); the message names the dataset and the path.
         """
+        if self.version is None and not self._folder_checked and filesystem.is_local(self._fs):
+            # A local folder reads without error as a partitioned Parquet table: make sure it
+            # is no folder of versions first (one stat; a remote folder fails to open).
+            if os.path.isdir(self._path):
+                self.check_filepath()
+            self._folder_checked = True
         try:
             with self._source() as src:
                 data = self._load_from(src)
