@@ -381,18 +381,30 @@ def load_output(name: str, run_id: str = LATEST, project: Project | None = None)
             return project.catalog.load(name)
         found = latest_run(project, lambda r: output_version(read_node_records(project, r), name) is not None)
         if found is None:
-            raise RunError(f"No run in {project.runs_dir} saved '{name}' yet. `luigi-tasks runs list` shows the runs.")
+            gone = [i["run_id"] for i in list_runs(project) if _invalidated(read_node_records(project, i["run_id"]), name)]
+            why = f" now: it was invalidated in run(s) {', '.join(gone)}{_ASIDE}" if gone else " yet"
+            raise RunError(f"No run in {project.runs_dir} saved '{name}'{why}. `luigi-tasks runs list` shows the runs.")
         run_id = found
     check_catalog(project, require_run(project, run_id), f"its '{name}' cannot be loaded from there", [name])
     if not project.catalog.is_versioned(name):
         return project.catalog.load(name)
-    version = output_version(read_node_records(project, run_id), name)
+    records = read_node_records(project, run_id)
+    version = output_version(records, name)
     if version is not None:
         return project.catalog.load(name, run_id=version)
+    why = f"it was invalidated{_ASIDE}" if _invalidated(records, name) else "it failed or did not run"
     raise RunError(
-        f"Run '{run_id}' has no '{name}': no node saved it in that run (it failed or did not run). "
+        f"Run '{run_id}' has no '{name}': no node saved it in that run ({why}). "
         f"`luigi-tasks runs show {run_id}` tells what happened."
     )
+
+
+_ASIDE = " (`luigi-tasks invalidate` kept each old file beside it, as <file>.aside-<time>)"
+
+
+def _invalidated(records: dict[str, NodeRecord], name: str) -> bool:
+    """Whether the node that saved ``name`` in these records was invalidated since."""
+    return any(rec.status == "invalidated" and name in rec.outputs for rec in records.values())
 
 
 def invalidate(project: Project, run_id: str, start: type[NodeTask]) -> list[tuple[str, list[str]]]:

@@ -305,6 +305,11 @@ def test_invalidate_reruns_the_node_and_downstream_and_keeps_the_old_files(toy: 
     assert [line.split()[1:3] for line in shown if line.startswith(("toy.StepB", "toy.StepC"))] == [["invalidated", "-"]] * 2
     asides = sorted((toy / "data").rglob("*.aside-*"))
     assert [p.parent.parent.name for p in asides] == ["b.parquet", "c.json"]
+    kept = re.escape("was invalidated (`luigi-tasks invalidate` kept each old file beside it, as <file>.aside-<time>)")
+    with pytest.raises(RunError, match=r"^Run 'i1' has no 'c': no node saved it in that run \(it " + kept):
+        load_output("c", "i1", Project.load(toy))
+    with pytest.raises(RunError, match=r"^No run in .* saved 'c' now: it was invalidated in run\(s\) i1 \(`luigi-tasks"):
+        load_output("c", project=Project.load(toy))
     assert run_toy(toy, "ToyPipeline", "--local-scheduler", "--run-id", "i1").returncode == 0
     assert calls(toy) == ["b", "c"]
     assert [p.read_bytes() for p in asides if p.parent.parent.name == "c.json"] == [old_c]
