@@ -27,6 +27,7 @@ from __future__ import annotations
 import difflib
 import functools
 import importlib
+import os
 import re
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
@@ -192,6 +193,22 @@ class DataCatalog:
                 self._built.clear()
             built = self._built[key] = entry.build(run_id)
         return built
+
+    def check_filepath(self, name: str) -> None:
+        """Before a run, what only the storage can tell about the filepath of output ``name``:
+        unversioned, it is no folder of earlier versions
+        (:meth:`~luigi_tasks.datasets.AbstractDataset.check_filepath`); versioned and local, it
+        is no file saved while unversioned
+        (:meth:`~luigi_tasks.datasets.AbstractDataset.check_versions_folder`).
+
+        Raises:
+            DatasetError: naming the dataset, its filepath and the catalog file to fix.
+        """
+        entry = self.entry(name)
+        if not entry.versioned:
+            self.dataset(name).check_filepath()
+        elif "://" not in entry.filepath and os.path.isfile(entry.filepath):  # one stat; an object only to refuse
+            entry.build(None).check_versions_folder()
 
     def load(self, name: str, run_id: str | None = None) -> Any:
         """Load ``name`` (its version of run ``run_id`` if versioned).

@@ -99,12 +99,12 @@ def current_graph() -> NodeGraph:
 
 def check_before_run() -> NodeGraph:
     """:func:`current_graph`, and once per graph what only the storage can tell: no
-    unversioned output's filepath is the folder of its earlier versions
-    (:meth:`~luigi_tasks.datasets.AbstractDataset.check_filepath`).
+    unversioned output's filepath is the folder of its earlier versions, no versioned local
+    output's filepath is a file (:meth:`~luigi_tasks.catalog.DataCatalog.check_filepath`).
 
     Node and pipeline tasks call this when built, before anything runs; commands that only
     show the project (``catalog list``, ``viz``) use :func:`current_graph`. It costs one check
-    of the path per unversioned output, once per process.
+    of the path per output, once per process.
 
     Raises:
         DatasetError: naming the dataset, the folder and the catalog file to fix.
@@ -114,8 +114,7 @@ def check_before_run() -> NodeGraph:
     if _storage_checked is not resolved:
         catalog = current_project().catalog
         for name in resolved.producers:
-            if not catalog.is_versioned(name):
-                catalog.dataset(name).check_filepath()
+            catalog.check_filepath(name)
         _storage_checked = resolved
     return resolved
 

@@ -381,7 +381,8 @@ def load_output(name: str, run_id: str = LATEST, project: Project | None = None)
             return project.catalog.load(name)
         found = latest_run(project, lambda r: output_version(read_node_records(project, r), name) is not None)
         if found is None:
-            gone = [i["run_id"] for i in list_runs(project) if _invalidated(read_node_records(project, i["run_id"]), name)]
+            gone = [i["run_id"] for i in list_runs(project)
+                    if _invalidated(read_node_records(project, i["run_id"]), name)]
             why = f" now: it was invalidated in run(s) {', '.join(gone)}{_ASIDE}" if gone else " yet"
             raise RunError(f"No run in {project.runs_dir} saved '{name}'{why}. `luigi-tasks runs list` shows the runs.")
         run_id = found

@@ -564,10 +564,10 @@ def test_17_an_output_made_unversioned_over_its_versions_is_refused_before_anyth
     assert (proj / "data/06_models/shared_model.pkl").is_file()
 
 
-def test_17_an_output_made_versioned_over_its_unversioned_file_names_the_file(proj: Path) -> None:
+def test_17_an_output_made_versioned_over_its_unversioned_file_is_refused_before_anything_runs(proj: Path) -> None:
     """The other way round: versions need <filepath>/ to be a folder, and it is the file saved
-    while the dataset was not versioned. Found when the save fails (a check before every save
-    would cost each one a trip to storage); the file is left as it was."""
+    while the dataset was not versioned. Refused before TrainModel runs, not at its save
+    (one stat per versioned local output and process); the file is left as it was."""
     overlay = proj / "config/local/catalog.yml"
     overlay.write_text("model: {type: pickle.PickleDataset, filepath: data/06_models/flat.pkl}\n", encoding="utf-8")
     assert luigi(proj, *FULL, "--run-id", "f1").returncode == 0
@@ -579,10 +579,11 @@ def test_17_an_output_made_versioned_over_its_unversioned_file_names_the_file(pr
     flat = proj / "data/06_models/flat.pkl"
     assert_refused(
         result, f"Dataset 'model' (PickleDataset) is versioned, but its filepath {flat} is a file",
-        f"Give the dataset another filepath in {overlay} (moving that file away would take it", "resume with:",
+        f"Give the dataset another filepath in {overlay} (moving that file away would take it", lines=1,
     )
-    assert result.returncode == 30
+    assert result.returncode == 40 and "Traceback" not in result.stderr
     assert_unchanged(before, proj)
+    assert saved_files(proj).keys() == before.keys()  # no node ran, no run f2 was recorded
     assert flat.is_file()
 
 

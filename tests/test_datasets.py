@@ -193,6 +193,22 @@ def test_parquet_never_reads_the_folder_of_its_versions_as_one_table(tmp_path: P
         ParquetDataset(path, name="t").load()
 
 
+@pytest.mark.parametrize("root", ["local", "memory"])
+def test_a_versioned_dataset_over_a_file_it_saved_unversioned_says_so(tmp_path: Path, root: str) -> None:
+    """Versions need <filepath>/ to be a folder. Locally a run refuses it up front
+    (``check_versions_folder``); on remote storage the failed save tells, and writes nothing."""
+    path = str(tmp_path / "m.pkl") if root == "local" else f"memory://{tmp_path.name}/m.pkl"
+    PickleDataset(path).save({"flat": True})
+    message = r"Dataset 'm' \(PickleDataset\) is versioned, but its filepath .*m.pkl is a file \(saved while"
+    if root == "local":
+        with pytest.raises(DatasetError, match=message):
+            PickleDataset(path, name="m").check_versions_folder()
+    with pytest.raises(DatasetError, match=message + r".*nothing was written"):
+        PickleDataset(path, name="m", version="r1").save({"flat": False})
+    assert PickleDataset(path).load() == {"flat": True}
+    PickleDataset(str(tmp_path / "new.pkl")).check_versions_folder()  # no file there: passes
+
+
 def test_an_unversioned_dataset_may_be_a_folder_of_its_own(tmp_path: Path) -> None:
     """A user's type may save a folder (partitions, a saved model): only version folders count."""
     folder = tmp_path / "parts.csv"

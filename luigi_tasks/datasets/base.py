@@ -272,13 +272,27 @@ class AbstractDataset(luigi.Target, Generic[T], abc.ABC):
         except Exception:  # noqa: BLE001 - the original save error is reported instead
             return
         if is_file:
-            shown = folder if self._protocol == "file" else f"{self._protocol}://{folder}"
-            raise DatasetError(
-                f"{self._describe()} is versioned, but its filepath {shown} is a file (saved while "
-                f"the dataset was not versioned), where its versions need a folder "
-                f"({shown}/<run_id>/...). Give the dataset another filepath in {self._declared()} "
-                "(moving that file away would take it from the runs that saved it); nothing was written."
-            )
+            self._refuse_file_for_versions(folder)
+
+    def check_versions_folder(self) -> None:
+        """For a versioned dataset's local filepath (this object built with no version):
+        refuse a file there, saved while the dataset was not versioned, where the versions
+        need a folder. Before a run, so the node does not run only to fail at its save.
+
+        Raises:
+            DatasetError: naming the file and the catalog file to fix.
+        """
+        if self.version is None and filesystem.is_local(self._fs) and os.path.isfile(self._path):
+            self._refuse_file_for_versions(self._path)
+
+    def _refuse_file_for_versions(self, folder: str) -> NoReturn:
+        shown = folder if self._protocol == "file" else f"{self._protocol}://{folder}"
+        raise DatasetError(
+            f"{self._describe()} is versioned, but its filepath {shown} is a file (saved while "
+            f"the dataset was not versioned), where its versions need a folder "
+            f"({shown}/<run_id>/...). Give the dataset another filepath in {self._declared()} "
+            "(moving that file away would take it from the runs that saved it); nothing was written."
+        )
 
     def _versions_in_filepath(self) -> list[str]:
         """The run ids with a version under this (unversioned) dataset's filepath, sorted."""
