@@ -86,6 +86,22 @@ def read_latest(run_folder: str) -> dict[str, dict[str, Any]]:
     return latest
 
 
+def signature(run_folder: str) -> tuple[tuple[str, str, int, int], ...] | None:
+    """What changes whenever a record is written to the run: each journal and per-node
+    file's name, size and mtime (local disk). ``None`` where it cannot be told cheaply."""
+    fs, path = filesystem.resolve(run_folder)
+    if not filesystem.is_local(fs):
+        return None
+    found = []
+    for sub in (JOURNAL_DIR, NODES_DIR):
+        with suppress(FileNotFoundError), os.scandir(posixpath.join(path, sub)) as entries:
+            for entry in entries:
+                with suppress(FileNotFoundError):
+                    st = entry.stat()
+                    found.append((sub, entry.name, st.st_size, st.st_mtime_ns))
+    return tuple(sorted(found))
+
+
 def _journal_fd(folder: str) -> int:
     fd = _open.pop(folder, None)
     if fd is None:

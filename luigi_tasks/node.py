@@ -114,6 +114,20 @@ class NodeTask(FixedParams, luigi.Task):
         self._input_targets: dict[str, AbstractDataset] | None = None
         self._record: runs.NodeRecord | None = None  # this attempt's, for on_failure
 
+    def complete(self) -> bool:
+        """Luigi's rule (every output exists), but a node with an unversioned output counts
+        as complete only once this run has completed it: that one file, shared by every run,
+        may hold another run's result (Kedro makes it again in each run, too)."""
+        project, family = current_project(), self.get_task_family()
+        must_run = runs.state(project, self.run_id).must_run
+        if family in must_run:
+            # Read, not remembered: with --workers N (or another worker) it ran elsewhere.
+            record = runs.current_node_record(project, self.run_id, family)
+            if record is None or record.status not in runs.COMPLETE:
+                return False
+            must_run.discard(family)
+        return super().complete()
+
     def requires(self) -> list[luigi.Task]:
         if self._upstream_tasks is None:
             g, cls = graph.current_graph(), type(self)
@@ -177,6 +191,7 @@ class NodeTask(FixedParams, luigi.Task):
                 fingerprint=None if fp.missing else fp.to_dict(),  # unknown upstream: record none
             ),
         )
+        runs.state(project, self.run_id).must_run.discard(family)
         logger.info(
             "%s [run %s] done in %.2f s (%s-%s; why: %s); out: %s",
             family, self.run_id, duration, start_clock, _clock(), reason, outputs_text,

@@ -38,6 +38,7 @@ from luigi_tasks.run_info import check_catalog, create_or_check_run, list_runs, 
 from luigi_tasks.versioning import LATEST, validate_run_id
 
 if TYPE_CHECKING:
+    from luigi_tasks.graph import NodeGraph
     from luigi_tasks.node import NodeTask
 
 #: Statuses whose outputs count as this run's results.
@@ -90,6 +91,8 @@ _RECORD_FIELDS = frozenset(NodeRecord.__dataclass_fields__)
 #: What this process last read of each run's records (by run folder), kept up to date with
 #: its own writes.
 _known: dict[str, dict[str, NodeRecord]] = {}
+#: The run's journal signature when this process last read it (see :func:`current_node_record`).
+_signatures: dict[str, tuple[tuple[str, str, int, int], ...] | None] = {}
 
 
 def write_node_record(project: Project, record: NodeRecord) -> None:
@@ -114,11 +117,23 @@ def read_node_record(project: Project, run_id: str, node: str) -> NodeRecord | N
     return _known[folder].get(node)
 
 
+def current_node_record(project: Project, run_id: str, node: str) -> NodeRecord | None:
+    """The node's record in run ``run_id`` as any process wrote it last: the run is read
+    again only if a record was written to it since this process last read it."""
+    folder = run_dir(project, run_id)
+    seen = journal.signature(folder)
+    if seen is None or folder not in _known or _signatures.get(folder) != seen:
+        read_node_records(project, run_id)
+    return _known[folder].get(node)
+
+
 def read_node_records(project: Project, run_id: str) -> dict[str, NodeRecord]:
     """Every node record of run ``run_id``, by task family (read afresh)."""
     folder = run_dir(project, run_id)
+    seen = journal.signature(folder)  # before the read: a record written meanwhile changes it
     records = {node: _parse(data) for node, data in journal.read_latest(folder).items()}
     _known[folder] = dict(records)
+    _signatures[folder] = seen
     return records
 
 
@@ -169,6 +184,9 @@ class RunState:
     run_id: str
     versions: dict[str, dict[str, str]] = field(default_factory=dict)
     reasons: dict[str, str] = field(default_factory=dict)
+    #: Nodes with an unversioned output (one file shared by every run) that this run has
+    #: not completed: that file existing does not make them complete (see ``NodeTask.complete``).
+    must_run: set[str] = field(default_factory=set)
 
 
 #: Per Project object (a reloaded project prepares again), gone with it: never another's by a reused id().
@@ -227,6 +245,8 @@ def _prepare(project: Project, root: luigi.Task) -> RunState:
         )
 
     earlier = read_node_records(project, source) if source else {}
+    reusable: dict[type[NodeTask], NodeRecord] = {}
+    shared: dict[type[NodeTask], list[str]] = {}
     for task in nodes:
         family = task.get_task_family()
         rec = records.get(family)
@@ -234,6 +254,12 @@ def _prepare(project: Project, root: luigi.Task) -> RunState:
             if rec.status == "reused":
                 run_state.versions[family] = dict(rec.versions)
             continue
+        unversioned = [name for name in task.node.outputs if not project.catalog.is_versioned(name)]
+        if unversioned:
+            shared[task] = unversioned
+            run_state.reasons[family] = (
+                f"{', '.join(unversioned)}: not versioned (one file for every run), so made again in each run"
+            )
         if rec is not None:
             run_state.reasons[family] = reason_to_run(rec)
             if rec.status in ("failed", "invalidated"):
@@ -254,16 +280,44 @@ def _prepare(project: Project, root: luigi.Task) -> RunState:
         why = current.explain_change(Fingerprint.from_dict(old.fingerprint), task.node.func_name)
         versions = old.versions or dict.fromkeys(task.node.outputs, source)
         if why is None and all(project.catalog.dataset(n, v).exists() for n, v in versions.items()):
-            reused = NodeRecord(
+            reusable[task] = NodeRecord(
                 node=family, run_id=run_id, status="reused", started=now(), ended=now(),
                 versions=versions, outputs=dict(old.outputs), fingerprint=current.to_dict(),
                 reused_from=source, reason=f"unchanged since run {source}",
             )
-            write_node_record(project, reused)
-            run_state.versions[family] = versions
         else:
             run_state.reasons[family] = f"{why or 'outputs gone'} since run {source}"
+
+    _keep_shared_files_unread(graph, nodes, records, shared, reusable)
+    for task in shared.keys() - reusable.keys():
+        run_state.must_run.add(task.get_task_family())
+    for reused in reusable.values():
+        run_state.reasons.pop(reused.node, None)
+        write_node_record(project, reused)
+        run_state.versions[reused.node] = reused.versions
     return run_state
+
+
+def _keep_shared_files_unread(
+    graph: NodeGraph,
+    nodes: list[type[NodeTask]],
+    records: dict[str, NodeRecord],
+    shared: dict[type[NodeTask], list[str]],
+    reusable: dict[type[NodeTask], NodeRecord],
+) -> None:
+    """Drop from ``reusable`` each node with an unversioned output that a node of this run
+    would read, or that ends the run: that one file, shared by every run, may have been
+    rewritten by another run since. Such a node runs again (as in Kedro), and only when it
+    is needed; one whose readers are all reused (or done) is reused with them."""
+    readers: dict[type[NodeTask], list[type[NodeTask]]] = {task: [] for task in nodes}
+    for task in nodes:
+        for up in graph.upstream[task]:
+            readers[up].append(task)
+    done = {task for task in nodes if (rec := records.get(task.get_task_family())) and rec.status in COMPLETE}
+    for task in reversed(nodes):  # downstream first: a node dropped here makes its upstream unsafe too
+        needed = not readers[task] or any(r not in reusable and r not in done for r in readers[task])
+        if task in shared and task in reusable and needed:
+            del reusable[task]
 
 
 def _reuse_source(

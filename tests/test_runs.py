@@ -388,6 +388,40 @@ def test_a_run_keeps_the_run_it_reuses_from(toy: Path) -> None:
     assert json.loads((toy / "data/09_runs/b2/run.json").read_text())["reuse_from"] == "b1"
 
 
+def test_an_unversioned_output_is_made_again_in_each_run(toy: Path, tmp_path: Path) -> None:
+    """Its one file is shared by every run and may hold another run's result (other code or
+    parameters): in a new run its node runs, as in Kedro, though the file exists; reused only
+    where no node of the run reads it."""
+    (toy / "config/local/catalog.yml").write_text("b: {type: pandas.ParquetDataset, filepath: data/02/b.parquet}\n")
+    total = lambda run: json.loads((toy / f"data/03/c.json/{run}/c.json").read_text())["total"]  # noqa: E731
+    assert run_toy(toy, "ToyPipeline", "--local-scheduler", "--run-id", "n1").returncode == 0
+    (toy / "calls.log").unlink()
+    assert run_toy(toy, "ToyPipeline", "--local-scheduler", "--run-id", "n2").returncode == 0
+    assert sorted(calls(toy)) == ["a", "b", "c", "d"]
+    assert records(toy, "n2")["toy.StepB"]["reason"] == "b: not versioned (one file for every run), so made again in each run"
+    (toy / "calls.log").unlink()
+    again = run_toy(toy, "ToyPipeline", "--local-scheduler", "--run-id", "n2")
+    assert again.returncode == 0 and calls(toy) == []  # a run's own is complete
+
+    # Another experiment rewrites the shared file; a run reusing n2 whose StepC must run
+    # (its n2 output is gone) makes b again with its own code before StepC reads it.
+    edited = _edited_toy(tmp_path, 'a.assign(x=a["x"] + 1)', 'a.assign(x=a["x"] + 100)')
+    assert run_toy(toy, "toy.StepB", "--local-scheduler", "--run-id", "m1", module_dir=edited).returncode == 0
+    (toy / "data/03/c.json/n2/c.json").unlink()
+    (toy / "calls.log").unlink()
+    assert run_toy(toy, "ToyPipeline", "--local-scheduler", "--run-id", "n3", "--reuse-from", "n2").returncode == 0
+    assert calls(toy) == ["b", "c"] and total("n3") == total("n1")
+    # Where every reader is reused, so is the node: nothing reads its file.
+    assert run_toy(toy, "ToyPipeline", "--local-scheduler", "--run-id", "n4", "--reuse-from", "n3").returncode == 0
+    assert calls(toy) == ["b", "c"] and records(toy, "n4")["toy.StepB"]["status"] == "reused"
+
+    # Forked workers: the node runs in another process, and its reader finds it complete.
+    (toy / "calls.log").unlink()
+    workers = run_toy(toy, "ToyPipeline", "--local-scheduler", "--workers", "2", "--run-id", "n5")
+    assert workers.returncode == 0, workers.stderr[-3000:]
+    assert sorted(calls(toy)) == ["a", "b", "c", "d"]
+
+
 def test_parallel_workers_record_every_node(toy: Path) -> None:
     result = run_toy(toy, "ToyPipeline", "--local-scheduler", "--workers", "3", "--run-id", "w1")
     assert result.returncode == 0, result.stderr
