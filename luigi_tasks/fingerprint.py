@@ -21,6 +21,7 @@ import functools
 import hashlib
 import inspect
 import json
+import re
 import textwrap
 import types
 from dataclasses import dataclass
@@ -70,8 +71,12 @@ class Fingerprint:
 
 @functools.cache
 def code_hash(func: Any) -> str:
-    """Hash of ``func``'s syntax tree and of the same-package functions it calls."""
-    package = (getattr(func, "__module__", None) or "").split(".")[0]
+    """Hash of ``func``'s syntax tree and of the same-package functions it calls.
+
+    A ``functools.partial`` counts as its function and its bound arguments; a callable
+    object as its class's source.
+    """
+    package = (getattr(unwrap(func), "__module__", None) or "").split(".")[0]
     seen: set[Any] = set()
     parts: list[str] = []
     stack = [func]
@@ -80,6 +85,10 @@ def code_hash(func: Any) -> str:
         if fn in seen:
             continue
         seen.add(fn)
+        if isinstance(fn, functools.partial):
+            parts.append(_stable_repr((fn.args, sorted(fn.keywords.items()))))
+            stack.append(fn.func)
+            continue
         parts.append(_source_tree(fn))
         code = getattr(fn, "__code__", None)
         if code is None:
@@ -91,6 +100,13 @@ def code_hash(func: Any) -> str:
     return _digest(*parts)
 
 
+def unwrap(func: Any) -> Any:
+    """The function inside ``functools.partial`` layers (``func`` itself if none)."""
+    while isinstance(func, functools.partial):
+        func = func.func
+    return func
+
+
 def _names(code: types.CodeType) -> set[str]:
     names = set(code.co_names)
     for const in code.co_consts:
@@ -100,11 +116,22 @@ def _names(code: types.CodeType) -> set[str]:
 
 
 def _source_tree(fn: Any) -> str:
+    if not isinstance(fn, (types.FunctionType, types.MethodType, type)) and callable(fn):
+        fn = type(fn)  # a callable object: its class's code (its state is not code)
     try:
         return ast.dump(ast.parse(textwrap.dedent(inspect.getsource(fn))))
     except (OSError, TypeError, SyntaxError):
         code = getattr(fn, "__code__", None)
-        return code.co_code.hex() if code is not None else repr(fn)
+        return code.co_code.hex() if code is not None else _stable_repr(fn)
+
+
+def _stable_repr(value: Any) -> str:
+    """``repr(value)`` without memory addresses (``<function f at 0x7f...>``), which differ
+    from one process to the next."""
+    return _ADDRESS.sub("", repr(value))
+
+
+_ADDRESS = re.compile(r" at 0x[0-9a-fA-F]+")
 
 
 #: The "hash" of a raw input that does not exist.

@@ -59,7 +59,9 @@ class Node:
 
     @property
     def func_name(self) -> str:
-        return getattr(self.func, "__qualname__", repr(self.func))
+        inner = fingerprint.unwrap(self.func)
+        name = getattr(inner, "__qualname__", None) or type(inner).__qualname__
+        return name if inner is self.func else f"partial({name})"
 
     def call(self, values: Sequence[Any]) -> Any:
         """Call the function with input values in the order of :attr:`inputs`."""
@@ -281,7 +283,8 @@ def node(
         name: The node's name (default: the function's name); the task class is its
             CamelCase form, e.g. ``train_model`` -> ``TrainModel``.
         namespace: The Luigi namespace (default: the last part of the function's module,
-            e.g. ``data_science``), which groups the node in the scheduler UI.
+            e.g. ``data_science``, or of its package for a Kedro-style
+            ``pipelines/<name>/nodes.py``), which groups the node in the scheduler UI.
 
     Returns:
         A :class:`NodeTask` subclass with a ``--run-id`` parameter.
@@ -291,10 +294,12 @@ def node(
             checked against the function and the catalog when the pipeline is first
             resolved (:mod:`luigi_tasks.graph`).
     """
-    node_name = name or getattr(func, "__name__", "")
+    inner = fingerprint.unwrap(func)  # a functools.partial: named after its function
+    node_name = name or getattr(inner, "__name__", "")
     if not _NAME_RE.fullmatch(node_name):
         raise NodeError(f"Node name {node_name!r} is not an identifier: pass name='my_node'.")
-    ns = namespace if namespace is not None else func.__module__.rsplit(".", 1)[-1]
+    module = getattr(inner, "__module__", None) or type(inner).__module__
+    ns = namespace if namespace is not None else default_namespace(module)
     in_refs, in_names = _normalise_inputs(inputs)
     out_keys = None
     if isinstance(outputs, str):
@@ -316,13 +321,34 @@ def node(
         {
             "node": spec,
             "task_namespace": ns,
-            "__module__": func.__module__,
+            "__module__": module,
             "__qualname__": cls_name,
-            "__doc__": func.__doc__ or f"Node {node_name}.",
+            "__doc__": inner.__doc__ or f"Node {node_name}.",
         },
     )
     graph.register(task_class)
     return task_class
+
+
+#: Module names that say what a module holds, not which pipeline: Kedro's layout puts each
+#: pipeline's nodes in ``pipelines/<pipeline>/nodes.py``.
+_GENERIC_MODULES = frozenset({"nodes", "node", "pipeline"})
+
+
+def default_namespace(module: str) -> str:
+    """A node's Luigi namespace by default: the last part of its function's module, or of
+    its package for a Kedro-style ``nodes.py`` / ``pipeline.py``.
+
+    Example:
+        >>> default_namespace("luigi_tasks.pipelines.data_science")
+        'data_science'
+        >>> default_namespace("my_project.pipelines.data_processing.nodes")
+        'data_processing'
+    """
+    parts = module.split(".")
+    while len(parts) > 1 and parts[-1] in _GENERIC_MODULES:
+        parts.pop()
+    return parts[-1]
 
 
 def _normalise_inputs(

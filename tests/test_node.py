@@ -80,3 +80,52 @@ def test_task_classes_find_their_parameters_once_and_as_luigi_does() -> None:
 
     assert [n for n, _ in Extended.get_params()] == ["first", "extra"]
     assert Extended(first="a").extra == "x" and Extended(first="a", extra="y").task_id != Extended(first="a").task_id
+
+
+def scale(frame: pd.DataFrame, factor: int) -> pd.DataFrame:
+    return frame * factor
+
+
+class Shift:
+    """A callable object as a node function."""
+
+    def __call__(self, frame: pd.DataFrame) -> pd.DataFrame:
+        return frame + 1
+
+
+_HASH_IN_A_FRESH_PROCESS = """
+import functools, sys
+sys.path.insert(0, {root!r})
+from luigi_tasks.fingerprint import code_hash
+from tests.test_node import Shift, scale
+print(code_hash(functools.partial(scale, factor=3)), code_hash(Shift()))
+"""
+
+
+def test_a_partial_or_callable_object_is_named_and_fingerprinted_by_its_code() -> None:
+    """Their repr holds a memory address, new in every process: hashed, it made the node
+    stale on every rerun."""
+    import subprocess
+    import sys
+    from functools import partial
+
+    from luigi_tasks.fingerprint import code_hash
+
+    task = node(partial(scale, factor=3), "houses", "out", name="scale3")
+    assert task.get_task_family() == "test_node.Scale3" and task.node.func_name == "partial(scale)"
+    assert node(partial(scale, factor=3), "houses", "out2").get_task_family() == "test_node.Scale"
+    assert node(Shift(), "houses", "out3", name="shift").node.func_name == "Shift"
+
+    script = _HASH_IN_A_FRESH_PROCESS.format(root=str(Path(__file__).resolve().parents[1]))
+    hashes = [subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True).stdout
+              for _ in range(2)]
+    assert hashes[0] == hashes[1] and hashes[0].split() == [code_hash(partial(scale, factor=3)), code_hash(Shift())]
+    assert code_hash(partial(scale, factor=4)) != code_hash(partial(scale, factor=3))
+
+
+def test_a_kedro_style_nodes_module_names_the_namespace_after_its_pipeline() -> None:
+    from luigi_tasks.node import default_namespace
+
+    assert default_namespace("my_project.pipelines.data_processing.nodes") == "data_processing"
+    assert default_namespace("luigi_tasks.pipelines.data_science") == "data_science"
+    assert default_namespace("nodes") == "nodes"
