@@ -197,7 +197,31 @@ def _parse_yaml(path: Path) -> dict[str, Any]:
             f"{path}: the file must be a YAML mapping (name: value lines), "
             f"but it holds a {type(data).__name__}."
         )
+    where = _interpolation(data)
+    if where is not None:
+        key, value = where
+        raise ConfigError(
+            f"{path}: {key} is {value!r}, an interpolation (Kedro's OmegaConf ${{...}}: globals, "
+            "oc.env, runtime_params), which luigi-tasks does not resolve: it would be used as "
+            "written. Write the value itself; for a value shared by several entries use a YAML "
+            "anchor (&name, then *name or <<: *name)."
+        )
     return data
+
+
+def _interpolation(data: Any, prefix: str = "") -> tuple[str, str] | None:
+    """The first (dotted key, value) whose string value holds ``${``, if any."""
+    items = data.items() if isinstance(data, dict) else enumerate(data) if isinstance(data, list) else ()
+    for key, value in items:
+        name = f"{prefix}{key}" if isinstance(data, dict) else f"{prefix.rstrip('.')}[{key}]"
+        if isinstance(value, str):
+            if "${" in value:
+                return name, value
+        elif isinstance(value, (dict, list)):
+            found = _interpolation(value, f"{name}.")
+            if found is not None:
+                return found
+    return None
 
 
 def _parse_cache(path: Path, cache_dir: str | None) -> tuple[str | None, dict[str, Any]]:

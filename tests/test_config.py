@@ -129,3 +129,22 @@ def test_an_empty_mapping_of_the_base_is_open_and_an_entry_may_leave_keys_out(pr
     assert Project.load(project).parameter("params:model.init_args.solver.name") == "svd"
     write_overlay(project, "split: {test_size: 0.3}\n")
     assert Project.load(project).parameter("params:split") == {"test_size": 0.3}
+
+
+def test_kedro_interpolation_is_refused_not_used_as_written(project: Path) -> None:
+    """``${globals:...}`` or ``${oc.env:...}`` would reach a node, or become a folder name,
+    as the literal text."""
+    catalog = project / "config" / "catalog.yml"
+    catalog.write_text(
+        catalog.read_text(encoding="utf-8") + "extra:\n  type: json.JSONDataset\n  filepath: ${globals:base}/x.json\n",
+        encoding="utf-8",
+    )
+    before = saved_files(project)
+    result = run_luigi(project, "--module", "luigi_tasks.pipelines", "FullPipeline", "--local-scheduler", "--run-id", "i1")
+    assert result.returncode == 40
+    assert f"{catalog}: extra.filepath is '${{globals:base}}/x.json', an interpolation" in result.stderr
+    assert "Write the value itself" in result.stderr and saved_files(project) == before
+    catalog.write_text(catalog.read_text(encoding="utf-8").replace("${globals:base}", "data/08_reporting"), encoding="utf-8")
+    write_overlay(project, "model:\n  estimator: sklearn.linear_model.Ridge\n  init_args: {alpha: '${oc.env:ALPHA}'}\n")
+    with pytest.raises(ConfigError, match=re.escape("parameters.yml: model.init_args.alpha is '${oc.env:ALPHA}'")):
+        Project.load(project)
