@@ -32,7 +32,7 @@ import luigi
 from luigi_tasks import journal
 from luigi_tasks.config import require_luigi_cfg_read
 from luigi_tasks.errors import RunError
-from luigi_tasks.fingerprint import Fingerprint, node_fingerprint
+from luigi_tasks.fingerprint import Fingerprint, code_hash, node_fingerprint
 from luigi_tasks.project import Project, current_project
 from luigi_tasks.run_info import check_catalog, create_or_check_run, list_runs, now, read_run_info, run_dir
 from luigi_tasks.versioning import LATEST, validate_run_id
@@ -223,6 +223,8 @@ def _prepare(project: Project, root: luigi.Task) -> RunState:
     create_or_check_run(project, run_id, source, existing)
     graph = current_graph()
     nodes = graph.closure(root)
+    for task in nodes:  # now, so that an edit of the source during the run is not taken for what ran
+        code_hash(task.node.func)
     records = read_node_records(project, run_id)
     run_state = RunState(run_id)
 

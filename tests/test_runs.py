@@ -246,6 +246,25 @@ def test_an_edited_node_function_makes_it_and_its_downstream_stale(toy: Path, tm
     assert refused.returncode == 40 and "  toy.StepA: code changed in step_a" in refused.stderr.splitlines()
 
 
+def test_the_code_recorded_is_the_code_that_ran_not_an_edit_made_during_the_run(toy: Path, tmp_path: Path) -> None:
+    """A teammate's edit (or a git pull) while a long run goes on: StepB rewrites step_c in
+    the module's file before StepC runs the code imported at the start."""
+    folder = tmp_path / "editing"
+    folder.mkdir()
+    text = (TOY_DIR / "toy_pipeline.py").read_text()
+    text = text.replace('    _called("b")\n', '    _called("b")\n    _rewrite_step_c()\n', 1) + (
+        "\n\ndef _rewrite_step_c() -> None:\n"
+        "    path = Path(__file__)\n"
+        "    path.write_text(path.read_text().replace('{\"total\": float', '{\"sum\": float'))\n"
+    )
+    (folder / "toy_pipeline.py").write_text(text)
+    assert run_toy(toy, "ToyPipeline", "--local-scheduler", "--run-id", "e1", module_dir=folder).returncode == 0
+    assert '{"sum": float' in (folder / "toy_pipeline.py").read_text()  # edited while the run went on
+    assert json.loads((toy / "data/03/c.json/e1/c.json").read_text()) == {"total": 15.0}  # the old code ran
+    rerun = run_toy(toy, "ToyPipeline", "--local-scheduler", "--run-id", "e1", module_dir=folder)
+    assert rerun.returncode == 40 and "  toy.StepC: code changed in step_c" in rerun.stderr.splitlines(), rerun.stderr
+
+
 def test_reuse_runs_only_changed_nodes_and_reused_outputs_load(project: Path) -> None:
     assert run_luigi(project, *MODULE, "FullPipeline", "--local-scheduler", "--run-id", "u1").returncode == 0
     u1 = tree_digest(project / "data")
