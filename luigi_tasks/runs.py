@@ -31,6 +31,7 @@ import luigi
 
 from luigi_tasks import journal
 from luigi_tasks.config import require_luigi_cfg_read
+from luigi_tasks.datasets.atomic import process_exists
 from luigi_tasks.errors import RunError
 from luigi_tasks.fingerprint import Fingerprint, code_hash, node_fingerprint
 from luigi_tasks.project import Project, current_project
@@ -464,6 +465,16 @@ def _invalidated(records: dict[str, NodeRecord], name: str) -> bool:
     return any(rec.status == "invalidated" and name in rec.outputs for rec in records.values())
 
 
+def _still_running(rec: NodeRecord) -> bool:
+    """Whether ``rec`` is of a node running now: its worker is on another host (which cannot
+    be asked), or is a live process here."""
+    return rec.status == "running" and (rec.host != socket.gethostname() or process_exists(rec.pid))
+
+
+def _where(rec: NodeRecord) -> str:
+    return f"pid {rec.pid} on this host" if rec.host == socket.gethostname() else f"host {rec.host}, pid {rec.pid}"
+
+
 def invalidate(project: Project, run_id: str, start: type[NodeTask]) -> list[tuple[str, list[str]]]:
     """Make ``start`` and everything downstream of it run again in run ``run_id``.
 
@@ -472,7 +483,8 @@ def invalidate(project: Project, run_id: str, start: type[NodeTask]) -> list[tup
 
     Raises:
         RunError: another run reuses one of those outputs (it would lose it): the message
-            names those runs, which are to be invalidated first.
+            names those runs, which are to be invalidated first; or one of those nodes is
+            running now (its save would undo this).
     """
     from luigi_tasks.graph import current_graph
 
@@ -492,8 +504,14 @@ def invalidate(project: Project, run_id: str, start: type[NodeTask]) -> list[tup
             + ", ".join(f"{node} in run {other}" for other, node in users)
             + ". Invalidate those first (luigi-tasks invalidate --run-id <run> --from <node>), then this."
         )
-    done = []
     records = read_node_records(project, run_id)
+    busy = [rec for task in tasks if (rec := records.get(task.get_task_family())) and _still_running(rec)]
+    if busy:
+        raise RunError(
+            f"Run '{run_id}' is running " + ", ".join(f"{rec.node} ({_where(rec)})" for rec in busy)
+            + ": invalidating now would be undone when it saves. Wait until it ends (or stop it), then invalidate."
+        )
+    done = []
     for task in tasks:
         family = task.get_task_family()
         rec = records.get(family)

@@ -362,6 +362,63 @@ def test_invalidate_refuses_to_set_aside_outputs_another_run_reuses(toy: Path) -
     assert newest.returncode == 0 and newest.stdout.startswith("invalidated toy.StepD in run v2"), newest.stderr
 
 
+def test_invalidate_refuses_a_node_that_is_running_now(toy: Path, tmp_path: Path) -> None:
+    """Its save at the end would undo the invalidation: the run would end complete with the
+    old code's output and nothing set aside."""
+    import subprocess
+    import time
+
+    from tests.conftest import LUIGI
+
+    waiting = _edited_toy(tmp_path, '    _called("b")\n', '    _called("b")\n    _wait_for_go()\n')
+    module = waiting / "toy_pipeline.py"
+    module.write_text(module.read_text() + (
+        "\n\ndef _wait_for_go() -> None:\n    import time\n"
+        "    for _ in range(600):\n        if Path('GO').exists():\n            return\n        time.sleep(0.05)\n"
+    ))
+    env = {"PYTHONPATH": str(waiting)}
+    (toy / "GO").touch()
+    assert run_toy(toy, "ToyPipeline", "--local-scheduler", "--run-id", "i1", module_dir=waiting).returncode == 0
+    (toy / "GO").unlink()
+    for gone in ("data/02/b.parquet/i1/b.parquet", "data/03/c.json/i1/c.json"):
+        (toy / gone).unlink()  # StepB and StepC run again in i1; StepB waits for GO
+    slow = subprocess.Popen(
+        [LUIGI, "--module", "toy_pipeline", "ToyPipeline", "--local-scheduler", "--run-id", "i1"],
+        cwd=toy, env={**os.environ, "PYTHONPATH": str(waiting)}, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+    )
+    try:
+        for _ in range(300):  # a node busy for over a second records that it runs
+            if records(toy, "i1").get("toy.StepB", {}).get("status") == "running":
+                break
+            time.sleep(0.1)
+        before = tree_digest(toy / "data")
+        refused = run_cli(toy, "invalidate", "--run-id", "i1", "--from", "step_a", "--module", "toy_pipeline", env=env)
+        assert refused.returncode == 2, refused.stderr
+        assert f"Run 'i1' is running toy.StepB (pid {slow.pid} on this host): invalidating now" in refused.stderr
+        assert tree_digest(toy / "data") == before
+    finally:
+        (toy / "GO").touch()
+        assert slow.wait(timeout=120) == 0, slow.stderr.read() if slow.stderr else ""
+    done = run_cli(toy, "invalidate", "--run-id", "i1", "--from", "step_a", "--module", "toy_pipeline", env=env)
+    assert done.returncode == 0 and "invalidated toy.StepB" in done.stdout, done.stderr
+
+
+def test_invalidate_takes_a_running_record_whose_worker_exited_for_an_interrupted_attempt(toy: Path) -> None:
+    import subprocess
+    import sys
+
+    env = {"PYTHONPATH": str(TOY_DIR)}
+    assert run_toy(toy, "ToyPipeline", "--local-scheduler", "--run-id", "i1").returncode == 0
+    exited = subprocess.Popen([sys.executable, "-c", "pass"])
+    exited.wait()
+    write_node_record(Project.load(toy), dataclasses.replace(NodeRecord.start("toy.StepB", "i1"), pid=exited.pid))
+    done = run_cli(toy, "invalidate", "--run-id", "i1", "--from", "step_b", "--module", "toy_pipeline", env=env)
+    assert done.returncode == 0 and "invalidated toy.StepB" in done.stdout, done.stderr
+    write_node_record(Project.load(toy), dataclasses.replace(NodeRecord.start("toy.StepC", "i1"), host="elsewhere"))
+    refused = run_cli(toy, "invalidate", "--run-id", "i1", "--from", "step_b", "--module", "toy_pipeline", env=env)
+    assert refused.returncode == 2 and "is running toy.StepC (host elsewhere, pid" in refused.stderr
+
+
 def test_latest_is_the_newest_run_that_has_what_is_asked(toy: Path) -> None:
     env = {"PYTHONPATH": str(TOY_DIR)}
     (toy / "FAIL_B").touch()

@@ -54,7 +54,7 @@ def remove_orphaned_temps(path: str) -> list[str]:
         return removed
     for name in names:
         pid = name[len(prefix) :].partition("-")[0] if name.startswith(prefix) else ""
-        if pid.isdigit() and not _alive(int(pid)):
+        if pid.isdigit() and not process_exists(int(pid)):
             orphan = os.path.join(folder, name)
             with suppress(FileNotFoundError):
                 os.unlink(orphan)
@@ -62,7 +62,8 @@ def remove_orphaned_temps(path: str) -> list[str]:
     return removed
 
 
-def _alive(pid: int) -> bool:
+def process_exists(pid: int) -> bool:
+    """Whether a process ``pid`` exists on this host (a zombie counts)."""
     try:
         os.kill(pid, 0)  # signal 0: only asks whether the process exists
     except ProcessLookupError:
