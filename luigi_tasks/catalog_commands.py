@@ -53,7 +53,7 @@ def catalog_rows(project: Project, graph: NodeGraph) -> list[CatalogRow]:
     rows = []
     for name in project.catalog:
         entry = project.catalog.entry(name)
-        producer = graph.producers.get(name)
+        producer = graph.producer(name)
         rows.append(
             CatalogRow(
                 dataset=name,

@@ -184,7 +184,7 @@ def _node_fingerprint(project: Project, task_class: type[NodeTask], run_id: str)
     for ref in spec.inputs:
         if is_parameter(ref):
             continue
-        producer = graph.producers.get(ref)
+        producer = graph.producer(ref)
         if producer is not None:
             upstream = _node_fingerprint(project, producer, run_id)
             inputs[ref] = upstream.digest

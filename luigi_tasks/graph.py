@@ -12,7 +12,7 @@ from __future__ import annotations
 import inspect
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from luigi_tasks.errors import ConfigError, NodeError, PipelineError
@@ -45,6 +45,17 @@ class NodeGraph:
     producers: dict[str, type[NodeTask]]
     upstream: dict[type[NodeTask], tuple[type[NodeTask], ...]]
     raw_inputs: dict[type[NodeTask], tuple[str, ...]]
+    #: Kedro's transcoding: an input ``df@spark`` read from the file a node saves as ``df@pandas``.
+    transcoded: dict[str, str] = field(default_factory=dict)
+
+    def made_as(self, name: str) -> str:
+        """The output name under which a node saves dataset ``name`` (``name`` itself, or
+        for a transcoded input the producer's ``<base>@<other>``)."""
+        return self.transcoded.get(name, name)
+
+    def producer(self, name: str) -> type[NodeTask] | None:
+        """The node that saves dataset ``name`` (also as a transcoded sibling), if any."""
+        return self.producers.get(self.transcoded.get(name, name))
 
     def closure(self, root: object) -> list[type[NodeTask]]:
         """The nodes ``root`` (a node or pipeline task) needs, upstream first."""
@@ -164,20 +175,26 @@ def resolve(tasks: Sequence[type[NodeTask]], project: Project) -> NodeGraph:
                     "in config/catalog.yml (outputs must be saved for Luigi to see them done)."
                 )
             producers[output] = task
+    by_base = _transcoding_bases(producers)
     upstream: dict[type[NodeTask], tuple[type[NodeTask], ...]] = {}
     raw_inputs: dict[type[NodeTask], tuple[str, ...]] = {}
+    transcoded: dict[str, str] = {}
     for task in tasks:
         ups: list[type[NodeTask]] = []
         raws: list[str] = []
         for ref in task.node.inputs:
+            made = ref if ref in producers else by_base.get(ref.partition("@")[0])
             if is_parameter(ref):
                 try:
                     project.parameter(ref)
                 except ConfigError as exc:
                     raise PipelineError(f"Node {task.get_task_family()}: {exc}") from None
-            elif ref in producers:
-                if producers[ref] not in ups:
-                    ups.append(producers[ref])
+            elif made is not None:
+                if made != ref:
+                    _check_transcoding(project, ref, made, producers[made])
+                    transcoded[ref] = made
+                if producers[made] not in ups:
+                    ups.append(producers[made])
             elif ref in project.catalog:
                 raws.append(ref)
             else:
@@ -185,7 +202,43 @@ def resolve(tasks: Sequence[type[NodeTask]], project: Project) -> NodeGraph:
         upstream[task] = tuple(ups)
         raw_inputs[task] = tuple(raws)
     _check_acyclic(upstream)
-    return NodeGraph(producers, upstream, raw_inputs)
+    return NodeGraph(producers, upstream, raw_inputs, transcoded)
+
+
+def _transcoding_bases(producers: dict[str, type[NodeTask]]) -> dict[str, str]:
+    """Each produced output by its base name, the part before ``@`` (Kedro's transcoding).
+
+    Raises:
+        PipelineError: two nodes save one base name in two formats (one file, two makers).
+    """
+    bases: dict[str, str] = {}
+    for output in producers:
+        base = output.partition("@")[0]
+        if base in bases and producers[bases[base]] is not producers[output]:
+            raise PipelineError(
+                f"Datasets '{bases[base]}' and '{output}' are one file (transcoding: the part before '@'), "
+                f"saved by two nodes: {producers[bases[base]].get_task_family()} and "
+                f"{producers[output].get_task_family()}. A dataset has exactly one producer."
+            )
+        bases.setdefault(base, output)
+    return bases
+
+
+def _check_transcoding(project: Project, name: str, made: str, producer: type[NodeTask]) -> None:
+    """``name`` is read from the file ``producer`` saves as ``made``: both entries must point
+    at the same data.
+
+    Raises:
+        PipelineError: they differ in filepath or versioning.
+    """
+    read, saved = project.catalog.entry(name), project.catalog.entry(made)
+    if (read.filepath, read.versioned) != (saved.filepath, saved.versioned):
+        raise PipelineError(
+            f"Dataset '{name}' is read from what {producer.get_task_family()} saves as '{made}' "
+            "(transcoding: the part before '@' names one dataset), so both catalog entries need the "
+            f"same filepath and versioned: '{name}' has {read.filepath} (versioned: {read.versioned}), "
+            f"'{made}' has {saved.filepath} (versioned: {saved.versioned})."
+        )
 
 
 def _check_signature(task: type[NodeTask]) -> None:

@@ -147,14 +147,19 @@ class NodeTask(FixedParams, luigi.Task):
     def input_targets(self) -> dict[str, AbstractDataset]:
         """The dataset behind each input: its producer's output for this run, or raw data."""
         if self._input_targets is None:
-            project, producers = current_project(), graph.current_graph().producers
-            self._input_targets = {
-                ref: output_targets(producers[ref], self.run_id)[ref]
-                if ref in producers
-                else project.catalog.dataset(ref, self.run_id)
-                for ref in self.node.inputs
-                if not is_parameter(ref)
-            }
+            project, g = current_project(), graph.current_graph()
+            targets: dict[str, AbstractDataset] = {}
+            for ref in self.node.inputs:
+                if is_parameter(ref):
+                    continue
+                producer, made = g.producer(ref), g.made_as(ref)
+                if producer is None:
+                    targets[ref] = project.catalog.dataset(ref, self.run_id)
+                    continue
+                saved = output_targets(producer, self.run_id)[made]
+                # A transcoded input reads the producer's version through its own entry.
+                targets[ref] = saved if made == ref else project.catalog.dataset(ref, saved.version or self.run_id)
+            self._input_targets = targets
         return self._input_targets
 
     def run(self) -> None:

@@ -68,3 +68,65 @@ def test_node_declaration_errors() -> None:
         node(ident, "houses", [], name="nothing")
     with pytest.raises(NodeError, match="not an identifier"):
         node(ident, "houses", "x", name="bad name")
+
+
+TRANSCODING_MODULE = '''
+import pandas as pd
+from luigi_tasks import PipelineTask, node
+
+def make(houses: pd.DataFrame) -> pd.DataFrame:
+    return houses[["price"]].head(5)
+
+def total(frame: pd.DataFrame) -> dict:
+    return {"rows": len(frame), "price": float(frame["price"].sum())}
+
+Make = node(make, "houses", "prices@pandas", namespace="tc")
+Total = node(total, "prices@arrow", "summary", namespace="tc")
+
+class Everything(PipelineTask):
+    parts = (Total,)
+'''
+
+
+def test_a_transcoded_input_depends_on_the_node_saving_its_base_name(project: Path) -> None:
+    """Kedro's transcoding: ``prices@arrow`` is read from the file saved as ``prices@pandas``,
+    so its reader runs after that node, in the first run (not as a missing raw input)."""
+    import json
+
+    from tests.conftest import run_luigi
+
+    catalog = project / "config" / "catalog.yml"
+    shared = "filepath: data/02_intermediate/prices.parquet, versioned: true"
+    catalog.write_text(
+        catalog.read_text(encoding="utf-8")
+        + f"prices@pandas: {{type: pandas.ParquetDataset, {shared}}}\n"
+        + f"prices@arrow: {{type: pandas.ParquetDataset, {shared}, load_args: {{columns: [price]}}}}\n"
+        + "summary: {type: json.JSONDataset, filepath: data/08_reporting/summary.json, versioned: true}\n",
+        encoding="utf-8",
+    )
+    (project / "transcoding.py").write_text(TRANSCODING_MODULE, encoding="utf-8")
+    env = {"PYTHONPATH": str(project)}
+    result = run_luigi(project, "--module", "transcoding", "Everything", "--local-scheduler", "--run-id", "t1", env=env)
+    assert result.returncode == 0, result.stderr[-3000:]
+    summary = json.loads((project / "data/08_reporting/summary.json/t1/summary.json").read_text())
+    assert summary["rows"] == 5 and summary["price"] > 0
+    # Make reused, Total run (its t1 output is gone): it reads t1's version through its own entry.
+    (project / "data/08_reporting/summary.json/t1/summary.json").unlink()
+    reused = run_luigi(project, "--module", "transcoding", "Everything", "--local-scheduler", "--run-id", "t2",
+                       "--reuse-from", "t1", env=env)
+    assert reused.returncode == 0 and "tc.Total [run t2] done" in reused.stderr, reused.stderr[-3000:]
+    assert json.loads((project / "data/08_reporting/summary.json/t2/summary.json").read_text()) == summary
+    assert not (project / "data/02_intermediate/prices.parquet/t2").exists()
+
+    with graph.isolated_registry():
+        loaded = Project.load(project)
+        make = node(ident, "houses", "prices@pandas", name="make", namespace="tc2")
+        total = node(ident, "prices@arrow", "summary", name="total", namespace="tc2")
+        g = graph.resolve([make, total], loaded)
+        assert g.upstream[total] == (make,) and g.raw_inputs[total] == () and g.producer("prices@arrow") is make
+        catalog.write_text(catalog.read_text(encoding="utf-8").replace(
+            "load_args: {columns: [price]}", "load_args: {columns: [price]}, filepath: data/02_intermediate/other.parquet"
+        ), encoding="utf-8")
+        with pytest.raises(PipelineError, match=re.escape(
+            "Dataset 'prices@arrow' is read from what tc2.Make saves as 'prices@pandas' (transcoding")):
+            graph.resolve([make, total], Project.load(project))
