@@ -74,10 +74,17 @@ class RunReport:
             return
         if isinstance(task, luigi.ExternalTask):
             target = task.output()
+            declared = getattr(target, "declared_in", None) or "config/catalog.yml"
+            what = (
+                f"Put the file there, or fix its filepath in {declared}."
+                if getattr(target, "version", None) is None
+                else "It is versioned, so each run reads its own version, which no node of this module "
+                f"makes: run the module that makes it with this --run-id first, or, for a raw input, "
+                f"remove 'versioned: true' in {declared}."
+            )
             self.problems.append(
                 f"raw dataset '{getattr(task, 'dataset', task.task_id)}' is missing: expected at "
-                f"{getattr(target, 'path', target)}. Put the file there, or fix its filepath in "
-                f"{getattr(target, 'declared_in', None) or 'config/catalog.yml'}."
+                f"{getattr(target, 'path', target)}. {what}"
             )
 
     def died(self, task: luigi.Task, message: str) -> None:

@@ -138,6 +138,22 @@ def test_04_a_raw_filepath_from_the_local_overlay_is_blamed_on_the_overlay(proj:
     assert_unchanged(before, proj)
 
 
+def test_04_a_versioned_input_no_node_makes_says_where_it_is_looked_for(proj: Path) -> None:
+    """Kedro loads a versioned raw input's newest version; here each run reads its own."""
+    before = saved_files(proj)
+    overlay = proj / "config/local/catalog.yml"
+    overlay.write_text("houses: {type: pandas.CSVDataset, filepath: data/01_raw/house.csv, versioned: true}\n",
+                       encoding="utf-8")
+    result = luigi(proj, *FULL, "--run-id", "r1")
+    assert_refused(
+        result, f"raw dataset 'houses' is missing: expected at {proj / 'data/01_raw/house.csv/r1/house.csv'}. It is "
+        "versioned, so each run reads its own version, which no node of this module makes: run the module that "
+        f"makes it with this --run-id first, or, for a raw input, remove 'versioned: true' in {overlay}.",
+    )
+    assert result.returncode == 20
+    assert_unchanged(before, proj)
+
+
 # 5 -------------------------------------------------------------------------------------
 
 SCHEMA_OVERLAY = """\
