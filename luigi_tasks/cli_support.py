@@ -17,6 +17,7 @@ from typing import Any
 import luigi
 
 from luigi_tasks import graph
+from luigi_tasks.config import require_own_code
 from luigi_tasks.errors import ConfigError, LuigiTasksError
 from luigi_tasks.project import Project, current_project
 
@@ -59,7 +60,9 @@ def load_project(module: str | None) -> Project:
             f"module defining the pipelines, the one you run with `luigi --module` ({DEFAULT_MODULE} "
             "in the example project)."
         )
-    return current_project()
+    project = current_project()
+    require_own_code(project.root, name)
+    return project
 
 
 def table(rows: list[tuple[str, ...]]) -> list[str]:

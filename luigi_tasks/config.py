@@ -29,6 +29,7 @@ import hashlib
 import json
 import os
 import posixpath
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -131,6 +132,31 @@ def require_luigi_cfg_read(root: Path) -> None:
         f"[luigi_tasks] settings would be missing. Run luigi from {root} (cd {root})."
     )
     if CmdlineParser.get_instance() is not None:  # a `luigi` command, without config/logging.ini
+        without_traceback(error)
+    raise error
+
+
+def require_own_code(root: Path, module: str) -> None:
+    """Refuse to run a project's pipelines from another checkout's code: the project holds
+    the package of ``module`` (a copy of the example keeps ``luigi_tasks/``), but Python
+    imported that package from elsewhere (another checkout installed in this environment).
+    Its edits would be silently ignored, and its fingerprints taken from the other code.
+
+    Raises:
+        ConfigError: naming both places and the install command.
+    """
+    top = module.partition(".")[0]
+    imported = getattr(sys.modules.get(top), "__file__", None)
+    own = next((p for p in (root / top / "__init__.py", root / f"{top}.py") if p.is_file()), None)
+    if imported is None or own is None or Path(imported).resolve() == own.resolve():
+        return
+    error = ConfigError(
+        f"This project ({root}) has its own {top} package, but Python imports {top} from "
+        f"{Path(imported).resolve().parent}, so that code would run, not this project's. "
+        f'Install this one in the environment: pip install -e "{root}" (a virtual environment '
+        "per project keeps them apart)."
+    )
+    if CmdlineParser.get_instance() is not None:
         without_traceback(error)
     raise error
 

@@ -30,7 +30,7 @@ from weakref import WeakKeyDictionary
 import luigi
 
 from luigi_tasks import journal
-from luigi_tasks.config import require_luigi_cfg_read
+from luigi_tasks.config import require_luigi_cfg_read, require_own_code
 from luigi_tasks.datasets.atomic import process_exists
 from luigi_tasks.errors import RunError
 from luigi_tasks.fingerprint import Fingerprint, code_hash, node_fingerprint
@@ -211,6 +211,7 @@ def prepare(root: luigi.Task) -> RunState:
     run_id: str = root.run_id  # type: ignore[attr-defined]
     if run_id not in states:
         require_luigi_cfg_read(project.root)  # `luigi` run from a subfolder: refused
+        require_own_code(project.root, type(root).__module__)  # another checkout's code: refused
         states[run_id] = _prepare(project, root)
     return states[run_id]
 

@@ -148,3 +148,21 @@ def test_kedro_interpolation_is_refused_not_used_as_written(project: Path) -> No
     write_overlay(project, "model:\n  estimator: sklearn.linear_model.Ridge\n  init_args: {alpha: '${oc.env:ALPHA}'}\n")
     with pytest.raises(ConfigError, match=re.escape("parameters.yml: model.init_args.alpha is '${oc.env:ALPHA}'")):
         Project.load(project)
+
+
+def test_a_copy_of_the_project_with_its_own_package_refuses_another_checkouts_code(project: Path) -> None:
+    """A team copies the repository and edits its pipelines, but this environment has the
+    original checkout installed: its code would run, and the edits be silently ignored."""
+    import shutil
+
+    from tests.conftest import REPO
+
+    shutil.copytree(REPO / "luigi_tasks", project / "luigi_tasks", ignore=shutil.ignore_patterns("__pycache__"))
+    before = saved_files(project)
+    result = run_luigi(project, "--module", "luigi_tasks.pipelines", "FullPipeline", "--local-scheduler", "--run-id", "c1")
+    assert result.returncode == 40, result.stderr[-2000:]
+    message = f"This project ({project}) has its own luigi_tasks package, but Python imports luigi_tasks from {REPO / 'luigi_tasks'}"
+    assert message in result.stderr and f'pip install -e "{project}"' in result.stderr
+    assert "Traceback" not in result.stderr and saved_files(project) == before
+    listed = run_cli(project, "runs", "list")
+    assert listed.returncode == 2 and message in listed.stderr
