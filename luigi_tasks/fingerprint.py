@@ -2,7 +2,8 @@
 
 A node's fingerprint covers its function's code (its own source and the module-level
 helper functions it calls from the same package, compared as syntax trees so formatting
-and comments do not count), the parameters it reads, and the fingerprints of its inputs:
+and comments do not count), the parameters it reads, its datasets' catalog options that
+change the data (``load_args``, ``save_args``), and the fingerprints of its inputs:
 the producing node's fingerprint, or the content hash of a raw file. Everything is
 computed once per process; raw files are hashed once and then recognised by size and
 modification time. A raw file that is gone cannot be hashed: the fingerprints that depend
@@ -24,6 +25,7 @@ import json
 import re
 import textwrap
 import types
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -49,13 +51,17 @@ class Fingerprint:
     digest: str
     #: Raw inputs upstream that are gone (then nothing can be said from this fingerprint).
     missing: tuple[str, ...] = ()
+    #: Hash of its datasets' catalog options that change the data read or written
+    #: (load_args, save_args, ...); "" when they have none (as fingerprints had before).
+    options: str = ""
 
     def to_dict(self) -> dict[str, Any]:
-        return {"code": self.code, "params": self.params, "inputs": dict(self.inputs), "digest": self.digest}
+        data = {"code": self.code, "params": self.params, "inputs": dict(self.inputs), "digest": self.digest}
+        return {**data, "options": self.options} if self.options else data
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Fingerprint:
-        return cls(data["code"], data["params"], dict(data["inputs"]), data["digest"])
+        return cls(data["code"], data["params"], dict(data["inputs"]), data["digest"], options=data.get("options", ""))
 
     def explain_change(self, old: Fingerprint, func_name: str) -> str | None:
         """Why ``old`` (recorded earlier) differs from this one, or ``None`` if equal."""
@@ -65,6 +71,8 @@ class Fingerprint:
             return f"code changed in {func_name}"
         if old.params != self.params:
             return "parameters changed"
+        if old.options != self.options:
+            return "catalog options of its datasets changed (load_args, save_args, ...)"
         changed = sorted(k for k in self.inputs if old.inputs.get(k) != self.inputs[k])
         return f"input changed: {', '.join(changed)}" if changed else "fingerprint changed"
 
@@ -196,5 +204,24 @@ def _node_fingerprint(project: Project, task_class: type[NodeTask], run_id: str)
     code = code_hash(spec.func)
     params_hash = _digest(json.dumps(params, sort_keys=True, default=repr))
     outputs = ",".join(spec.outputs)
-    digest = _digest(code, params_hash, outputs, *(f"{k}={v}" for k, v in sorted(inputs.items())))
-    return Fingerprint(code, params_hash, inputs, digest, tuple(missing))
+    options = _options_hash(project, inputs, spec.outputs)
+    digest = _digest(
+        code, params_hash, outputs, *(f"{k}={v}" for k, v in sorted(inputs.items())), *([options] if options else [])
+    )
+    return Fingerprint(code, params_hash, inputs, digest, tuple(missing), options)
+
+
+#: Catalog options that do not change the data: where and how to reach it, notes, checks.
+_NOT_DATA = frozenset({"credentials", "fs_args", "metadata", "schema", "allow_empty"})
+
+
+def _options_hash(project: Project, inputs: Iterable[str], outputs: Iterable[str]) -> str:
+    """Hash of the catalog options that change what a node reads (its inputs', but their
+    ``save_args``) or writes (its outputs', but their ``load_args``); "" if none has any."""
+    found = {}
+    for names, other_side in ((inputs, "save_args"), (outputs, "load_args")):
+        for name in names:
+            for key, value in project.catalog.entry(name).options.items():
+                if key not in _NOT_DATA and key != other_side:
+                    found[f"{name}.{key}"] = value
+    return _digest(json.dumps(found, sort_keys=True, default=repr)) if found else ""

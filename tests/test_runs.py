@@ -265,6 +265,26 @@ def test_the_code_recorded_is_the_code_that_ran_not_an_edit_made_during_the_run(
     assert rerun.returncode == 40 and "  toy.StepC: code changed in step_c" in rerun.stderr.splitlines(), rerun.stderr
 
 
+def test_a_changed_load_or_save_arg_makes_the_nodes_it_touches_stale(toy: Path) -> None:
+    """``load_args: {columns: ...}`` changes what a node reads: its results, and its
+    downstream's, can no longer be reused or called complete."""
+    assert run_toy(toy, "ToyPipeline", "--local-scheduler", "--run-id", "o1").returncode == 0
+    overlay = toy / "config/local/catalog.yml"
+    overlay.write_text("a: {type: pandas.ParquetDataset, filepath: data/02/a.parquet, versioned: true, "
+                       "load_args: {columns: [x]}}\n")
+    refused = run_toy(toy, "ToyPipeline", "--local-scheduler", "--run-id", "o1")
+    assert refused.returncode == 40, refused.stderr
+    stale = [line.strip() for line in refused.stderr.splitlines() if line.startswith("  toy.")]
+    assert sorted(stale) == [  # StepA writes a: its load_args do not touch it
+        "toy.StepB: catalog options of its datasets changed (load_args, save_args, ...)",
+        "toy.StepC: input changed: b",
+        "toy.StepD: catalog options of its datasets changed (load_args, save_args, ...)",
+    ], refused.stderr
+    (toy / "calls.log").unlink()
+    assert run_toy(toy, "ToyPipeline", "--local-scheduler", "--run-id", "o2", "--reuse-from", "o1").returncode == 0
+    assert sorted(calls(toy)) == ["b", "c", "d"]
+
+
 def test_reuse_runs_only_changed_nodes_and_reused_outputs_load(project: Path) -> None:
     assert run_luigi(project, *MODULE, "FullPipeline", "--local-scheduler", "--run-id", "u1").returncode == 0
     u1 = tree_digest(project / "data")
