@@ -25,6 +25,7 @@ refused (:func:`require_luigi_cfg_read`): Luigi took its exit codes and logging 
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import os
@@ -197,6 +198,34 @@ def load_yaml(path: Path, cache_dir: str | None = None) -> dict[str, Any]:
     return data
 
 
+@functools.cache
+def _strict_loader() -> type:
+    """PyYAML's safe loader (libyaml's when PyYAML was built with it: ~10x faster on large
+    catalogs) that refuses a key given twice in one mapping, which YAML loaders otherwise
+    resolve silently by keeping the last (a second ``model:`` entry would replace the first).
+    Keys brought in by a merge (``<<: *defaults``) may be overridden, as YAML intends."""
+    import yaml
+
+    base = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+    class StrictLoader(base):  # type: ignore[valid-type, misc]
+        def construct_mapping(self, node: Any, deep: bool = False) -> Any:
+            lines: dict[Any, int] = {}
+            for key_node, _ in node.value:
+                if key_node.tag == "tag:yaml.org,2002:merge":
+                    continue
+                key = self.construct_object(key_node, deep=deep)
+                if isinstance(key, (str, int, float, bool)) and key in lines:
+                    raise yaml.constructor.ConstructorError(
+                        None, None, f"key {key!r} is given twice (first on line {lines[key] + 1}): keep one",
+                        key_node.start_mark,
+                    )
+                lines[key] = key_node.start_mark.line
+            return super().construct_mapping(node, deep)
+
+    return StrictLoader
+
+
 def _parse_yaml(path: Path) -> dict[str, Any]:
     import yaml  # here, not at the top: with the parse cache most commands never need it
 
@@ -205,15 +234,14 @@ def _parse_yaml(path: Path) -> dict[str, Any]:
     except OSError as exc:
         raise ConfigError(f"Cannot read {path}: {exc.strerror or exc}.") from exc
     try:
-        # libyaml's safe loader when PyYAML was built with it: ~10x faster on large catalogs.
-        data = yaml.load(text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))  # noqa: S506
+        data = yaml.load(text, Loader=_strict_loader())  # noqa: S506 - a safe loader
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         where = f"line {mark.line + 1}, column {mark.column + 1}" if mark else "unknown place"
-        raise ConfigError(
-            f"{path}: not valid YAML at {where}: {exc.problem or exc.context}. Fix the file "
-            "(a common cause is a tab, or a missing space after ':')."
-        ) from None
+        hint = "" if isinstance(exc, yaml.constructor.ConstructorError) else (
+            " (a common cause is a tab, or a missing space after ':')"
+        )
+        raise ConfigError(f"{path}: not valid YAML at {where}: {exc.problem or exc.context}. Fix the file{hint}.") from None
     except yaml.YAMLError as exc:
         raise ConfigError(f"{path}: not valid YAML: {exc}.") from None
     if data is None:
@@ -274,19 +302,48 @@ def load_config(
 ) -> tuple[dict[str, Any], dict[str, Any], dict[str, Path]]:
     """Read ``config/<name>.yml`` and its overlay ``config/<env>/<name>.yml``.
 
+    As in Kedro, a folder's part may be split over several files: ``<name>.yml``,
+    ``<name>_*.yml`` (``parameters_data_science.yml``) and ``<name>/**/*.yml``; a top-level
+    key set in two of one folder's files is refused.
+
     Returns ``(base, overlay, sources)`` where ``sources`` maps each top-level key to the
-    file that set it last. Missing files are empty. With ``cache_dir``, the base file's
-    parse is cached there (see the module docstring); the overlay and credentials never are.
+    file that set it last. Missing files are empty. With ``cache_dir``, the base files'
+    parses are cached there (see the module docstring); the overlay and credentials never are.
+
+    Raises:
+        ConfigError: a file is malformed, or two files of one folder set one key.
     """
     layers: list[dict[str, Any]] = []
     sources: dict[str, Path] = {}
     cache = cache_dir if name not in UNCACHED else None
     for folder, folder_cache in ((root / CONFIG_DIR, cache), (root / CONFIG_DIR / env, None)):
-        path = folder / f"{name}.yml"
-        data = load_yaml(path, folder_cache) if path.is_file() else {}
-        layers.append(data)
-        sources.update(dict.fromkeys(data, path))
+        merged: dict[str, Any] = {}
+        found: dict[str, Path] = {}
+        for path in config_files(folder, name):
+            for key, value in load_yaml(path, folder_cache).items():
+                if key in found:
+                    raise ConfigError(
+                        f"{path}: '{key}' is set in {found[key]} too. Each top-level key belongs in one "
+                        f"file of {folder}: remove one of them."
+                    )
+                merged[key], found[key] = value, path
+        layers.append(merged)
+        sources.update(found)
     return layers[0], layers[1], sources
+
+
+def config_files(folder: Path, name: str) -> list[Path]:
+    """The files of ``folder`` holding config ``name``: ``<name>.yml``, then ``<name>_*.yml``
+    and ``<name>/**/*.yml`` in name order."""
+    try:
+        listed = sorted(entry.name for entry in os.scandir(folder))
+    except (FileNotFoundError, NotADirectoryError):
+        return []
+    files = [folder / f for f in listed if f == f"{name}.yml" or (f.startswith(f"{name}_") and f.endswith(".yml"))]
+    files = [f for f in files if f.is_file()]
+    if name in listed and (folder / name).is_dir():
+        files += sorted(p for p in (folder / name).rglob("*.yml") if p.is_file())
+    return files
 
 
 def resolve_path(root: Path, filepath: str) -> str:

@@ -166,3 +166,37 @@ def test_a_copy_of_the_project_with_its_own_package_refuses_another_checkouts_co
     assert "Traceback" not in result.stderr and saved_files(project) == before
     listed = run_cli(project, "runs", "list")
     assert listed.returncode == 2 and message in listed.stderr
+
+
+def test_a_key_given_twice_is_refused_not_silently_the_last(project: Path) -> None:
+    catalog = project / "config" / "catalog.yml"
+    text = catalog.read_text(encoding="utf-8")
+    catalog.write_text(text + "model:\n  type: pickle.PickleDataset\n  filepath: data/06_models/other.pkl\n", encoding="utf-8")
+    first = 1 + text.splitlines().index("model:")
+    line = 1 + len(text.splitlines())
+    with pytest.raises(ConfigError, match=re.escape(
+        f"catalog.yml: not valid YAML at line {line}, column 1: key 'model' is given twice (first on line {first}): keep one."
+    )):
+        Project.load(project)
+    # A merge (<<: *anchor) may be overridden, as YAML intends.
+    catalog.write_text(text + "_pq: &pq {type: pandas.ParquetDataset, versioned: true}\n"
+                       "extra:\n  <<: *pq\n  filepath: data/02/extra.parquet\n  versioned: false\n", encoding="utf-8")
+    assert Project.load(project).catalog.entry("extra").versioned is False
+
+
+def test_config_may_be_split_over_several_files_as_in_kedro(project: Path) -> None:
+    config = project / "config"
+    (config / "parameters_science.yml").write_text("scoring: {metric: r2}\n", encoding="utf-8")
+    (config / "catalog").mkdir()
+    (config / "catalog" / "reports.yml").write_text(
+        "report: {type: json.JSONDataset, filepath: data/08_reporting/report.json, versioned: true}\n", encoding="utf-8"
+    )
+    (config / "local" / "parameters_science.yml").write_text("scoring: {metric: mae}\n", encoding="utf-8")
+    loaded = Project.load(project)
+    assert loaded.parameter("params:scoring.metric") == "mae" and loaded.parameter("params:split.test_size") == 0.2
+    assert loaded.catalog.entry("report").source == str(config / "catalog" / "reports.yml")
+    (config / "parameters_more.yml").write_text("split: {test_size: 0.5}\n", encoding="utf-8")
+    with pytest.raises(ConfigError, match=re.escape(
+        f"{config / 'parameters_more.yml'}: 'split' is set in {config / 'parameters.yml'} too. Each top-level key"
+    )):
+        Project.load(project)
