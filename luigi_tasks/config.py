@@ -241,7 +241,8 @@ def _parse_yaml(path: Path) -> dict[str, Any]:
         hint = "" if isinstance(exc, yaml.constructor.ConstructorError) else (
             " (a common cause is a tab, or a missing space after ':')"
         )
-        raise ConfigError(f"{path}: not valid YAML at {where}: {exc.problem or exc.context}. Fix the file{hint}.") from None
+        problem = exc.problem or exc.context
+        raise ConfigError(f"{path}: not valid YAML at {where}: {problem}. Fix the file{hint}.") from None
     except yaml.YAMLError as exc:
         raise ConfigError(f"{path}: not valid YAML: {exc}.") from None
     if data is None:
