@@ -10,7 +10,10 @@ Entries use Kedro's keys, so a Kedro catalog works with few or no edits::
 
 Top-level keys starting with ``_`` are ignored (YAML anchors to reuse), as in Kedro.
 Table datasets also take ``schema`` (column -> dtype, checked on load and save) and
-``allow_empty`` (accept a table with zero rows on load).
+``allow_empty`` (accept a table with zero rows on load); a type may take keys of its own
+(:attr:`~luigi_tasks.datasets.AbstractDataset.catalog_keys`: ``backend`` of
+``pickle.PickleDataset``, ``table_name`` of ``pandas.SQLTableDataset`` ...), and a type that
+keeps no file (a SQL table) needs no ``filepath``.
 
 A dataset name is a name, not a path (:data:`DATASET_NAME_RULE`): letters, digits,
 ``_ . - @``, no ``..``. Names appear in task parameters, messages and run records, so one
@@ -35,7 +38,7 @@ from pathlib import Path
 from typing import Any
 
 from luigi_tasks.config import DEFAULT_ENV, load_config, resolve_path
-from luigi_tasks.datasets import BUILTIN_TYPES, AbstractDataset
+from luigi_tasks.datasets import BUILTIN_TYPES, IMPORTED_WHEN_USED, AbstractDataset
 from luigi_tasks.errors import CatalogError, DatasetError
 
 KNOWN_KEYS = frozenset(
@@ -57,6 +60,16 @@ SECRET_OPTIONS = frozenset(
         "aws_access_key_id", "aws_secret_access_key", "aws_session_token", "authorization",
     }
 )
+#: Kedro's types that cannot work here, with why and what to declare instead.
+_REFUSED_TYPES = {
+    "MemoryDataset": (
+        "it keeps data in one Python process, but each node here is a Luigi task that may run in "
+        "another process or on another machine, so what a node returns must be stored for the next "
+        "node to load. Declare a file dataset instead, e.g. 'type: pickle.PickleDataset' with a "
+        "'filepath' (and 'versioned: true' to keep each run's)"
+    ),
+}
+_REFUSED_TYPES["SharedMemoryDataset"] = _REFUSED_TYPES["MemoryDataset"]
 #: gcsfs's ``token`` may name how to authenticate instead of holding a credential.
 _GCSFS_TOKEN_METHODS = frozenset({"anon", "google_default", "cache", "cloud", "browser"})
 
@@ -82,7 +95,11 @@ class DatasetEntry:
 
     def build(self, run_id: str | None) -> AbstractDataset:
         version = run_id if self.versioned else None
-        dataset = self.dataset_type(self.filepath, version=version, name=self.name, **self.options)
+        cls = self.dataset_type
+        if cls.needs_filepath:
+            dataset = cls(self.filepath, version=version, name=self.name, **self.options)
+        else:  # ``filepath`` (where it shows this entry's storage) is not an argument
+            dataset = cls(version=version, name=self.name, **self.options)
         # Set, not passed: a user's dataset class need not accept one more constructor argument.
         dataset.declared_in = self.source
         return dataset
@@ -243,32 +260,62 @@ def _parse_entry(
             f"{where}: the entry must be a mapping with at least 'type' and 'filepath', "
             f"but it is a {type(raw).__name__} ({raw!r})."
         )
-    unknown = sorted(set(raw) - KNOWN_KEYS)
+    if not raw.get("type") or not isinstance(raw["type"], str):
+        raise CatalogError(f"{where}: 'type' is missing or not a string. Every entry needs a 'type'.")
+    type_ref = resolve_type_ref(raw["type"], where=where)
+    own = set(raw) - KNOWN_KEYS
+    # A built-in type of a slow module (pandas) is imported when first used, so an entry
+    # without keys of its own is checked against the common rules only.
+    later = isinstance(type_ref, str) and type_ref.partition(":")[0] in IMPORTED_WHEN_USED
+    cls = _dataset_class(type_ref) if own or not raw.get("filepath") or not later else None
+    allowed = KNOWN_KEYS | (cls.catalog_keys if cls else frozenset())
+    unknown = sorted(set(raw) - allowed)
     if unknown:
-        close = difflib.get_close_matches(str(unknown[0]), KNOWN_KEYS, n=1)
+        close = difflib.get_close_matches(str(unknown[0]), allowed, n=1)
         hint = f" (did you mean '{close[0]}'?)" if close else ""
         raise CatalogError(
-            f"{where}: unknown key '{unknown[0]}'{hint}. Allowed keys: {', '.join(sorted(KNOWN_KEYS))}."
+            f"{where}: unknown key '{unknown[0]}'{hint}. Allowed keys for {raw['type']}: {', '.join(sorted(allowed))}."
         )
-    for key in ("type", "filepath"):
-        if not raw.get(key) or not isinstance(raw[key], str):
-            raise CatalogError(f"{where}: '{key}' is missing or not a string. Every entry needs a '{key}'.")
+    needs_filepath = cls is None or cls.needs_filepath
+    if (needs_filepath or "filepath" in raw) and (not raw.get("filepath") or not isinstance(raw["filepath"], str)):
+        raise CatalogError(
+            f"{where}: 'filepath' is missing or not a string. Every entry of {raw['type']} needs a 'filepath'."
+        )
     for key in ("load_args", "save_args", "fs_args", "metadata"):
         if raw.get(key) is not None and not isinstance(raw[key], Mapping):
             raise CatalogError(f"{where}: '{key}' must be a mapping, not {type(raw[key]).__name__}.")
     if not isinstance(raw.get("versioned", False), bool):
         raise CatalogError(f"{where}: 'versioned' must be true or false.")
+    if raw.get("versioned") and cls is not None and cls.not_versionable:
+        raise CatalogError(f"{where}: 'versioned: true' is not supported for {raw['type']}: {cls.not_versionable}")
     options: dict[str, Any] = {
         key: dict(raw[key]) for key in ("load_args", "save_args", "fs_args", "metadata") if raw.get(key)
     }
+    options.update({key: raw[key] for key in own if key in allowed})
+    fs_args = options.get("fs_args", {})
+    if "open_args_load" in fs_args or "open_args_save" in fs_args:
+        try:
+            (cls or _dataset_class(type_ref)).split_open_args(dict(fs_args))
+        except ValueError as exc:
+            raise CatalogError(f"{where}: {exc}.") from None
     if raw.get("credentials") is not None:
         options["credentials"] = _credentials(where, raw["credentials"], credentials)
-    type_ref = resolve_type_ref(raw["type"], where=where)
     options.update(_table_options(where, raw, type_ref))
+    if needs_filepath:
+        filepath = resolve_path(root, raw["filepath"])
+    else:
+        assert cls is not None  # imported above: an entry without filepath needs its class
+        if raw.get("filepath"):
+            options["filepath"] = resolve_path(root, raw["filepath"])
+        try:
+            options = cls.catalog_options(options, root=str(root))
+        except ValueError as exc:
+            raise CatalogError(f"{where}: {exc}.") from None
+        filepath = cls.location(options)
     return DatasetEntry(
         name=name,
         type_ref=type_ref,
-        filepath=resolve_path(root, raw["filepath"]),
+        filepath=filepath,
         versioned=raw.get("versioned", False),
         options=options,
         source=source,
@@ -278,6 +325,13 @@ def _parse_entry(
 def check_dataset_name(name: Any, *, where: str = "catalog") -> str:
     """Return ``name`` if it is a valid dataset name, else raise :class:`CatalogError`."""
     text = str(name)
+    if isinstance(name, str) and "{" in text and "}" in text:
+        raise CatalogError(
+            f"{where}: dataset {text!r} is a dataset factory (Kedro's '{{name}}' pattern), and dataset "
+            "factories are not supported: every node's outputs must be known before anything runs, "
+            "so Luigi can tell which task makes each. Declare each dataset by its name (a YAML anchor, "
+            "'_base: &base {...}' then '<<: *base', saves repeating the common keys)."
+        )
     if not isinstance(name, str) or not _DATASET_NAME_RE.fullmatch(text) or ".." in text:
         shown = repr(text) if len(text) <= 80 else repr(text[:77] + "...")
         raise CatalogError(
@@ -336,6 +390,14 @@ def _refuse_secret_options(config: Mapping[str, Any], source: str) -> None:
     for name, raw in config.items():
         if not isinstance(raw, Mapping):
             continue
+        for args in ("load_args", "save_args"):
+            if isinstance(raw.get(args), Mapping) and raw[args].get("con"):
+                raise CatalogError(
+                    f"{source}: dataset '{name}': '{args}.con' holds a database connection string, and "
+                    "this file is committed (a connection string often holds a password). Move it to an "
+                    "entry of config/local/credentials.yml (git-ignored), as 'con: <url>', and name that "
+                    "entry here: 'credentials: <entry>'."
+                )
         places = {"fs_args": raw.get("fs_args")}
         for args in ("load_args", "save_args"):
             if isinstance(raw.get(args), Mapping):
@@ -386,6 +448,9 @@ def resolve_type_ref(type_name: str, *, where: str = "catalog") -> type[Abstract
     name = name.replace("DataSet", "Dataset")  # Kedro < 0.19 spelling
     if name in BUILTIN_TYPES:
         return BUILTIN_TYPES[name]
+    module_part, _, short = name.rpartition(".")
+    if short in _REFUSED_TYPES and (not module_part or module_part.split(".")[0] in ("kedro", "io")):
+        raise CatalogError(f"{where}: type '{type_name}' cannot work here: {_REFUSED_TYPES[short]}.")
     module_name, _, class_name = type_name.rpartition(".")
     cls: Any = None
     if module_name and module_name not in {p.rstrip(".") for p in _KEDRO_PREFIXES}:

@@ -8,14 +8,17 @@ import sys
 from pathlib import Path
 from typing import Any
 
+import joblib
 import pandas as pd
 import pytest
+import yaml
 from sklearn.linear_model import LinearRegression
 
-from luigi_tasks.datasets import AbstractDataset, CSVDataset, JSONDataset, ParquetDataset, PickleDataset
+from luigi_tasks.catalog import DataCatalog
+from luigi_tasks.datasets import AbstractDataset, CSVDataset, JSONDataset, ParquetDataset, PickleDataset, TextDataset
 from luigi_tasks.datasets.atomic import HOST, TEMP_MARKER
 from luigi_tasks.datasets.base import Source
-from luigi_tasks.errors import DatasetError, VersionExistsError
+from luigi_tasks.errors import CatalogError, DatasetError, VersionExistsError
 
 FRAME = pd.DataFrame({"a": [1, 2, 3], "b": [0.5, 1.5, 2.5], "c": ["x", "y", "z"]})
 CASES: list[tuple[type[AbstractDataset], str, Any]] = [
@@ -23,6 +26,7 @@ CASES: list[tuple[type[AbstractDataset], str, Any]] = [
     (ParquetDataset, "t.parquet", FRAME),
     (PickleDataset, "t.pkl", {"model": LinearRegression(), "n": 3}),
     (JSONDataset, "t.json", {"r2": 0.61, "names": ["a", "b"]}),
+    (TextDataset, "t.txt", "line one\nligne deux: été\n"),
 ]
 
 
@@ -218,3 +222,123 @@ def test_an_unversioned_dataset_may_be_a_folder_of_its_own(tmp_path: Path) -> No
     dataset = CSVDataset(str(folder))
     dataset.check_filepath()
     assert dataset.exists() and dataset.exists()
+
+
+def catalog(tmp_path: Path, text: str) -> DataCatalog:
+    return DataCatalog.from_config(yaml.safe_load(text), root=tmp_path, source="cat.yml")
+
+
+@pytest.mark.parametrize(("cls", "name", "data"), CASES, ids=[c[0].__name__ for c in CASES])
+def test_none_is_never_saved(tmp_path: Path, cls: type[AbstractDataset], name: str, data: Any) -> None:
+    """A node without ``return`` gives None: saved as ``null`` it would make the run complete."""
+    for version in (None, "r1"):
+        ds = cls(str(tmp_path / name), version=version, name="metrics")
+        with pytest.raises(DatasetError, match=r"^Dataset 'metrics' \(\w+\) was given None: the node returned nothing; return the data to save"):
+            ds.save(None)
+        assert not ds.exists() and files(tmp_path) == []
+
+
+def test_text_dataset_is_a_builtin_type_and_keeps_a_str(tmp_path: Path) -> None:
+    cat = catalog(tmp_path, "notes: {type: text.TextDataset, filepath: notes.md}\nold: {type: text.TextDataSet, filepath: o.txt}")
+    cat.save("notes", "# Notes\n\nprix: 42 €\n")
+    assert (tmp_path / "notes.md").read_bytes() == "# Notes\n\nprix: 42 €\n".encode()
+    assert cat.load("notes") == "# Notes\n\nprix: 42 €\n" and isinstance(cat.dataset("old"), TextDataset)
+    with pytest.raises(DatasetError, match=r"Dataset 'notes' \(TextDataset\) saves a str, but was given a builtins.bytes"):
+        cat.save("notes", b"bytes")
+
+
+LATIN1 = "town;price\nBoulogne-sur-Mer;42000\nSaint-Étienne;38500\nNîmes;49500\n"
+
+
+def test_open_args_load_and_save_reach_the_file_open(tmp_path: Path) -> None:
+    """Kedro's fs_args.open_args_load/open_args_save: the encoding of a real latin-1 file."""
+    (tmp_path / "raw.csv").write_bytes(LATIN1.encode("latin-1"))
+    cat = catalog(
+        tmp_path,
+        """
+        raw: {type: pandas.CSVDataset, filepath: raw.csv, load_args: {sep: ;}, fs_args: {open_args_load: {encoding: latin-1}}}
+        out: {type: pandas.CSVDataset, filepath: out.csv, fs_args: {open_args_save: {encoding: latin-1, newline: ''}}}
+        text: {type: text.TextDataset, filepath: raw.csv, fs_args: {open_args_load: {encoding: latin-1}}}
+        json: {type: json.JSONDataset, filepath: m.json, fs_args: {open_args_save: {encoding: utf-16}, open_args_load: {encoding: utf-16}}}
+        """,
+    )
+    frame = cat.load("raw")
+    assert frame.town.tolist() == ["Boulogne-sur-Mer", "Saint-Étienne", "Nîmes"]
+    cat.save("out", frame)
+    assert (tmp_path / "out.csv").read_bytes() == LATIN1.replace(";", ",").encode("latin-1")
+    assert cat.load("text") == LATIN1
+    cat.save("json", {"town": "Nîmes"})
+    assert (tmp_path / "m.json").read_bytes().startswith(b"\xff\xfe") and cat.load("json") == {"town": "Nîmes"}
+    with pytest.raises(DatasetError, match="could not be loaded"):  # as before: UTF-8 unless told
+        CSVDataset(str(tmp_path / "raw.csv"), load_args={"sep": ";"}).load()
+
+
+@pytest.mark.parametrize(
+    ("entry", "message"),
+    [
+        ("{type: pandas.ParquetDataset, filepath: x.pq, fs_args: {open_args_load: {encoding: latin-1}}}",
+         r"'fs_args.open_args_load.encoding' cannot apply: ParquetDataset is a binary format, so its file open takes no encoding; give pyarrow's options in load_args"),
+        ("{type: pickle.PickleDataset, filepath: x.pkl, fs_args: {open_args_save: {newline: ''}}}",
+         r"'fs_args.open_args_save.newline' cannot apply: PickleDataset is a binary format"),
+        ("{type: pandas.CSVDataset, filepath: x.csv, fs_args: {open_args_load: {compression: gzip}}}",
+         r"'fs_args.open_args_load.compression' is not an argument of the file open here: it takes encoding, errors, newline \(and mode: r\). Give the reader's other options in load_args"),
+        ("{type: pandas.CSVDataset, filepath: x.csv, fs_args: {open_args_save: {mode: a}}}",
+         r"'fs_args.open_args_save.mode: a' cannot apply: CSVDataset is a text format, opened with mode 'w', and every save writes a whole new file"),
+    ],
+    ids=["parquet-encoding", "pickle-newline", "csv-compression", "csv-append"],
+)
+def test_open_args_a_format_cannot_take_are_refused_by_name(tmp_path: Path, entry: str, message: str) -> None:
+    with pytest.raises(CatalogError, match=r"^cat.yml: dataset 'x': " + message):
+        catalog(tmp_path, f"x: {entry}")
+
+
+def test_open_args_that_change_nothing_are_accepted(tmp_path: Path) -> None:
+    """A Kedro catalog often spells out the default modes."""
+    cat = catalog(tmp_path, "x: {type: pandas.ParquetDataset, filepath: x.pq, fs_args: {open_args_load: {mode: rb}, open_args_save: {mode: wb}}}")
+    cat.save("x", FRAME)
+    assert cat.load("x").equals(FRAME)
+
+
+def test_pickle_backend_joblib(tmp_path: Path) -> None:
+    """Kedro's ``backend`` key: the file is joblib's (loadable by joblib itself), compressed."""
+    cat = catalog(tmp_path, "model: {type: pickle.PickleDataset, filepath: m.joblib, backend: joblib, save_args: {compress: 3}, versioned: true}")
+    model = LinearRegression().fit([[0.0], [1.0], [2.0]], [0.0, 2.0, 4.0])
+    cat.save("model", model, run_id="r1")
+    path = tmp_path / "m.joblib" / "r1" / "m.joblib"
+    assert joblib.load(path).coef_.round(6).tolist() == [2.0]
+    assert cat.load("model", run_id="r1").predict([[3.0]]).round(6).tolist() == [6.0]
+    with pytest.raises(Exception, match=r"pickle data was truncated|invalid load key"):  # not a plain pickle
+        PickleDataset(str(path)).load()
+
+
+@pytest.mark.parametrize(
+    ("entry", "message"),
+    [
+        ("backend: dill", r"Dataset 'x' \(PickleDataset\): backend 'dill' is not supported: use one of pickle, joblib"),
+        ("load_args: {backend: joblib}", r"'backend' goes on the dataset's entry \(Kedro's place: 'backend: joblib' beside 'filepath'\), not in load_args"),
+    ],
+)
+def test_pickle_backends_other_than_pickle_and_joblib_are_refused(tmp_path: Path, entry: str, message: str) -> None:
+    cat = catalog(tmp_path, f"x: {{type: pickle.PickleDataset, filepath: x.pkl, {entry}}}")
+    with pytest.raises(DatasetError, match=message):
+        cat.dataset("x")
+
+
+@pytest.mark.parametrize("type_name", ["MemoryDataset", "kedro.io.MemoryDataset", "kedro.io.MemoryDataSet", "io.MemoryDataset"])
+def test_memory_dataset_is_refused_saying_why_and_what_to_declare(tmp_path: Path, type_name: str) -> None:
+    with pytest.raises(
+        CatalogError,
+        match=rf"^cat.yml: dataset 'x': type '{type_name}' cannot work here: it keeps data in one Python process, but each "
+        r"node here is a Luigi task that may run in another process or on another machine, so what a node returns must be "
+        r"stored for the next node to load. Declare a file dataset instead, e.g. 'type: pickle.PickleDataset' with a 'filepath'",
+    ):
+        catalog(tmp_path, f"x: {{type: {type_name}}}")
+
+
+def test_dataset_factories_are_refused_as_such(tmp_path: Path) -> None:
+    with pytest.raises(
+        CatalogError,
+        match=r"^cat.yml: dataset '\{name\}_data' is a dataset factory \(Kedro's '\{name\}' pattern\), and dataset factories "
+        r"are not supported: .* Declare each dataset by its name",
+    ):
+        catalog(tmp_path, '"{name}_data": {type: pandas.CSVDataset, filepath: "data/{name}.csv"}')

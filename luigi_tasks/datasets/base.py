@@ -14,12 +14,14 @@ Example:
 from __future__ import annotations
 
 import abc
+import io
 import os
 import posixpath
 import stat
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from datetime import datetime, timezone
+from types import MappingProxyType
 from typing import IO, Any, ClassVar, Generic, NoReturn, TypeVar
 
 import luigi
@@ -33,6 +35,9 @@ T = TypeVar("T")
 
 Source = str | IO[bytes]
 
+#: The arguments of a text file's open that ``fs_args.open_args_load``/``open_args_save`` may give.
+TEXT_OPEN_ARGS = frozenset({"encoding", "errors", "newline"})
+
 
 class AbstractDataset(luigi.Target, Generic[T], abc.ABC):
     """A Luigi Target holding data of type ``T`` at ``filepath`` (or a version of it).
@@ -43,7 +48,9 @@ class AbstractDataset(luigi.Target, Generic[T], abc.ABC):
             unversioned one. A version, once saved, is never overwritten.
         load_args: Keyword arguments for the underlying reader.
         save_args: Keyword arguments for the underlying writer.
-        fs_args: Keyword arguments for the fsspec filesystem.
+        fs_args: Keyword arguments for the fsspec filesystem, and Kedro's
+            ``open_args_load`` / ``open_args_save``: arguments of the file open (``encoding``,
+            ``errors``, ``newline``) for a text format (:attr:`open_args_keys`).
         credentials: Passed to fsspec as storage options; never logged or shown.
         metadata: Free-form information for users and plugins; ignored here.
         name: The catalog name, used in error messages.
@@ -55,6 +62,17 @@ class AbstractDataset(luigi.Target, Generic[T], abc.ABC):
     default_save_args: ClassVar[dict[str, Any]] = {}
     #: Whether the catalog keys ``schema`` and ``allow_empty`` apply (table datasets).
     accepts_schema: ClassVar[bool] = False
+    #: The ``fs_args.open_args_load``/``open_args_save`` keys this format takes (a text
+    #: format: ``encoding``, ``errors``, ``newline``); a binary format takes none.
+    open_args_keys: ClassVar[frozenset[str]] = frozenset()
+    #: What to say when a binary format is given open args: where its options go instead.
+    open_args_hint: ClassVar[str] = "give the reader's and writer's options in load_args and save_args"
+    #: Catalog keys this class takes besides the common ones (constructor keyword arguments).
+    catalog_keys: ClassVar[frozenset[str]] = frozenset()
+    #: Whether a catalog entry of this class needs a ``filepath``.
+    needs_filepath: ClassVar[bool] = True
+    #: Why ``versioned: true`` is refused for this class, or ``None`` if it can be versioned.
+    not_versionable: ClassVar[str | None] = None
     #: The catalog file declaring this dataset (set by the catalog), named in messages.
     declared_in: str | None = None
     #: Whether this unversioned local dataset's filepath passed :meth:`check_filepath`.
@@ -80,7 +98,13 @@ class AbstractDataset(luigi.Target, Generic[T], abc.ABC):
         self.name = name or posixpath.basename(self.filepath.rstrip("/"))
         path = version_path(self.filepath, version) if version is not None else self.filepath
         self._secrets = frozenset(_secret_strings(credentials))
-        self._fs, self._path = filesystem.resolve(path, **(credentials or {}), **(fs_args or {}))
+        fs_args = dict(fs_args or {})
+        if "open_args_load" in fs_args or "open_args_save" in fs_args:
+            try:
+                self._open_args_load, self._open_args_save = self.split_open_args(fs_args)
+            except ValueError as exc:
+                raise DatasetError(f"{self._describe()}: {exc}") from None
+        self._fs, self._path = filesystem.resolve(path, **(credentials or {}), **fs_args)
         self._protocol = path.split("://", 1)[0] if "://" in path else "file"
 
     # -- what users call ----------------------------------------------------------------
@@ -152,9 +176,11 @@ class AbstractDataset(luigi.Target, Generic[T], abc.ABC):
 
         Raises:
             VersionExistsError: this version exists already (versions are never overwritten).
-            DatasetError: ``data`` is not of :attr:`data_type`, or writing failed; an earlier
-                file at the path is left as it was.
+            DatasetError: ``data`` is ``None`` or not of :attr:`data_type`, or writing failed;
+                an earlier file at the path is left as it was.
         """
+        if data is None:
+            self._refuse_none()
         self._check_type(data)
         self._validate_saving(data)
         try:
@@ -218,6 +244,62 @@ class AbstractDataset(luigi.Target, Generic[T], abc.ABC):
     def _save_to(self, data: T, dst: Source) -> None:
         """Write ``data`` to a local path or an open binary file."""
 
+    @classmethod
+    def catalog_options(cls, options: dict[str, Any], *, root: str) -> dict[str, Any]:
+        """For a class that needs no ``filepath``: the constructor's keyword arguments from a
+        catalog entry's ``options`` (its ``load_args``, ``credentials``, :attr:`catalog_keys`
+        ...), checked, with relative paths resolved against the project root ``root``.
+
+        Raises:
+            ValueError: what is wrong in the entry, and what to do.
+        """
+        return options
+
+    @classmethod
+    def location(cls, options: dict[str, Any]) -> str:
+        """For a class that needs no ``filepath``: where an entry with these ``options`` keeps
+        its data, as ``luigi-tasks catalog list`` and run records show it (never a credential)."""
+        return str(options.get("filepath", ""))
+
+    @classmethod
+    def split_open_args(cls, fs_args: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
+        """Take Kedro's ``open_args_load`` and ``open_args_save`` out of ``fs_args`` (the rest
+        goes to the fsspec filesystem) and return them, checked against :attr:`open_args_keys`.
+
+        Raises:
+            ValueError: an argument this format cannot take, named with what to do instead.
+        """
+        found = []
+        for key, verb in (("open_args_load", "r"), ("open_args_save", "w")):
+            args = fs_args.pop(key, None) or {}
+            if not isinstance(args, dict):
+                raise ValueError(f"'fs_args.{key}' must be a mapping, not {type(args).__name__}")
+            args = dict(args)
+            own = (verb, f"{verb}t") if cls.open_args_keys else (f"{verb}b",)
+            mode = args.pop("mode", own[0])
+            if mode not in own:
+                kind = "a text" if cls.open_args_keys else "a binary"
+                raise ValueError(
+                    f"'fs_args.{key}.mode: {mode}' cannot apply: {cls.__name__} is {kind} format, "
+                    f"opened with mode '{own[0]}', and every save writes a whole new file beside the old "
+                    "one, then moves it into place (never appending or updating). Remove 'mode'"
+                )
+            unknown = sorted(set(args) - cls.open_args_keys)
+            if unknown and cls.open_args_keys:
+                raise ValueError(
+                    f"'fs_args.{key}.{unknown[0]}' is not an argument of the file open here: it takes "
+                    f"{', '.join(sorted(cls.open_args_keys))} (and mode: {own[0]}). Give the "
+                    f"{'reader' if verb == 'r' else 'writer'}'s other options in "
+                    f"{'load_args' if verb == 'r' else 'save_args'}"
+                )
+            if unknown:
+                raise ValueError(
+                    f"'fs_args.{key}.{unknown[0]}' cannot apply: {cls.__name__} is a binary format, so "
+                    f"its file open takes no {', '.join(unknown)}; {cls.open_args_hint}"
+                )
+            found.append(args)
+        return found[0], found[1]
+
     def _validate_loaded(self, data: T) -> None:
         """Check data just loaded (e.g. against a schema); raise :class:`DatasetError`."""
 
@@ -225,6 +307,18 @@ class AbstractDataset(luigi.Target, Generic[T], abc.ABC):
         """Check data about to be saved, before any byte is written."""
 
     # -- helpers ------------------------------------------------------------------------
+
+    #: Arguments of the file open for loading / saving a text format (``fs_args``).
+    _open_args_load: Mapping[str, Any] = MappingProxyType({})
+    _open_args_save: Mapping[str, Any] = MappingProxyType({})
+
+    def _refuse_none(self) -> NoReturn:
+        """``None`` is never saved (Kedro refuses it too): it is nearly always a node that
+        forgot its ``return``, and saved as ``null`` it would make the run look complete."""
+        raise DatasetError(
+            f"{self._describe()} was given None: the node returned nothing; return the data to "
+            "save, or remove this output from the node. Nothing was written."
+        )
 
     def _fail(self, message: str, cause: BaseException) -> NoReturn:
         """Raise a :class:`DatasetError` caused by ``cause``, any credential value masked.
@@ -340,6 +434,24 @@ def binary(src: Source, mode: str = "rb") -> Iterator[IO[bytes]]:
             yield f
     else:
         yield src
+
+
+@contextmanager
+def text(src: Source, mode: str, open_args: Mapping[str, Any]) -> Iterator[IO[str]]:
+    """Open ``src`` (a path, or an open binary file) as text, ``mode`` ``"r"`` or ``"w"``, with
+    the arguments of the file open (``encoding``, default UTF-8; ``errors``; ``newline``).
+    An open binary file is wrapped, and left open."""
+    args = {"encoding": "utf-8", **open_args}
+    if isinstance(src, str):
+        with open(src, mode, **args) as f:
+            yield f
+        return
+    wrapper = io.TextIOWrapper(src, **args)  # type: ignore[arg-type]
+    try:
+        yield wrapper
+        wrapper.flush()
+    finally:
+        wrapper.detach()
 
 
 def _secret_strings(credentials: Any) -> Iterator[str]:

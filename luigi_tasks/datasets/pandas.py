@@ -17,7 +17,7 @@ from typing import Any, ClassVar
 
 import pandas as pd
 
-from luigi_tasks.datasets.base import AbstractDataset, Source
+from luigi_tasks.datasets.base import TEXT_OPEN_ARGS, AbstractDataset, Source, text
 from luigi_tasks.datasets.schema import Schema
 from luigi_tasks.errors import DatasetError
 
@@ -77,19 +77,26 @@ class TableDataset(AbstractDataset[pd.DataFrame]):
 
 
 class CSVDataset(TableDataset):
-    """A DataFrame in a CSV file; ``load_args``/``save_args`` go to ``read_csv``/``to_csv``.
+    """A DataFrame in a CSV file; ``load_args``/``save_args`` go to ``read_csv``/``to_csv``,
+    and ``fs_args: {open_args_load: {encoding: latin-1}}`` (or ``open_args_save``) to the
+    file's open, as in Kedro.
 
     Example (catalog.yml):
         houses:
           type: pandas.CSVDataset
           filepath: data/01_raw/house.csv
           schema: {price: number, airco: str}   # optional, checked on load and save
+          fs_args: {open_args_load: {encoding: latin-1}}   # optional
     """
 
     default_save_args: ClassVar[dict[str, Any]] = {"index": False}
+    open_args_keys = TEXT_OPEN_ARGS
 
     def _load_from(self, src: Source) -> pd.DataFrame:
         try:
+            if self._open_args_load:
+                with text(src, "r", self._open_args_load) as f:
+                    return pd.read_csv(f, **self.load_args)
             return pd.read_csv(src, **self.load_args)
         except pd.errors.EmptyDataError:
             if self.allow_empty:
@@ -97,7 +104,10 @@ class CSVDataset(TableDataset):
             raise self._empty_error("is an empty file (not even a header)") from None
 
     def _save_to(self, data: pd.DataFrame, dst: Source) -> None:
-        if isinstance(dst, str):
+        if self._open_args_save:
+            with text(dst, "w", self._open_args_save) as f:
+                data.to_csv(f, **self.save_args)
+        elif isinstance(dst, str):
             data.to_csv(dst, **self.save_args)
         else:
             data.to_csv(dst, mode="wb", **self.save_args)
@@ -115,6 +125,7 @@ class ParquetDataset(TableDataset):
 
     default_load_args: ClassVar[dict[str, Any]] = {"engine": "pyarrow"}
     default_save_args: ClassVar[dict[str, Any]] = {"engine": "pyarrow"}
+    open_args_hint = "give pyarrow's options in load_args and save_args (pandas' read_parquet, to_parquet)"
 
     def _load_from(self, src: Source) -> pd.DataFrame:
         return pd.read_parquet(src, **self.load_args)

@@ -1,0 +1,260 @@
+"""SQL datasets (pandas.SQLTableDataset, pandas.SQLQueryDataset) on real SQLite files:
+through a project's catalog.yml and credentials.yml, and through the API."""
+
+from __future__ import annotations
+
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from luigi_tasks.catalog import DataCatalog
+from luigi_tasks.datasets import SQLQueryDataset, SQLTableDataset
+from luigi_tasks.datasets.atomic import HOST, TEMP_MARKER
+from luigi_tasks.errors import CatalogError, DatasetError, VersionExistsError
+from tests.conftest import REPO
+
+FRAME = pd.DataFrame({"price": [42000.0, 38500.0, 49500.0], "lotsize": [5850, 4000, 3060], "airco": ["no", "no", "yes"]})
+
+CATALOG = """
+houses_table:
+  type: pandas.SQLTableDataset
+  table_name: houses
+  credentials: db
+  save_args: {if_exists: replace}
+big_houses:
+  type: pandas.SQLQueryDataset
+  sql: SELECT * FROM houses WHERE lotsize > 3500
+  credentials: db
+query_from_file:
+  type: kedro_datasets.pandas.SQLQueryDataSet
+  filepath: queries/airco.sql
+  credentials: db
+"""
+
+
+def sqlite_rows(db: Path, table: str) -> list[tuple]:
+    with sqlite3.connect(db) as con:
+        return con.execute(f'SELECT * FROM "{table}"').fetchall()
+
+
+def tables(db: Path) -> list[str]:
+    with sqlite3.connect(db) as con:
+        return sorted(r[0] for r in con.execute("SELECT name FROM sqlite_master WHERE type = 'table'"))
+
+
+@pytest.fixture
+def sql_project(project: Path) -> Path:
+    """The example project with SQL datasets; the connection string in credentials.yml."""
+    with open(project / "config" / "catalog.yml", "a", encoding="utf-8") as f:
+        f.write(CATALOG)
+    (project / "config" / "local" / "credentials.yml").write_text("db: {con: 'sqlite:///data/houses.db'}\n")
+    (project / "queries").mkdir()
+    (project / "queries" / "airco.sql").write_text("SELECT price FROM houses WHERE airco = 'yes'\n")
+    return project
+
+
+def test_a_table_through_the_catalog_lives_in_the_sqlite_file_under_the_project_root(
+    sql_project: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(REPO)  # not the project: sqlite:///data/... is under the project root, as filepaths are
+    catalog = DataCatalog.from_project(sql_project)
+    db = sql_project / "data" / "houses.db"
+    assert catalog.entry("houses_table").filepath == f"{db} (table houses)"
+    table = catalog.dataset("houses_table", "r1")
+    assert not table.exists()
+    catalog.save("houses_table", FRAME, run_id="r1")
+    assert table.exists() and db.is_file()
+    assert catalog.load("houses_table").equals(FRAME)
+    assert sqlite_rows(db, "houses")[2] == (49500.0, 3060, "yes")
+    assert catalog.load("big_houses").equals(FRAME[FRAME.lotsize > 3500])
+    assert catalog.load("query_from_file")["price"].tolist() == [49500.0]
+    catalog.save("houses_table", FRAME.head(1))  # if_exists: replace
+    assert catalog.load("houses_table").equals(FRAME.head(1)) and tables(db) == ["houses"]
+
+
+def test_a_query_is_load_only_and_refused_as_a_node_output_before_a_run(sql_project: Path) -> None:
+    catalog = DataCatalog.from_project(sql_project)
+    message = r"Dataset 'big_houses' \(SQLQueryDataset\) is load-only .* pandas.SQLTableDataset .* in .*catalog.yml"
+    with pytest.raises(DatasetError, match=message):
+        catalog.save("big_houses", FRAME)
+    with pytest.raises(DatasetError, match=message):
+        catalog.check_filepath("big_houses")  # what the graph check asks of each node output
+    assert not (sql_project / "data" / "houses.db").exists()
+
+
+@pytest.mark.parametrize(
+    ("entry", "message"),
+    [
+        ("{type: pandas.SQLTableDataset, table_name: t, credentials: db, versioned: true}",
+         r"'x': 'versioned: true' is not supported for pandas.SQLTableDataset: a SQL table is one table, shared by every run .*Remove 'versioned: true'"),
+        ("{type: pandas.SQLQueryDataset, sql: SELECT 1, credentials: db, versioned: true}",
+         r"'versioned: true' is not supported for pandas.SQLQueryDataset"),
+        ("{type: pandas.SQLTableDataset, table_name: t, credentials: {con: 'sqlite:///x.db'}}",
+         r"'credentials' must name an entry of config/local/credentials.yml"),
+        ("{type: pandas.SQLTableDataset, table_name: t, credentials: db, load_args: {con: 'postgresql://u:pw@h/d'}}",
+         r"'load_args.con' holds a database connection string, and this file is committed"),
+        ("{type: pandas.SQLTableDataset, credentials: db}", r"'x': 'table_name' is missing"),
+        ("{type: pandas.SQLTableDataset, table_name: t}", r"'x': it needs a connection string: 'credentials: <entry>'"),
+        ("{type: pandas.SQLQueryDataset, credentials: db}", r"'x': give the query in 'sql', or the path of a .sql file"),
+        ("{type: pandas.SQLTableDataset, table_name: t, credentials: db, sql: SELECT 1}", r"unknown key 'sql'"),
+        ("{type: pandas.SQLTableDataset, table_name: t, credentials: memory}", r"an in-memory SQLite database cannot work here"),
+    ],
+    ids=["versioned-table", "versioned-query", "inline-credentials", "con-in-load-args", "no-table", "no-con", "no-query", "sql-key", "memory-db"],
+)
+def test_bad_sql_entries_are_refused_naming_the_file_and_dataset(project: Path, entry: str, message: str) -> None:
+    (project / "config" / "catalog.yml").write_text(f"x: {entry}\n")
+    (project / "config" / "local" / "credentials.yml").write_text("db: {con: 'sqlite:///d.db'}\nmemory: {con: 'sqlite://'}\n")
+    with pytest.raises(CatalogError, match=r"catalog.yml: dataset .*" + message):
+        DataCatalog.from_project(project)
+
+
+def test_api_round_trip_exists_append_and_if_exists_fail(tmp_path: Path) -> None:
+    con = {"con": f"sqlite:///{tmp_path}/db/shop.db"}
+    table = SQLTableDataset(table_name="sales", credentials=con)
+    assert not table.exists() and not (tmp_path / "db").exists()  # asking creates no file
+    table.save(FRAME)
+    assert table.exists() and table.load().equals(FRAME)
+    with pytest.raises(VersionExistsError, match=r"Dataset 'sales' \(SQLTableDataset\): table sales exists already in .*shop.db, and save_args if_exists is 'fail'.*if_exists: replace"):
+        table.save(FRAME)
+    SQLTableDataset(table_name="sales", credentials=con, save_args={"if_exists": "append"}).save(FRAME[["airco", "price", "lotsize"]])
+    assert len(table.load()) == 6 and table.load().iloc[3].tolist() == [42000.0, 5850, "no"]
+    assert SQLTableDataset(table_name="sales", credentials=con, load_args={"columns": ["airco"]}).load().columns.tolist() == ["airco"]
+    aside = table.set_aside()  # what `luigi-tasks invalidate` and a rerun after a kill do
+    assert "sales_aside_" in aside and not table.exists()
+    assert len(tables(tmp_path / "db" / "shop.db")) == 1
+
+
+def test_a_missing_table_or_a_wrong_type_says_which_dataset_and_table(tmp_path: Path) -> None:
+    con = {"con": f"sqlite:///{tmp_path}/shop.db"}
+    with pytest.raises(DatasetError, match=r"Dataset 'sales' \(SQLTableDataset\): table sales is not in .*shop.db. Run the node"):
+        SQLTableDataset(table_name="sales", credentials=con).load()
+    with pytest.raises(DatasetError, match=r"Dataset 'sales' \(SQLTableDataset\) saves a DataFrame, but was given a builtins.list"):
+        SQLTableDataset(table_name="sales", credentials=con).save([1, 2])
+    with pytest.raises(DatasetError, match=r"cannot be versioned: a SQL table is one table"):
+        SQLTableDataset(table_name="sales", credentials=con, version="r1")
+
+
+def test_a_failed_save_leaves_the_old_table_unchanged(tmp_path: Path) -> None:
+    db = tmp_path / "shop.db"
+    table = SQLTableDataset(table_name="sales", credentials={"con": f"sqlite:///{db}"}, save_args={"if_exists": "replace"})
+    table.save(FRAME)
+    before = sqlite_rows(db, "sales")
+    bad = pd.DataFrame({"price": [1.0, 2.0], "lotsize": [1, 2], "airco": ["yes", {"not": "storable"}]})
+    with pytest.raises(DatasetError, match=r"Dataset 'sales' \(SQLTableDataset\) could not be saved to .*shop.db \(table sales\).*The table is as it was"):
+        table.save(bad)
+    assert sqlite_rows(db, "sales") == before and tables(db) == ["sales"]
+
+
+KILLED_SAVE = """
+import sys
+import pandas as pd
+from luigi_tasks.datasets import SQLTableDataset
+n = 400_000
+frame = pd.DataFrame({"price": [1.0] * n, "lotsize": range(n), "airco": ["new"] * n})
+ds = SQLTableDataset(table_name="sales", credentials={"con": sys.argv[1]}, save_args={"if_exists": "replace"})
+print("saving", flush=True)
+while True:
+    ds.save(frame)
+"""
+
+
+def test_a_save_killed_at_any_moment_leaves_the_old_or_the_new_table_whole(tmp_path: Path) -> None:
+    """SIGKILL while saving again and again: the table is always all of one save's rows,
+    and the next save removes the temporary table the killed one left."""
+    db = tmp_path / "shop.db"
+    con = f"sqlite:///{db}"
+    table = SQLTableDataset(table_name="sales", credentials={"con": con}, save_args={"if_exists": "replace"})
+    table.save(FRAME)
+    for delay in (0.3, 0.9, 1.7, 2.6):
+        proc = subprocess.Popen([sys.executable, "-c", KILLED_SAVE, con], stdout=subprocess.PIPE, text=True)
+        assert proc.stdout is not None and proc.stdout.readline() == "saving\n"
+        time.sleep(delay)
+        os.kill(proc.pid, signal.SIGKILL)
+        proc.wait()
+        loaded = table.load()
+        assert loaded.equals(FRAME) or (len(loaded) == 400_000 and set(loaded.airco) == {"new"}), len(loaded)
+    table.save(FRAME)
+    assert tables(db) == ["sales"] and table.load().equals(FRAME)
+
+
+def test_a_temporary_table_of_a_killed_save_is_removed_by_the_next_save(tmp_path: Path) -> None:
+    db = tmp_path / "shop.db"
+    exited = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
+    orphan, live = f".sales{TEMP_MARKER}{HOST}-{int(exited.stdout)}-aa", f".sales{TEMP_MARKER}{HOST}-{os.getppid()}-bb"
+    with sqlite3.connect(db) as con:
+        for name in (orphan, live):
+            con.execute(f'CREATE TABLE "{name}" (x)')
+    SQLTableDataset(table_name="sales", credentials={"con": f"sqlite:///{db}"}).save(FRAME)
+    assert tables(db) == sorted([live, "sales"])
+
+
+def test_a_query_from_a_file_with_params(tmp_path: Path) -> None:
+    db = tmp_path / "shop.db"
+    SQLTableDataset(table_name="sales", credentials={"con": f"sqlite:///{db}"}).save(FRAME)
+    (tmp_path / "q.sql").write_text("SELECT price FROM sales WHERE lotsize < ?", encoding="utf-8")
+    query = SQLQueryDataset(filepath=str(tmp_path / "q.sql"), credentials={"con": f"sqlite:///{db}"}, load_args={"params": (4500,)})
+    assert query.exists() and query.load()["price"].tolist() == [38500.0, 49500.0]
+    gone = SQLQueryDataset(filepath=str(tmp_path / "none.sql"), credentials={"con": f"sqlite:///{db}"}, name="q")
+    assert not gone.exists()
+    with pytest.raises(DatasetError, match=r"Dataset 'q' \(SQLQueryDataset\): its query's file .*none.sql is missing"):
+        gone.load()
+    with pytest.raises(DatasetError, match=r"give the query either in 'sql' or in a file"):
+        SQLQueryDataset(sql="SELECT 1", filepath="q.sql", credentials={"con": f"sqlite:///{db}"})
+
+
+SECRET = "tiger-Pw-93kq"
+
+
+def test_the_connection_string_never_shows(tmp_path: Path) -> None:
+    """Not in reprs, paths or errors, nor in the errors they were raised from."""
+    con = f"postgresql://scott:{SECRET}@db.internal:5432/prod"
+    table = SQLTableDataset(table_name="sales", credentials={"con": con}, name="sales")
+    assert repr(table) == "SQLTableDataset(name='sales', path='postgresql database prod on db.internal:5432 (table sales)')"
+    with pytest.raises(DatasetError) as raised:
+        table.exists()  # SQLAlchemy is there, the driver is not
+    assert "Dataset 'sales' (SQLTableDataset): cannot check whether table sales exists in postgresql database prod" in str(raised.value)
+    chain, cause = [], raised.value
+    while cause is not None:
+        chain.append(f"{cause!s} {cause!r}")
+        cause = cause.__cause__ or cause.__context__
+    assert all(SECRET not in text and con not in text for text in chain)
+    local = SQLTableDataset(table_name="t", credentials={"con": f"sqlite:///{tmp_path}/x.db"})
+    assert "sqlite:" not in repr(local) and "sqlite:" not in local.path
+
+
+def test_other_databases_without_sqlalchemy_say_what_to_install(tmp_path: Path) -> None:
+    script = (
+        "import sys\n"
+        "sys.modules['sqlalchemy'] = None  # as if it were not installed\n"
+        "from luigi_tasks.datasets import SQLTableDataset\n"
+        f"ds = SQLTableDataset(table_name='t', credentials={{'con': 'sqlite:///{tmp_path}/x.db'}})\n"
+        "ds.save(__import__('pandas').DataFrame({'a': [1]})); print(ds.load().a.tolist())\n"
+        f"SQLTableDataset(table_name='t', credentials={{'con': 'postgresql://u:{SECRET}@h/db'}}, name='sales')\n"
+    )
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True)
+    assert done.stdout == "[1]\n"  # a SQLite file needs no SQLAlchemy
+    assert done.stderr.strip().splitlines()[-1].endswith(
+        "Dataset 'sales' (SQLTableDataset): its connection string is not "
+        "'sqlite:///<file>', and other databases need SQLAlchemy, which is not installed. "
+        'Install it: pip install "luigi-tasks[sql]"'
+    )
+    assert SECRET not in done.stderr
+
+
+def test_sqlalchemy_urls_work_too(tmp_path: Path) -> None:
+    """Any URL but sqlite:///<file> goes through SQLAlchemy; SQLite's driver stands in for a server here."""
+    con = {"con": f"sqlite+pysqlite:///{tmp_path}/shop.db"}
+    table = SQLTableDataset(table_name="sales", credentials=con, save_args={"if_exists": "replace"})
+    assert not table.exists()
+    table.save(FRAME)
+    table.save(FRAME.head(2))
+    assert table.exists() and table.load().equals(FRAME.head(2))
+    assert tables(tmp_path / "shop.db") == ["sales"]
+    assert SQLQueryDataset(sql="SELECT COUNT(*) AS n FROM sales", credentials=con).load().n.tolist() == [2]
