@@ -124,8 +124,9 @@ def test_a_transcoded_input_depends_on_the_node_saving_its_base_name(project: Pa
         total = node(ident, "prices@arrow", "summary", name="total", namespace="tc2")
         g = graph.resolve([make, total], loaded)
         assert g.upstream[total] == (make,) and g.raw_inputs[total] == () and g.producer("prices@arrow") is make
+        arrow = f"prices@arrow: {{type: pandas.ParquetDataset, {shared}"
         catalog.write_text(catalog.read_text(encoding="utf-8").replace(
-            "load_args: {columns: [price]}", "load_args: {columns: [price]}, filepath: data/02_intermediate/other.parquet"
+            arrow, arrow.replace("prices.parquet", "other.parquet")
         ), encoding="utf-8")
         with pytest.raises(PipelineError, match=re.escape(
             "Dataset 'prices@arrow' is read from what tc2.Make saves as 'prices@pandas' (transcoding")):

@@ -32,7 +32,7 @@ from typing import TYPE_CHECKING, Any, ClassVar, NoReturn
 from urllib.parse import quote, urlsplit
 
 from luigi_tasks.datasets import filesystem
-from luigi_tasks.datasets.atomic import HOST, TEMP_MARKER, _alive
+from luigi_tasks.datasets.atomic import HOST, TEMP_MARKER, process_exists
 from luigi_tasks.datasets.base import TEXT_OPEN_ARGS, AbstractDataset, Source, _secret_strings, text
 from luigi_tasks.errors import DatasetError, VersionExistsError
 
@@ -419,7 +419,7 @@ class SQLTableDataset(_SQLDataset):
         names = [r[0] for r in con.execute("SELECT name FROM sqlite_master WHERE type = 'table'")]
         for name in names:
             pid = name[len(prefix) :].partition("-")[0] if name.startswith(prefix) else ""
-            if pid.isdigit() and not _alive(int(pid)):
+            if pid.isdigit() and not process_exists(int(pid)):
                 con.execute(f"DROP TABLE IF EXISTS {self.db.quote(name)}")
 
 
