@@ -198,7 +198,8 @@ def _node_fingerprint(project: Project, task_class: type[NodeTask], run_id: str)
             inputs[ref] = upstream.digest
             missing.update(dict.fromkeys(upstream.missing))
         else:
-            inputs[ref] = raw_hash(project, project.catalog.dataset(ref, run_id).path)
+            dataset = project.catalog.dataset(ref, run_id)
+            inputs[ref] = dataset.content_hash() or raw_hash(project, dataset.path)
             if inputs[ref] == MISSING:
                 missing[ref] = None
     code = code_hash(spec.func)

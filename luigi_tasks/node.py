@@ -119,16 +119,9 @@ class NodeTask(FixedParams, luigi.Task):
     def complete(self) -> bool:
         """Luigi's rule (every output exists), but a node with an unversioned output counts
         as complete only once this run has completed it: that one file, shared by every run,
-        may hold another run's result (Kedro makes it again in each run, too)."""
-        project, family = current_project(), self.get_task_family()
-        must_run = runs.state(project, self.run_id).must_run
-        if family in must_run:
-            # Read, not remembered: with --workers N (or another worker) it ran elsewhere.
-            record = runs.current_node_record(project, self.run_id, family)
-            if record is None or record.status not in runs.COMPLETE:
-                return False
-            must_run.discard(family)
-        return super().complete()
+        may hold another run's result (Kedro makes it again in each run, too). Nor does a node
+        whose record says it failed, though it may have saved before failing."""
+        return runs.may_be_complete(current_project(), self.run_id, self.get_task_family()) and super().complete()
 
     def requires(self) -> list[luigi.Task]:
         if self._upstream_tasks is None:
@@ -183,12 +176,12 @@ class NodeTask(FixedParams, luigi.Task):
             ) or "-"
             status.update(f"running {spec.func_name}; in: {inputs_text}", progress=round(100 * len(values) / steps))
             results = spec.bind_outputs(spec.call(values))
+            fp = fingerprint.node_fingerprint(type(self), self.run_id)  # before the saves: nothing after them can fail
             targets = self._save_outputs(results, status, steps)
             outputs_text = ", ".join(f"{name} {describe(v)}" for name, v in results.items())
             duration = time.perf_counter() - started
             status.finish(f"done in {duration:.2f} s; in: {inputs_text}; out: {outputs_text}")
 
-        fp = fingerprint.node_fingerprint(type(self), self.run_id)
         runs.write_node_record(
             project,
             record.finish(
@@ -233,6 +226,7 @@ class NodeTask(FixedParams, luigi.Task):
         family = self.get_task_family()
         message = f"{type(exception).__name__}: {exception}"
         try:
+            runs.state(current_project(), self.run_id).must_run.add(family)  # its outputs may exist
             record = self._record or runs.read_node_record(current_project(), self.run_id, family)
             if record is None or record.status != "running":
                 record = runs.NodeRecord.start(family, self.run_id)

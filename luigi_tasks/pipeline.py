@@ -20,6 +20,7 @@ import luigi
 
 from luigi_tasks import graph, runs
 from luigi_tasks.node import NodeTask, output_targets
+from luigi_tasks.project import current_project
 from luigi_tasks.report import report
 from luigi_tasks.task_params import FixedParams
 from luigi_tasks.versioning import RunIdParameter
@@ -43,15 +44,15 @@ class PipelineTask(FixedParams, luigi.WrapperTask):
         return [part(run_id=self.run_id) for part in self.parts]
 
     def complete(self) -> bool:
-        """Whether every node of :attr:`parts` has its outputs for this run.
+        """Whether every node of :attr:`parts` is complete for this run, as
+        :meth:`NodeTask.complete <luigi_tasks.node.NodeTask.complete>` would say.
 
         Checked on the catalog's datasets directly, without making a task per node: on a
         complete run Luigi then never builds the node tasks (a fast no-op rerun).
         """
-        return all(
-            target.exists()
-            for task in node_classes(type(self))
-            for target in output_targets(task, self.run_id).values()
+        project, nodes = current_project(), node_classes(type(self))
+        return all(runs.may_be_complete(project, self.run_id, task.get_task_family()) for task in nodes) and all(
+            target.exists() for task in nodes for target in output_targets(task, self.run_id).values()
         )
 
 

@@ -128,6 +128,20 @@ def current_node_record(project: Project, run_id: str, node: str) -> NodeRecord 
     return _known[folder].get(node)
 
 
+def may_be_complete(project: Project, run_id: str, node: str) -> bool:
+    """Whether ``node`` may count as complete in the run when its outputs exist: not while
+    it is one of :attr:`RunState.must_run` and the run's record (as any process wrote it last)
+    does not say it completed."""
+    must_run = state(project, run_id).must_run
+    if node not in must_run:
+        return True
+    record = current_node_record(project, run_id, node)
+    if record is None or record.status not in COMPLETE:
+        return False
+    must_run.discard(node)
+    return True
+
+
 def read_node_records(project: Project, run_id: str) -> dict[str, NodeRecord]:
     """Every node record of run ``run_id``, by task family (read afresh)."""
     folder = run_dir(project, run_id)
@@ -185,8 +199,9 @@ class RunState:
     run_id: str
     versions: dict[str, dict[str, str]] = field(default_factory=dict)
     reasons: dict[str, str] = field(default_factory=dict)
-    #: Nodes with an unversioned output (one file shared by every run) that this run has
-    #: not completed: that file existing does not make them complete (see ``NodeTask.complete``).
+    #: Nodes whose outputs existing does not make them complete (see ``NodeTask.complete``):
+    #: those with an unversioned output (one file shared by every run) that this run has not
+    #: completed, and those that failed (perhaps after saving).
     must_run: set[str] = field(default_factory=set)
 
 
@@ -267,6 +282,7 @@ def _prepare(project: Project, root: luigi.Task) -> RunState:
         if rec is not None:
             run_state.reasons[family] = reason_to_run(rec)
             if rec.status in ("failed", "invalidated"):
+                run_state.must_run.add(family)  # a failure after its saves leaves outputs that exist
                 continue
         if source is None:
             continue

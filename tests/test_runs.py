@@ -518,6 +518,65 @@ def test_an_unversioned_output_is_made_again_in_each_run(toy: Path, tmp_path: Pa
     assert sorted(calls(toy)) == ["a", "b", "c", "d"]
 
 
+FAIL_AFTER_SAVE = """
+import os
+from luigi_tasks import PipelineTask, node
+from luigi_tasks.datasets import JSONDataset
+
+
+class SavesThenFails(JSONDataset):
+    \"\"\"A faulty dataset type: it writes the file, then raises.\"\"\"
+
+    def save(self, data):
+        super().save(data)
+        if os.path.exists("FAIL_AFTER_SAVE"):
+            raise RuntimeError("failed after saving")
+
+
+def count(raw):
+    with open("calls.log", "a") as f:
+        f.write("count\\n")
+    return {"rows": len(raw)}
+
+
+Count = node(count, "raw", "counted", namespace="fs")
+
+
+class Everything(PipelineTask):
+    parts = (Count,)
+"""
+
+
+def test_a_node_that_failed_after_saving_is_not_complete(toy: Path) -> None:
+    """Its output exists, but it failed: the run is not called complete, and the rerun runs it
+    again (setting the saved file aside) instead of taking the file for done."""
+    (toy / "faulty.py").write_text(FAIL_AFTER_SAVE)
+    with open(toy / "config/catalog.yml", "a") as f:
+        f.write("counted: {type: faulty.SavesThenFails, filepath: data/03/counted.json, versioned: true}\n")
+    env = {"PYTHONPATH": str(toy)}
+    (toy / "FAIL_AFTER_SAVE").touch()
+    failed = run_luigi(toy, "--module", "faulty", "Everything", "--local-scheduler", "--run-id", "f1", env=env)
+    assert failed.returncode == 30 and (toy / "data/03/counted.json/f1/counted.json").is_file()
+    assert "luigi-tasks: run f1 did not complete." in failed.stderr and "is complete" not in failed.stderr
+    assert "fs.Count failed: RuntimeError: failed after saving" in failed.stderr
+    (toy / "FAIL_AFTER_SAVE").unlink()
+    again = run_luigi(toy, "--module", "faulty", "Everything", "--local-scheduler", "--run-id", "f1", env=env)
+    assert again.returncode == 0 and "luigi-tasks: run f1 is complete." in again.stderr, again.stderr[-2000:]
+    assert calls(toy) == ["count", "count"] and len(list((toy / "data/03/counted.json/f1").glob("*.aside-*"))) == 1
+
+
+def test_a_pipeline_of_unversioned_outputs_runs_again_in_a_new_run(toy: Path) -> None:
+    """Every output exists (one file for every run): the pipeline task is not complete for
+    that in a new run, as its node is not."""
+    (toy / "faulty.py").write_text(FAIL_AFTER_SAVE)
+    with open(toy / "config/catalog.yml", "a") as f:
+        f.write("counted: {type: json.JSONDataset, filepath: data/03/counted.json}\n")
+    env = {"PYTHONPATH": str(toy)}
+    for run_id in ("u1", "u2", "u2"):
+        assert run_luigi(toy, "--module", "faulty", "Everything", "--local-scheduler", "--run-id", run_id, env=env).returncode == 0
+    assert calls(toy) == ["count", "count"]  # u1, u2; u2 again is complete
+
+
 def test_parallel_workers_record_every_node(toy: Path) -> None:
     result = run_toy(toy, "ToyPipeline", "--local-scheduler", "--workers", "3", "--run-id", "w1")
     assert result.returncode == 0, result.stderr

@@ -258,3 +258,39 @@ def test_sqlalchemy_urls_work_too(tmp_path: Path) -> None:
     assert table.exists() and table.load().equals(FRAME.head(2))
     assert tables(tmp_path / "shop.db") == ["sales"]
     assert SQLQueryDataset(sql="SELECT COUNT(*) AS n FROM sales", credentials=con).load().n.tolist() == [2]
+
+
+SUMMARY_MODULE = '''
+import pandas as pd
+from luigi_tasks import PipelineTask, node
+
+def summarise(houses: pd.DataFrame) -> dict:
+    return {"rows": len(houses), "price": float(houses["price"].sum())}
+
+Summarise = node(summarise, "houses_table", "summary", namespace="sq")
+
+class Everything(PipelineTask):
+    parts = (Summarise,)
+'''
+
+
+def test_a_table_read_as_raw_input_is_fingerprinted_by_its_rows(sql_project: Path) -> None:
+    """A table has no file to hash: its rows are, so reuse is judged as for a raw file."""
+    import json
+
+    from tests.conftest import run_luigi
+
+    with open(sql_project / "config" / "catalog.yml", "a", encoding="utf-8") as f:
+        f.write("summary: {type: json.JSONDataset, filepath: data/08_reporting/summary.json, versioned: true}\n")
+    (sql_project / "summary_nodes.py").write_text(SUMMARY_MODULE, encoding="utf-8")
+    DataCatalog.from_project(sql_project).save("houses_table", FRAME)
+    env = {"PYTHONPATH": str(sql_project)}
+    run = ("--module", "summary_nodes", "Everything", "--local-scheduler")
+    assert run_luigi(sql_project, *run, "--run-id", "q1", env=env).returncode == 0
+    same = run_luigi(sql_project, *run, "--run-id", "q2", "--reuse-from", "q1", env=env)
+    assert same.returncode == 0 and "Did not run any tasks" in same.stderr, same.stderr[-2000:]
+    with sqlite3.connect(sql_project / "data" / "houses.db") as con:
+        con.execute("UPDATE houses SET price = 1 WHERE lotsize = 3060")
+    changed = run_luigi(sql_project, *run, "--run-id", "q3", "--reuse-from", "q1", env=env)
+    assert changed.returncode == 0 and "why: input changed: houses_table since run q1" in changed.stderr, changed.stderr
+    assert json.loads((sql_project / "data/08_reporting/summary.json/q3/summary.json").read_text())["price"] == 80501.0

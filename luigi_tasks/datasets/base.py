@@ -224,6 +224,12 @@ class AbstractDataset(luigi.Target, Generic[T], abc.ABC):
                 f"{shown}). Add 'versioned: true' back in {self._declared()}, or give it another filepath."
             )
 
+    def content_hash(self) -> str | None:
+        """A hash of the data, for a raw input that is no file (a database table): fingerprints
+        hash files themselves, so a file-backed dataset returns ``None``; a dataset with no
+        data returns :data:`luigi_tasks.fingerprint.MISSING` (``"missing"``)."""
+        return None
+
     def set_aside(self) -> str:
         """Move this version's data to a dated name beside it, so it can be written again.
 

@@ -22,6 +22,7 @@ Example (catalog.yml, and ``db: {con: sqlite:///data/houses.db}`` in credentials
 
 from __future__ import annotations
 
+import hashlib
 import importlib.util
 import os
 import threading
@@ -203,6 +204,15 @@ class _SQLDataset(AbstractDataset[Any]):
         )
 
 
+def _frame_hash(frame: pd.DataFrame) -> str:
+    """A hash of a frame's columns, dtypes and rows (pandas' own row hashing)."""
+    import pandas as pd
+
+    digest = hashlib.sha256(repr([(str(c), str(t)) for c, t in frame.dtypes.items()]).encode("utf-8"))
+    digest.update(pd.util.hash_pandas_object(frame, index=False).to_numpy().tobytes())
+    return digest.hexdigest()
+
+
 class SQLTableDataset(_SQLDataset):
     """A DataFrame as a table of a SQL database: ``table_name``, ``credentials: {con: ...}``;
     ``load_args`` go to pandas' ``read_sql_query`` (``index_col``, ``parse_dates``,
@@ -295,6 +305,10 @@ class SQLTableDataset(_SQLDataset):
                     f"that produces it first, or fix 'table_name' or the credentials in {self._declared()}."
                 ) from None
             self._load_failed(exc, "Check the table, and the dataset's load_args in the catalog.")
+
+    def content_hash(self) -> str:
+        """The rows' hash (a table has no file to hash): read in full, as a node reading it would."""
+        return _frame_hash(self.load()) if self.exists() else "missing"
 
     def save(self, data: pd.DataFrame) -> None:
         """Write ``data`` as the table, atomically (``save_args.if_exists`` says what happens
@@ -518,6 +532,10 @@ class SQLQueryDataset(_SQLDataset):
             return self._read(query)
         except Exception as exc:  # noqa: BLE001 - any reader error becomes a DatasetError
             self._load_failed(exc, f"Check the query and the credentials in {self._declared()}.")
+
+    def content_hash(self) -> str:
+        """The hash of the query's rows (run in full, as a node reading it would)."""
+        return _frame_hash(self.load()) if self.exists() else "missing"
 
     def save(self, data: Any) -> None:
         """Refused: a query's result cannot be written.
