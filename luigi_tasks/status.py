@@ -23,6 +23,7 @@ import multiprocessing
 import os
 import threading
 import time
+import weakref
 from collections import deque
 from collections.abc import Callable
 from typing import Any
@@ -59,6 +60,8 @@ class StatusReporter:
         self._on_long_run = on_long_run
         self._started = False
         self._closed = False
+        if self._send_message is not None:  # for show_failure, once Luigi took the callbacks back
+            _reporters[task] = self
 
     def update(self, message: str | None = None, progress: int | None = None) -> None:
         """Note the current message and/or progress (0-100); sent later if still current."""
@@ -123,6 +126,33 @@ class StatusReporter:
         except Exception:  # a status the scheduler missed must not fail the node
             logger.warning("could not send the status to the scheduler", exc_info=True)
         self._sent = (sent_message, sent_progress)
+
+
+#: Each running or ended task's reporter: Luigi takes its callbacks off the task before it
+#: calls ``on_failure``, where :func:`show_failure` still needs them.
+_reporters: weakref.WeakKeyDictionary[Any, StatusReporter] = weakref.WeakKeyDictionary()
+
+
+def show_failure(task: Any, message: str) -> None:
+    """Make ``message`` the status the scheduler shows for ``task``, which failed; sent now.
+
+    Through the callback Luigi gave the task's :class:`StatusReporter` while it ran (Luigi
+    removes it from the task before ``on_failure``), else the task's own, if any. A task
+    that never reported leaves nothing to replace; a scheduler that does not answer is
+    logged, not raised (the failure itself must reach Luigi).
+    """
+    reporter = _reporters.get(task)
+    if reporter is not None:
+        reporter.close()  # nothing queued may overwrite it
+        with reporter._lock:
+            reporter._send(message, None)
+        return
+    send = getattr(task, "set_status_message", None)
+    if send is not None:
+        try:
+            send(message)
+        except Exception:  # a status the scheduler missed must not hide the failure
+            logger.warning("could not send the status to the scheduler", exc_info=True)
 
 
 def flush(timeout: float = EXIT_WAIT) -> bool:
