@@ -172,7 +172,9 @@ class RunReport:
                     "during the run (luigid was stopped or crashed), so no more of its tasks could be handed out.",
                     f"luigi-tasks: start it again ({start_command(url)}), then resume with: {resume}",
                 ]
-            if self.root.task_id not in tasks:
+            if tasks is None:
+                tasks = {}  # too many to list: luigid's view is left out
+            elif self.root.task_id not in tasks:
                 return [
                     f"luigi-tasks: run {run_id} is not complete, and the central scheduler at {url} no longer knows "
                     "it: luigid was restarted without its state (or dropped the run's tasks), so it handed out no "
@@ -290,7 +292,7 @@ def _prune(url: str) -> None:
     from luigi_tasks import scheduler  # late: it imports the command-line helpers
 
     with contextlib.suppress(OSError, ValueError, KeyError):
-        scheduler.api(url, "prune", timeout=5.0)
+        scheduler.api(url, "prune", timeout=2.0)
 
 
 def start_command(url: str) -> str:

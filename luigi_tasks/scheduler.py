@@ -241,13 +241,16 @@ def exited_here(host: str, pid: int) -> bool:
     return host == socket.gethostname() and not _alive(pid)
 
 
-def run_tasks(url: str, run_id: str, timeout: float = 5.0) -> dict[str, dict[str, Any]]:
-    """Every task of run ``run_id`` that the luigid at ``url`` knows, by task id.
+def run_tasks(url: str, run_id: str, timeout: float = 5.0) -> dict[str, dict[str, Any]] | None:
+    """Every task of run ``run_id`` that the luigid at ``url`` knows, by task id; ``None``
+    if they are more than luigid lists (``[scheduler] max_shown_tasks``).
 
     Raises:
         OSError: luigid does not answer (``ValueError``/``KeyError``: not luigid).
     """
     found = api(url, "task_list", timeout=timeout, status="", upstream_status="", search=run_id)
+    if "num_tasks" in found:
+        return None
     return {
         task_id: task
         for task_id, task in found.items()

@@ -18,6 +18,7 @@ Example:
 from __future__ import annotations
 
 import atexit
+import contextlib
 import logging
 import multiprocessing
 import os
@@ -61,7 +62,8 @@ class StatusReporter:
         self._started = False
         self._closed = False
         if self._send_message is not None:  # for show_failure, once Luigi took the callbacks back
-            _reporters[task] = self
+            with contextlib.suppress(TypeError):  # an object that cannot be weakly referenced or hashed
+                _reporters[task] = self
 
     def update(self, message: str | None = None, progress: int | None = None) -> None:
         """Note the current message and/or progress (0-100); sent later if still current."""
@@ -90,6 +92,7 @@ class StatusReporter:
         _ticker().remove(self)
         with self._lock:
             self._closed = True
+            self._on_long_run = None  # it holds the task, the key of this reporter in _reporters
 
     def tick(self) -> None:
         """Send the latest message and progress if they changed (called by the ticker)."""
