@@ -21,7 +21,6 @@ import functools
 import logging
 import re
 import time
-import traceback
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, ClassVar, Literal
@@ -32,7 +31,7 @@ from luigi_tasks import fingerprint, graph, runs
 from luigi_tasks.datasets import AbstractDataset
 from luigi_tasks.errors import NodeError, VersionExistsError
 from luigi_tasks.project import Project, current_project, is_parameter
-from luigi_tasks.report import describe, report
+from luigi_tasks.report import describe, node_failure, report
 from luigi_tasks.status import StatusReporter
 from luigi_tasks.task_params import FixedParams
 from luigi_tasks.versioning import RunIdParameter
@@ -234,7 +233,7 @@ class NodeTask(FixedParams, luigi.Task):
         except Exception:  # the record must not hide the node's own error
             logger.exception("%s: could not record the failure", family)
         logger.error("%s [run %s] failed: %s", family, self.run_id, message)
-        return f"{message}\n\n{traceback.format_exc()}"
+        return node_failure(self, exception)
 
 
 def _clock() -> str:

@@ -9,20 +9,27 @@ not be scheduled from Luigi's events, which fire in the main process.
 from __future__ import annotations
 
 import atexit
+import contextlib
 import os
 import shlex
 import socket
 import sys
+import traceback
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 import luigi
+import luigi.configuration
 import luigi.interface
 from luigi.cmdline_parser import CmdlineParser
 from luigi.rpc import RPCError
 
+from luigi_tasks import status
+from luigi_tasks.errors import ConfigError
+
 if TYPE_CHECKING:
+    from luigi_tasks import runs
     from luigi_tasks.project import Project
 
 
@@ -46,12 +53,26 @@ class RunReport:
         #: Whether Luigi's worker got as far as checking tasks (it may stop before: a bad
         #: config/logging.ini, for one, raises while Luigi sets up logging).
         self.scheduling = False
+        #: The central scheduler this command uses (``None``: ``--local-scheduler``).
+        self.scheduler_url: str | None = None
 
     def task_created(self, task: luigi.Task) -> None:
-        """Called by every node and pipeline task; the first one of a command is its root."""
+        """Called by every node and pipeline task; the first one of a command is its root.
+
+        For the root, before anything is scheduled: a ``--scheduler-host``/``--scheduler-port``
+        that a ``scheduler_url`` overrides is refused, and luigid is asked to prune (release
+        the tasks of workers it has not heard from for ``[scheduler] worker_disconnect_delay``,
+        as it does every minute), so a rerun after a killed worker gets its tasks.
+
+        Raises:
+            ConfigError: ``--scheduler-host``/``--scheduler-port`` that would be ignored.
+        """
         if self.root is None and CmdlineParser.get_instance() is not None:
+            self.scheduler_url = scheduler_in_use()
             self.root, self._pid = task, os.getpid()
             atexit.register(self._at_exit)
+            if self.scheduler_url is not None:
+                _prune(self.scheduler_url)
 
     def broken(self, task: luigi.Task, exception: BaseException) -> None:
         """Luigi could not check or schedule ``task`` (its ``complete()`` or ``requires()`` raised)."""
@@ -129,23 +150,7 @@ class RunReport:
                 f"luigi-tasks: once that is resolved, run the same command: {self.resume_command(run_id)}",
             ]
         if not problems:  # nothing failed here: others run part of it, or the scheduler held tasks back
-            here = (socket.gethostname(), os.getpid())
-            elsewhere = [
-                f"{r.node} (host {r.host}, pid {r.pid})"
-                for r in records
-                if r.status == "running" and (r.host, r.pid) != here
-            ]
-            where = (
-                "continues in other workers: " + ", ".join(elsewhere)
-                if elsewhere
-                else "is not complete, and nothing failed in this process: other workers may be running it, or "
-                "the scheduler held tasks back (Luigi's summary above says which)"
-            )
-            return [
-                f"luigi-tasks: run {run_id} {where}.",
-                f"luigi-tasks: this command continues it, or tells the outcome once the others end (exit 0 if "
-                f"complete): {self.resume_command(run_id)}",
-            ]
+            return self._unfinished(run_id, list(records))
         out = [f"luigi-tasks: run {run_id} did not complete."]
         out += [f"luigi-tasks:   {p}" for p in problems]
         if failed:  # a node's error may come from a parameter; fixing it there is a new experiment
@@ -155,6 +160,74 @@ class RunReport:
             )
         out.append(f"luigi-tasks: resume with: {self.resume_command(run_id)}")
         return out
+
+    def _unfinished(self, run_id: str, records: list[runs.NodeRecord]) -> list[str]:
+        """The closing lines of a run not complete with nothing failed in this process: it goes
+        on in other workers, a worker that held part of it exited, or the central scheduler
+        stopped answering or lost the run."""
+        from luigi_tasks import scheduler  # late: it imports the command-line helpers
+
+        resume = self.resume_command(run_id)
+        url = self.scheduler_url
+        held: dict[str, tuple[str, int]] = {}  # node -> (host, pid) of the worker luigid says runs it
+        if url is not None and self.root is not None:
+            try:
+                tasks = scheduler.run_tasks(url, run_id)
+            except (OSError, ValueError, KeyError):
+                return [
+                    f"luigi-tasks: run {run_id} is not complete: the central scheduler at {url} stopped answering "
+                    "during the run (luigid was stopped or crashed), so no more of its tasks could be handed out.",
+                    f"luigi-tasks: start it again ({start_command(url)}), then resume with: {resume}",
+                ]
+            if tasks is None:
+                tasks = {}  # too many to list: luigid's view is left out
+            elif self.root.task_id not in tasks:
+                return [
+                    f"luigi-tasks: run {run_id} is not complete, and the central scheduler at {url} no longer knows "
+                    "it: luigid was restarted without its state (or dropped the run's tasks), so it handed out no "
+                    "more of them.",
+                    f"luigi-tasks: resume with (it schedules the run again and runs only what is missing): {resume}",
+                ]
+            for task in tasks.values():
+                worker = scheduler.worker_host_pid(task.get("worker_running") or "")
+                if task.get("status") == "RUNNING" and worker is not None:
+                    held[task.get("name") or "?"] = worker
+        here = (socket.gethostname(), os.getpid())
+        running = {r.node: (r.host, r.pid) for r in records if r.status == "running"}
+        live, gone, interrupted = [], [], []
+        for node, (host, pid) in {**running, **held}.items():
+            if (host, pid) == here:
+                continue
+            if not scheduler.exited_here(host, pid):
+                live.append(f"{node} (host {host}, pid {pid})")
+            elif node in held:
+                gone.append(f"{node} is held by a worker that exited (pid {pid} on this host)")
+            else:
+                interrupted.append(f"{node} was interrupted (its worker, pid {pid} on this host, exited)")
+        said = []
+        if live:
+            said.append("continues in other workers: " + ", ".join(live))
+        if gone:
+            said.append(
+                "is not complete: " + ", ".join(gone) + "; luigid releases its tasks about a minute after the "
+                "worker went away ([scheduler] worker_disconnect_delay)"
+            )
+        if interrupted:
+            said.append("is not complete: " + ", ".join(interrupted))
+        if not said:
+            said.append(
+                "is not complete, and nothing failed in this process: other workers may be running it, or the "
+                "scheduler held tasks back (Luigi's summary above says which)"
+            )
+        if gone:
+            then = "rerun the same command then (it exits 0 at once if the run is complete by then)"
+        elif live:
+            then = "this command continues it, or tells the outcome once the others end (exit 0 if complete)"
+        elif interrupted:
+            then = "the same command runs what is missing"
+        else:
+            then = "this command continues it, or tells the outcome once the others end (exit 0 if complete)"
+        return [f"luigi-tasks: run {run_id} {'; '.join(said)}.", f"luigi-tasks: {then}: {resume}"]
 
     def resume_command(self, run_id: str) -> str:
         """The command line of this process, with ``--run-id`` made explicit."""
@@ -178,6 +251,92 @@ def luigi_command(args: Sequence[str], run_id: str) -> str:
     if not any(a == "--run-id" or a.startswith("--run-id=") for a in args):
         args = [*args, "--run-id", run_id]
     return shlex.join(["luigi", *args])
+
+
+def scheduler_in_use() -> str | None:
+    """The URL of the central scheduler this ``luigi`` command uses, ``None`` with
+    ``--local-scheduler``. Called while Luigi parses the command line.
+
+    Raises:
+        ConfigError: ``--scheduler-host`` or ``--scheduler-port`` was given, but a
+            ``scheduler_url`` (luigi.cfg ``[core]``, or ``--scheduler-url``) overrides them.
+    """
+    core = luigi.interface.core()
+    if core.local_scheduler:
+        return None
+    given = _given_on_command_line()
+    if not core.scheduler_url:
+        return f"http://{core.scheduler_host}:{core.scheduler_port}"
+    url = urlsplit(core.scheduler_url)
+    flags = {name: value for name, value in given.items() if name in ("scheduler_host", "scheduler_port")}
+    host, port = flags.get("scheduler_host", url.hostname), flags.get("scheduler_port", url.port)
+    if flags and (host != url.hostname or str(port) != str(url.port or "")):
+        source = "--scheduler-url" if "scheduler_url" in given else "luigi.cfg [core] scheduler_url"
+        wanted = f"{url.scheme or 'http'}://{host}:{port or 8082}"
+        named = " ".join(f"--{name.replace('_', '-')} {value}" for name, value in flags.items())
+        raise ConfigError(
+            f"{named} cannot take effect: {source} ({core.scheduler_url}) wins over it, so this command would "
+            f"go to the scheduler at {core.scheduler_url}. Pass --scheduler-url {wanted} instead (or edit "
+            "scheduler_url in luigi.cfg)."
+        )
+    return core.scheduler_url.rstrip("/")
+
+
+def _given_on_command_line() -> dict[str, str]:
+    """The ``[core]`` scheduler options given on this command line, by name."""
+    parser = CmdlineParser.get_instance()
+    args = getattr(parser, "known_args", None)
+    found = {}
+    for name in ("scheduler_host", "scheduler_port", "scheduler_url"):
+        value = getattr(args, f"core_{name}", None)
+        if value is not None:
+            found[name] = str(value)
+    return found
+
+
+def _prune(url: str) -> None:
+    """Ask luigid to prune now; an unreachable luigid is Luigi's to report, a moment later."""
+    from luigi_tasks import scheduler  # late: it imports the command-line helpers
+
+    with contextlib.suppress(OSError, ValueError, KeyError):
+        scheduler.api(url, "prune", timeout=2.0)
+
+
+def start_command(url: str) -> str:
+    """How to start the scheduler at ``url``: ``luigi-tasks scheduler start`` (with
+    ``--port`` when luigi.cfg names another)."""
+    from luigi_tasks import scheduler  # late: it imports the command-line helpers
+
+    port = urlsplit(url).port or scheduler.DEFAULT_PORT
+    return "luigi-tasks scheduler start" + ("" if port == scheduler.configured_port() else f" --port {port}")
+
+
+def node_failure(task: luigi.Task, exception: BaseException) -> str:
+    """What luigid keeps for a failed node (``Task.on_failure``'s return value): the error,
+    the command that reruns it and the traceback. Also sets the node's status message to
+    ``failed: <error>``, so the UI no longer shows what it was doing when it failed.
+
+    Example (in ``NodeTask.on_failure``)::
+
+        return node_failure(self, exception)
+    """
+    message = f"{type(exception).__name__}: {exception}"
+    status.show_failure(task, f"failed: {message}")
+    run_id = getattr(task, "run_id", None)
+    lines = [message, ""]
+    if run_id:
+        lines += [f"rerun with: {rerun_command(task, run_id)}", ""]
+    lines.append("".join(traceback.format_exception(type(exception), exception, exception.__traceback__)).rstrip())
+    return "\n".join(lines)
+
+
+def rerun_command(task: luigi.Task, run_id: str) -> str:
+    """The ``luigi`` command that reruns ``task`` in run ``run_id``: this process's command
+    when it is ``luigi``, else the task's own (for ``luigi.build`` from Python)."""
+    if os.path.basename(sys.argv[0]) == "luigi":
+        return luigi_command(sys.argv[1:], run_id)
+    module = luigi.configuration.get_config().get("core", "module", "luigi_tasks.pipelines")
+    return luigi_command(["--module", module, task.get_task_family()], run_id)
 
 
 report = RunReport()

@@ -11,6 +11,8 @@ import argparse
 import os
 from typing import Any
 
+import luigi.configuration
+
 from luigi_tasks import run_info, runs
 from luigi_tasks.cli_support import DEFAULT_MODULE, MODULE_HELP, guard, load_project, table
 from luigi_tasks.errors import RunError
@@ -19,6 +21,7 @@ from luigi_tasks.graph import current_graph
 from luigi_tasks.node import NodeTask
 from luigi_tasks.project import Project
 from luigi_tasks.report import luigi_command
+from luigi_tasks.scheduler import exited_here
 
 _LONGEST_NOTE = 60
 #: How :func:`explain` starts the reason of a completed node it could not judge.
@@ -30,7 +33,9 @@ def add_cli(commands: Any) -> Any:
     ``runs`` sub-commands, for more."""
     runs_parser = commands.add_parser("runs", help="list runs, explain one node by node, or compare two")
     runs_sub = runs_parser.add_subparsers(title="runs commands", metavar="ACTION", required=True)
-    list_parser = runs_sub.add_parser("list", help="every run, oldest first: complete, failed or unfinished")
+    list_parser = runs_sub.add_parser(
+        "list", help="every run, oldest first: complete, failed, unfinished or not started"
+    )
     list_parser.add_argument("--module", help=MODULE_HELP)
     list_parser.set_defaults(func=guard(cmd_list))
     show = runs_sub.add_parser("show", help="each node of a run: ran / reused / failed / not run, and why")
@@ -58,8 +63,11 @@ def find_node(name: str) -> type[NodeTask]:
 
 
 def run_state(records: dict[str, runs.NodeRecord], families: list[str]) -> str:
-    """A run at a glance, from its node records: ``complete``, ``failed: <nodes>``, or
-    ``unfinished: k of n nodes done`` (stopped, still running, or only part of it asked for)."""
+    """A run at a glance, from its node records: ``complete``, ``failed: <nodes>``,
+    ``unfinished: k of n nodes done`` (stopped, still running, or only part of it asked for),
+    or ``not started`` (no node record: refused, or stopped before its first node ended)."""
+    if not records:
+        return "not started (no node record)"
     failed = sorted(family for family, record in records.items() if record.status == "failed")
     if failed:
         return "failed: " + ", ".join(failed)
@@ -102,6 +110,8 @@ def explain(project: Project, run_id: str, *, staleness: bool = True) -> list[tu
             continue
         status = {"done": "ran", "reused": f"reused from {rec.reused_from}"}.get(rec.status, rec.status)
         reason = rec.error if rec.status == "failed" else rec.reason or ""
+        if rec.status == "running" and exited_here(rec.host, rec.pid):
+            status, reason = "interrupted", f"its worker (pid {rec.pid} on this host) exited while it ran"
         if staleness and rec.status in runs.COMPLETE and not rec.fingerprint:
             reason = f"{NOT_CHECKED}: no fingerprint was recorded (a raw input upstream was missing)"
         elif staleness and rec.status in runs.COMPLETE:
@@ -119,12 +129,13 @@ def explain(project: Project, run_id: str, *, staleness: bool = True) -> list[tu
 def state_note(status: str, reason: str, duration: str) -> tuple[str, str]:
     """An :func:`explain` row's state (``reused from R`` is ``reused``) and a short note
     saying it: ``ran in 0.04 s``, ``reused from R``, ``failed: <why>``, ``stale: <why>``,
-    ``running``, ``not run``."""
+    ``running``, ``interrupted: <why>``, ``not run``."""
     if status.startswith("reused from "):
         return "reused", status
     if status == "ran":
         return status, f"ran in {duration}" + (f" ({NOT_CHECKED})" if reason.startswith(NOT_CHECKED) else "")
-    note = f"{status}: {reason}" if reason and status in ("failed", "stale") else status  # others: why it ran
+    shown = ("failed", "stale", "interrupted")
+    note = f"{status}: {reason}" if reason and status in shown else status  # others: why it ran
     if len(note) > _LONGEST_NOTE:
         note = note[: _LONGEST_NOTE - 3] + "..."
     return status, note
@@ -157,7 +168,15 @@ def cmd_invalidate(args: argparse.Namespace) -> int:
     for family, moved in runs.invalidate(project, run_id, start):
         kept = f"; kept aside: {', '.join(moved)}" if moved else ""
         print(f"invalidated {family} in run {run_id}{kept}")
-    print(f"Rerun them with: {rerun_command(project, run_id, args.module)}")
+    command = rerun_command(project, run_id, args.module)
+    print(f"Rerun them with: {command}")
+    if "--local-scheduler" not in command.split():
+        cooldown = luigi.configuration.get_config().get("scheduler", "stable_done_cooldown_secs", "10")
+        print(
+            f"(Through luigid: it does not hand out a task it finished less than {cooldown} s ago ([scheduler] "
+            "stable_done_cooldown_secs), so a rerun that soon exits 25, the node 'not granted run permission': "
+            f"run it again {cooldown} s after the run ended.)"
+        )
     return 0
 
 

@@ -16,8 +16,10 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -25,6 +27,7 @@ import urllib.error
 import urllib.parse
 import urllib.request
 from dataclasses import dataclass
+from itertools import pairwise
 from pathlib import Path
 from typing import Any
 
@@ -100,6 +103,11 @@ def luigid_command(paths: SchedulerPaths, port: int) -> list[str]:
     ]
 
 
+def configured_url() -> str:
+    """luigi.cfg ``[core] scheduler_url`` (where workers look), else the default URL."""
+    return luigi.configuration.get_config().get("core", "scheduler_url", "") or url_for(DEFAULT_PORT)
+
+
 def api(url: str, method: str, timeout: float = 2.0, **data: Any) -> Any:
     """Call luigid's JSON API (``/api/<method>``) and return its ``response``."""
     query = urllib.parse.urlencode({"data": json.dumps(data)})
@@ -141,7 +149,8 @@ def start(paths: SchedulerPaths, port: int, timeout: float = 20.0) -> int:
     """Start luigid in the background and wait until it answers; return its pid.
 
     Raises:
-        SchedulerError: it is already running, the port is taken, or it did not come up.
+        SchedulerError: it is already running, the port is taken, it exited at once (the
+            message quotes what it wrote to its ``.err`` log), or it did not come up.
     """
     url = url_for(port)
     pid = read_pid(paths)
@@ -151,6 +160,7 @@ def start(paths: SchedulerPaths, port: int, timeout: float = 20.0) -> int:
         raise SchedulerError(f"Something already answers at {url} (another luigid?). Stop it, or pass --port.")
     paths.folder.mkdir(parents=True, exist_ok=True)
     paths.pidfile.unlink(missing_ok=True)  # stale: its process is gone
+    logged = {err: err.stat().st_size for err in paths.folder.glob("luigi-server-*.err")}
     # --background daemonizes: this command returns at once and the daemon writes the pid file.
     # From the project root, so luigid reads the project's luigi.cfg ([scheduler] settings).
     done = subprocess.run(
@@ -164,14 +174,88 @@ def start(paths: SchedulerPaths, port: int, timeout: float = 20.0) -> int:
     if done.returncode != 0:
         raise SchedulerError(f"luigid did not start:\n{done.stderr.strip()}")
     deadline = time.monotonic() + timeout
-    while (pid := read_pid(paths)) is None and time.monotonic() < deadline:
+    while (pid := _pid_in_file(paths)) is None and time.monotonic() < deadline:
         time.sleep(0.1)
-    if pid is None or not wait_until_answers(url, max(deadline - time.monotonic(), 1.0), pid):
+    if pid is not None and wait_until_answers(url, max(deadline - time.monotonic(), 1.0), pid):
+        return pid
+    if pid is not None and not _alive(pid):
+        paths.pidfile.unlink(missing_ok=True)
+        said = _new_log_lines(paths, logged)
+        taken = f" Port {port} is taken: stop what uses it, or pass another --port." if _port_taken(said) else ""
         raise SchedulerError(
-            f"luigid did not answer at {url} within {timeout:.0f} s. See its logs in "
-            f"{paths.folder} (luigi-server.log and luigi-server-<date>.err)."
+            f"luigid (pid {pid}) exited at once instead of serving {url}" + (f": {said[-1]}." if said else ".")
+            + f"{taken} Its logs: {paths.folder} (luigi-server.log and luigi-server-<date>.err)."
         )
-    return pid
+    raise SchedulerError(
+        f"luigid did not answer at {url} within {timeout:.0f} s. See its logs in "
+        f"{paths.folder} (luigi-server.log and luigi-server-<date>.err)."
+    )
+
+
+def _pid_in_file(paths: SchedulerPaths) -> int | None:
+    """The pid the pid file holds, alive or not (``None`` if there is none yet)."""
+    try:
+        return int(paths.pidfile.read_text().strip())
+    except (OSError, ValueError):
+        return None
+
+
+def _new_log_lines(paths: SchedulerPaths, sizes: dict[Path, int]) -> list[str]:
+    """The lines luigid's ``.err`` logs gained since they had ``sizes`` (bytes)."""
+    lines: list[str] = []
+    for err in sorted(paths.folder.glob("luigi-server-*.err")):
+        with err.open("rb") as f:
+            f.seek(sizes.get(err, 0))
+            lines += [line for line in f.read().decode("utf-8", "replace").splitlines() if line.strip()]
+    return lines
+
+
+def _port_taken(lines: list[str]) -> bool:
+    return any("Address already in use" in line for line in lines)
+
+
+def serving_url(pid: int) -> str | None:
+    """The URL the luigid with ``pid`` was started to serve, from its command line (Linux)."""
+    try:
+        args = Path(f"/proc/{pid}/cmdline").read_bytes().decode("utf-8", "replace").split("\0")
+    except OSError:
+        return None
+    values = dict(pairwise(args))
+    port = values.get("--port")
+    return url_for(int(port)) if port and port.isdigit() else None
+
+
+_WORKER_FIELD = re.compile(r"\b(host|pid)=([^,)]+)")
+
+
+def worker_host_pid(worker_id: str) -> tuple[str, int] | None:
+    """The host and pid in a Luigi worker id (``Worker(salt=..., host=vm, ..., pid=16414)``)."""
+    fields = dict(_WORKER_FIELD.findall(worker_id or ""))
+    pid = fields.get("pid", "")
+    return (fields["host"], int(pid)) if "host" in fields and pid.isdigit() else None
+
+
+def exited_here(host: str, pid: int) -> bool:
+    """Whether ``pid`` on ``host`` is a process of this host that is gone (a worker killed or
+    ended); ``False`` for another host, where it cannot be told."""
+    return host == socket.gethostname() and not _alive(pid)
+
+
+def run_tasks(url: str, run_id: str, timeout: float = 5.0) -> dict[str, dict[str, Any]] | None:
+    """Every task of run ``run_id`` that the luigid at ``url`` knows, by task id; ``None``
+    if they are more than luigid lists (``[scheduler] max_shown_tasks``).
+
+    Raises:
+        OSError: luigid does not answer (``ValueError``/``KeyError``: not luigid).
+    """
+    found = api(url, "task_list", timeout=timeout, status="", upstream_status="", search=run_id)
+    if "num_tasks" in found:
+        return None
+    return {
+        task_id: task
+        for task_id, task in found.items()
+        if isinstance(task, dict) and (task.get("params") or {}).get("run_id") == run_id
+    }
 
 
 def stop(paths: SchedulerPaths, timeout: float = 10.0) -> int | None:
@@ -243,6 +327,11 @@ def run_cli(args: argparse.Namespace) -> int:
                 return 0
             pid = start(paths, port)
             print(f"luigid is running (pid {pid}) at {url} ; logs and state in {paths.folder}")
+            if url.rstrip("/") != configured_url().rstrip("/"):
+                print(
+                    f"Workers look for the scheduler at {configured_url()} (luigi.cfg [core] scheduler_url): "
+                    f"run them with --scheduler-url {url} (or set scheduler_url = {url} in luigi.cfg)."
+                )
             return 0
         if args.action == "stop":
             pid = stop(paths)
@@ -252,12 +341,20 @@ def run_cli(args: argparse.Namespace) -> int:
         print(f"luigi-tasks: {exc}", file=sys.stderr)
         return 1
     pid = read_pid(paths)
+    if pid is not None and args.port is None:
+        url = serving_url(pid) or url  # the port it was started with, not luigi.cfg's
     if pid is None or not answers(url):
-        where = f"pid {pid} is alive but nothing answers at {url}" if pid else f"no live pid in {paths.pidfile}"
+        if pid is None:
+            where = f"no live pid in {paths.pidfile}"
+        else:
+            hint = "" if args.port or serving_url(pid) else "; if it was started with another port, pass --port"
+            where = f"pid {pid} is alive but nothing answers at {url}{hint}"
         print(f"luigid is not running ({where}). Start it: luigi-tasks scheduler start")
         return 1
     counts = ", ".join(f"{n} {status}" for status, n in task_counts(url).items() if n)
     print(f"luigid is running (pid {pid}) at {url} ; tasks: {counts or 'none'}")
+    if url.rstrip("/") != configured_url().rstrip("/"):
+        print(f"Workers reach it with --scheduler-url {url} (luigi.cfg [core] scheduler_url is {configured_url()}).")
     return 0
 
 

@@ -18,11 +18,13 @@ Example:
 from __future__ import annotations
 
 import atexit
+import contextlib
 import logging
 import multiprocessing
 import os
 import threading
 import time
+import weakref
 from collections import deque
 from collections.abc import Callable
 from typing import Any
@@ -59,6 +61,9 @@ class StatusReporter:
         self._on_long_run = on_long_run
         self._started = False
         self._closed = False
+        if self._send_message is not None:  # for show_failure, once Luigi took the callbacks back
+            with contextlib.suppress(TypeError):  # an object that cannot be weakly referenced or hashed
+                _reporters[task] = self
 
     def update(self, message: str | None = None, progress: int | None = None) -> None:
         """Note the current message and/or progress (0-100); sent later if still current."""
@@ -87,6 +92,7 @@ class StatusReporter:
         _ticker().remove(self)
         with self._lock:
             self._closed = True
+            self._on_long_run = None  # it holds the task, the key of this reporter in _reporters
 
     def tick(self) -> None:
         """Send the latest message and progress if they changed (called by the ticker)."""
@@ -123,6 +129,33 @@ class StatusReporter:
         except Exception:  # a status the scheduler missed must not fail the node
             logger.warning("could not send the status to the scheduler", exc_info=True)
         self._sent = (sent_message, sent_progress)
+
+
+#: Each running or ended task's reporter: Luigi takes its callbacks off the task before it
+#: calls ``on_failure``, where :func:`show_failure` still needs them.
+_reporters: weakref.WeakKeyDictionary[Any, StatusReporter] = weakref.WeakKeyDictionary()
+
+
+def show_failure(task: Any, message: str) -> None:
+    """Make ``message`` the status the scheduler shows for ``task``, which failed; sent now.
+
+    Through the callback Luigi gave the task's :class:`StatusReporter` while it ran (Luigi
+    removes it from the task before ``on_failure``), else the task's own, if any. A task
+    that never reported leaves nothing to replace; a scheduler that does not answer is
+    logged, not raised (the failure itself must reach Luigi).
+    """
+    reporter = _reporters.get(task)
+    if reporter is not None:
+        reporter.close()  # nothing queued may overwrite it
+        with reporter._lock:
+            reporter._send(message, None)
+        return
+    send = getattr(task, "set_status_message", None)
+    if send is not None:
+        try:
+            send(message)
+        except Exception:  # a status the scheduler missed must not hide the failure
+            logger.warning("could not send the status to the scheduler", exc_info=True)
 
 
 def flush(timeout: float = EXIT_WAIT) -> bool:
