@@ -202,7 +202,11 @@ class DataCatalog:
         """
         entry = self.entry(name)
         if entry.versioned and run_id is None:
-            raise CatalogError(f"Dataset '{name}' is versioned: give the run id to read or write.")
+            raise CatalogError(
+                f"Dataset '{name}' is versioned: give the run id to read or write (catalog.load('{name}', "
+                f"'<run id>')), or use luigi_tasks.load_output('{name}') for the newest run's (or a run's, "
+                "even if that run reused it from an earlier one)."
+            )
         key = (name, run_id if entry.versioned else None)
         built = self._built.get(key)
         if built is None:
@@ -273,6 +277,8 @@ def _parse_entry(
     if unknown:
         close = difflib.get_close_matches(str(unknown[0]), allowed, n=1)
         hint = f" (did you mean '{close[0]}'?)" if close else ""
+        if unknown[0] == "layer":  # Kedro < 0.19's place for it
+            hint = " (Kedro 0.19 moved it under metadata: 'metadata: {kedro-viz: {layer: ...}}')"
         raise CatalogError(
             f"{where}: unknown key '{unknown[0]}'{hint}. Allowed keys for {raw['type']}: {', '.join(sorted(allowed))}."
         )

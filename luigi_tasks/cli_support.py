@@ -62,6 +62,15 @@ def load_project(module: str | None) -> Project:
         )
     project = current_project()
     require_own_code(project.root, name)
+    if module is None and name == DEFAULT_MODULE:
+        try:
+            graph.current_graph()
+        except LuigiTasksError as exc:  # nearly always: the example's nodes in another project
+            raise type(exc)(
+                f"{exc} (The nodes are the example's, {DEFAULT_MODULE}: with no --module and no luigi.cfg "
+                "[core] module, the luigi-tasks commands read those. Give --module <your pipelines module>, "
+                "or set module = <it> under [core] in luigi.cfg.)"
+            ) from None
     return project
 
 

@@ -163,6 +163,13 @@ def resolve(tasks: Sequence[type[NodeTask]], project: Project) -> NodeGraph:
         families[family] = task
         _check_signature(task)
         for output in spec.outputs:
+            if is_parameter(output):
+                raise PipelineError(
+                    f"Node {family} outputs '{output}', a parameter: parameters are read from "
+                    "config/parameters.yml, never made by a node. Output a dataset of the catalog."
+                )
+            if producers.get(output) is task:
+                raise PipelineError(f"Node {family} lists output '{output}' twice: list it once.")
             if output in producers:
                 raise PipelineError(
                     f"Dataset '{output}' is produced by two nodes: "

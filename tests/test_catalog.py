@@ -68,6 +68,7 @@ class UpperJSON(JSONDataset):
     [
         ("x: {type: pandas.CSVDataset, filepath: x.csv, filpath: y}", r"cat.yml: dataset 'x': unknown key 'filpath' \(did you mean 'filepath'\?\)"),
         ("x: {type: pandas.CSVDataset}", r"dataset 'x': 'filepath' is missing"),
+        ("x: {type: pandas.CSVDataset, filepath: x.csv, layer: raw}", r"unknown key 'layer' \(Kedro 0.19 moved it under metadata"),
         ("x: {type: pandas.CSVDatset, filepath: x.csv}", r"unknown type 'pandas.CSVDatset'. Close matches: pandas.CSVDataset"),
         ("x: [1, 2]", r"dataset 'x': the entry must be a mapping"),
         ("x: {type: builtins.dict, filepath: x}", r"not a subclass of luigi_tasks.datasets.AbstractDataset"),
@@ -82,6 +83,12 @@ def test_unknown_dataset_suggests_close_names(tmp_path: Path) -> None:
     cat = catalog(tmp_path, "train_x: {type: pandas.CSVDataset, filepath: x.csv}")
     with pytest.raises(CatalogError, match=re.escape("Dataset 'trian_x' is not in the catalog. Did you mean 'train_x'")):
         cat.dataset("trian_x")
+
+
+def test_a_versioned_dataset_without_a_run_id_points_at_load_output(tmp_path: Path) -> None:
+    cat = catalog(tmp_path, "model: {type: pickle.PickleDataset, filepath: m.pkl, versioned: true}")
+    with pytest.raises(CatalogError, match=re.escape("or use luigi_tasks.load_output('model') for the newest run's")):
+        cat.load("model")
 
 
 def test_local_overlay_replaces_entries_and_parameters(project: Path) -> None:

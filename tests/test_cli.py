@@ -57,3 +57,15 @@ def test_a_reader_that_leaves_early_gets_no_traceback(project: Path) -> None:
     assert done.stdout.split()[:3] == ["dataset", "type", "versioned"]
     assert done.returncode == 1  # luigi-tasks' code, through pipefail
     assert done.stderr == ""
+
+
+def test_the_default_modules_nodes_in_another_project_say_where_they_come_from(tmp_path: Path) -> None:
+    """A team's own project without [core] module: the error names the example's nodes, so it
+    must say why they are read and how to name the project's own module."""
+    (tmp_path / "config" / "local").mkdir(parents=True)
+    (tmp_path / "config" / "catalog.yml").write_text("raw: {type: pandas.CSVDataset, filepath: r.csv}\n")
+    (tmp_path / "config" / "parameters.yml").write_text("{}\n")
+    listed = run_cli(tmp_path, "runs", "list")
+    assert listed.returncode == 2
+    assert "outputs 'preprocessed_houses', which is not in the catalog" in listed.stderr
+    assert "(The nodes are the example's, luigi_tasks.pipelines: with no --module and no luigi.cfg [core] module" in listed.stderr

@@ -342,3 +342,14 @@ def test_dataset_factories_are_refused_as_such(tmp_path: Path) -> None:
         r"are not supported: .* Declare each dataset by its name",
     ):
         catalog(tmp_path, '"{name}_data": {type: pandas.CSVDataset, filepath: "data/{name}.csv"}')
+
+
+def test_an_argument_the_reader_or_writer_does_not_take_is_blamed_on_load_or_save_args(tmp_path: Path) -> None:
+    path = str(tmp_path / "t.csv")
+    CSVDataset(path).save(pd.DataFrame({"a": [1]}))
+    with pytest.raises(DatasetError, match=r"unexpected keyword argument 'seperator'.*A load_args entry is not an argument"):
+        CSVDataset(path, name="t", load_args={"seperator": ";"}).load()
+    with pytest.raises(DatasetError, match=r"unexpected keyword argument 'idx'.*a save_args entry is not an argument"):
+        CSVDataset(str(tmp_path / "u.csv"), name="u", save_args={"idx": False}).save(pd.DataFrame({"a": [1]}))
+    with pytest.raises(DatasetError, match=r"fix the cause \(data this format cannot hold"):
+        JSONDataset(str(tmp_path / "v.json"), name="v").save({"frame": pd.DataFrame({"a": [1]})})

@@ -131,3 +131,12 @@ def test_a_transcoded_input_depends_on_the_node_saving_its_base_name(project: Pa
         with pytest.raises(PipelineError, match=re.escape(
             "Dataset 'prices@arrow' is read from what tc2.Make saves as 'prices@pandas' (transcoding")):
             graph.resolve([make, total], Project.load(project))
+
+
+def test_an_output_twice_or_a_parameter_as_output_is_named_as_such(example: Project) -> None:
+    twice = node(ident, "houses", ["train_x", "train_x"], name="twice", namespace="g8")
+    with pytest.raises(PipelineError, match=re.escape("Node g8.Twice lists output 'train_x' twice: list it once.")):
+        graph.resolve([twice], example)
+    param = node(ident, "houses", "params:split", name="param", namespace="g8")
+    with pytest.raises(PipelineError, match=re.escape("Node g8.Param outputs 'params:split', a parameter")):
+        graph.resolve([param], example)

@@ -163,9 +163,13 @@ class AbstractDataset(luigi.Target, Generic[T], abc.ABC):
                 raise DatasetError(f"{self._describe()} has no data at {self.path}. {self._missing_hint()}") from None
             self.check_filepath()
             self._fail(
-                f"{self._describe()} could not be loaded from {self.path}: "
-                f"{type(exc).__name__}: {exc}. The file may be corrupt or truncated, or not "
-                "of this type: check the file, or the dataset's type and load_args in the catalog.",
+                f"{self._describe()} could not be loaded from {self.path}: {type(exc).__name__}: {exc}. "
+                + (
+                    f"A load_args entry is not an argument of the reader: fix load_args in {self._declared()}."
+                    if _bad_argument(exc)
+                    else "The file may be corrupt or truncated, or not of this type: check the file, or the "
+                    "dataset's type and load_args in the catalog."
+                ),
                 exc,
             )
         self._validate_loaded(data)
@@ -194,9 +198,14 @@ class AbstractDataset(luigi.Target, Generic[T], abc.ABC):
         except Exception as exc:  # noqa: BLE001 - any writer error becomes a DatasetError
             self._check_versions_folder()
             self._fail(
-                f"{self._describe()} could not be saved to {self.path}: {type(exc).__name__}: "
-                f"{exc}. Nothing was written there; fix the cause (disk space, permissions, "
-                "save_args) and run again.",
+                f"{self._describe()} could not be saved to {self.path}: {type(exc).__name__}: {exc}. "
+                "Nothing was written there; "
+                + (
+                    f"a save_args entry is not an argument of the writer: fix save_args in {self._declared()}."
+                    if _bad_argument(exc)
+                    else "fix the cause (data this format cannot hold, save_args, disk space, permissions) "
+                    "and run again."
+                ),
                 exc,
             )
 
@@ -471,3 +480,8 @@ def _secret_strings(credentials: Any) -> Iterator[str]:
     elif isinstance(credentials, (list, tuple)):
         for value in credentials:
             yield from _secret_strings(value)
+
+
+def _bad_argument(exc: BaseException) -> bool:
+    """Whether a reader or writer refused a keyword argument (a typo in load_args/save_args)."""
+    return isinstance(exc, TypeError) and "unexpected keyword argument" in str(exc)
