@@ -36,6 +36,7 @@ class PipelineTask(FixedParams, luigi.WrapperTask):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
+        report.before_run()  # scheduler options that would be ignored: refused before run.json exists
         graph.check_before_run()  # check the whole project once, before anything runs
         runs.prepare(self)  # refuse other parameters or stale results; decide reuse
         report.task_created(self)

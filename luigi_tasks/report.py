@@ -55,6 +55,7 @@ class RunReport:
         self.scheduling = False
         #: The central scheduler this command uses (``None``: ``--local-scheduler``).
         self.scheduler_url: str | None = None
+        self._scheduler_checked = False
 
     def task_created(self, task: luigi.Task) -> None:
         """Called by every node and pipeline task; the first one of a command is its root.
@@ -68,11 +69,23 @@ class RunReport:
             ConfigError: ``--scheduler-host``/``--scheduler-port`` that would be ignored.
         """
         if self.root is None and CmdlineParser.get_instance() is not None:
-            self.scheduler_url = scheduler_in_use()
+            self.before_run()
             self.root, self._pid = task, os.getpid()
             atexit.register(self._at_exit)
             if self.scheduler_url is not None:
                 _prune(self.scheduler_url)
+
+    def before_run(self) -> None:
+        """Called by node and pipeline tasks before their run is prepared (``run.json``
+        written): once per ``luigi`` command, refuse a ``--scheduler-host``/``--scheduler-port``
+        that a ``scheduler_url`` overrides, and note the scheduler in use.
+
+        Raises:
+            ConfigError: ``--scheduler-host``/``--scheduler-port`` that would be ignored.
+        """
+        if not self._scheduler_checked and CmdlineParser.get_instance() is not None:
+            self.scheduler_url = scheduler_in_use()
+            self._scheduler_checked = True
 
     def broken(self, task: luigi.Task, exception: BaseException) -> None:
         """Luigi could not check or schedule ``task`` (its ``complete()`` or ``requires()`` raised)."""

@@ -216,6 +216,7 @@ def test_scheduler_port_that_luigi_cfg_overrides_is_refused_before_anything_runs
     assert "resume with" not in done.stderr
     assert toy_counts(project) == {}
     assert luigid.tasks(run_id) == {}
+    assert not (project / "data" / "09_runs" / run_id).exists()  # refused before the run was created
     # The same port as luigi.cfg's is no contradiction.
     same = run_luigi(project, *TOY, "--run-id", run_id, "--scheduler-port", str(luigid.port), env=toy_env(project))
     assert same.returncode == 0, same.stderr
