@@ -206,3 +206,11 @@ def test_viz_of_a_run_whose_raw_input_changed_since_shows_its_nodes_stale(toy: P
     assert all(note.startswith("stale: input changed: ") for note in notes.values()), notes
     stale = re.search(r"class (\S+) stale", mermaid)
     assert stale is not None and len(stale.group(1).split(",")) == 4
+
+
+def test_an_interrupted_node_is_coloured_as_a_failure() -> None:
+    from luigi_tasks.run_commands import state_note
+
+    state, note = state_note("interrupted", "its worker (pid 7 on this host) exited while it ran", "-")
+    diagram = Diagram((DiagramNode("ns.Train", "ns", ("x",), ("m",), state, note),), {"x": "", "m": "ns"})
+    assert state == "interrupted" and "classDef interrupted fill:#ffcdd2" in to_mermaid(diagram)
