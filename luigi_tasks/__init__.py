@@ -35,7 +35,7 @@ from luigi_tasks.logs import install_excepthook
 from luigi_tasks.node import NodeTask, RawData, node
 from luigi_tasks.pipeline import PipelineTask
 from luigi_tasks.project import Project, current_project
-from luigi_tasks.runs import load_output
+from luigi_tasks.run_outputs import load_output
 from luigi_tasks.versioning import RunIdParameter, generate_run_id, validate_run_id
 
 # luigi.cfg sets [core] rpc-retry-attempts/rpc-retry-wait, which Luigi's RPC client reads

@@ -13,7 +13,7 @@ from typing import Any
 
 import luigi.configuration
 
-from luigi_tasks import run_info, runs
+from luigi_tasks import run_info, run_outputs, runs
 from luigi_tasks.cli_support import DEFAULT_MODULE, MODULE_HELP, guard, load_project, table
 from luigi_tasks.errors import RunError
 from luigi_tasks.fingerprint import Fingerprint, node_fingerprint
@@ -165,7 +165,7 @@ def cmd_invalidate(args: argparse.Namespace) -> int:
     project = load_project(args.module)
     start = find_node(args.start)
     run_id = runs.named_run(project, args.run_id)
-    for family, moved in runs.invalidate(project, run_id, start):
+    for family, moved in run_outputs.invalidate(project, run_id, start):
         kept = f"; kept aside: {', '.join(moved)}" if moved else ""
         print(f"invalidated {family} in run {run_id}{kept}")
     command = rerun_command(project, run_id, args.module)

@@ -23,7 +23,7 @@ import math
 from dataclasses import dataclass
 from typing import Any
 
-from luigi_tasks import run_info, runs
+from luigi_tasks import run_info, run_outputs, runs
 from luigi_tasks.cli_support import MODULE_HELP, guard, load_project, table
 from luigi_tasks.datasets.json import JSONDataset
 from luigi_tasks.errors import DatasetError
@@ -53,7 +53,7 @@ def compare_runs(project: Project, a: str, b: str) -> RunComparison:
     """Compare runs ``a`` and ``b`` of ``project``.
 
     The numbers are those of every versioned JSON dataset (nested keys joined with dots),
-    from the version each run's record points at (:func:`luigi_tasks.runs.output_version`:
+    from the version each run's record points at (:func:`luigi_tasks.run_outputs.output_version`:
     another run's, if reused).
 
     Raises:
@@ -82,7 +82,7 @@ def _numbers(project: Project, run_id: str) -> dict[str, Number]:
         entry = project.catalog.entry(name)
         if not entry.versioned or not issubclass(entry.dataset_type, JSONDataset):
             continue
-        version = runs.output_version(records, name)
+        version = run_outputs.output_version(records, name)
         if version is None:  # not saved in that run
             continue
         try:

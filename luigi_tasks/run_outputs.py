@@ -1,0 +1,145 @@
+"""A run's outputs: load them as the run has them (its own versions, or those it reused),
+and set them aside so that nodes run again (``luigi-tasks invalidate``).
+
+Example:
+    >>> metrics = load_output("metrics", "exp2")      # even if exp2 reused it from exp1
+    >>> invalidate(project, "exp2", TrainModel)       # TrainModel and downstream run again
+"""
+
+from __future__ import annotations
+
+import socket
+from dataclasses import replace
+from typing import TYPE_CHECKING, Any
+
+from luigi_tasks.datasets.atomic import process_exists
+from luigi_tasks.errors import RunError
+from luigi_tasks.project import Project, current_project
+from luigi_tasks.run_info import check_catalog, list_runs
+from luigi_tasks.runs import COMPLETE, NodeRecord, latest_run, read_node_records, require_run, write_node_record
+from luigi_tasks.versioning import LATEST
+
+if TYPE_CHECKING:
+    from luigi_tasks.node import NodeTask
+
+
+def output_version(records: dict[str, NodeRecord], name: str) -> str | None:
+    """The run id whose version of dataset ``name`` a run's node ``records`` point at (the
+    run's own, or an earlier run's if reused); ``None`` if no completed node saved it."""
+    for record in records.values():
+        if name in record.versions and record.status in COMPLETE:
+            return record.versions[name]
+    return None
+
+
+def load_output(name: str, run_id: str = LATEST, project: Project | None = None) -> Any:
+    """Load dataset ``name`` as run ``run_id`` has it: its own version, or the version it
+    reused from an earlier run (which ``catalog.load(name, run_id)`` cannot find).
+
+    For notebooks and scripts; ``latest`` is the newest run that saved ``name`` (a run that
+    failed before, or ran only another pipeline, is passed over).
+
+    Example:
+        >>> metrics = load_output("metrics", "exp2")   # even if exp2 reused it from exp1
+
+    Raises:
+        RunError: no such run, or no node of the run saved ``name`` (it failed, or did not
+            run yet).
+        DatasetError: the saved file cannot be read (or was deleted since).
+    """
+    project = project or current_project()
+    if run_id == LATEST:
+        if not project.catalog.is_versioned(name):
+            return project.catalog.load(name)
+        found = latest_run(project, lambda r: output_version(read_node_records(project, r), name) is not None)
+        if found is None:
+            gone = [i["run_id"] for i in list_runs(project)
+                    if _invalidated(read_node_records(project, i["run_id"]), name)]
+            why = f" now: it was invalidated in run(s) {', '.join(gone)}{_ASIDE}" if gone else " yet"
+            raise RunError(f"No run in {project.runs_dir} saved '{name}'{why}. `luigi-tasks runs list` shows the runs.")
+        run_id = found
+    check_catalog(project, require_run(project, run_id), f"its '{name}' cannot be loaded from there", [name])
+    if not project.catalog.is_versioned(name):
+        return project.catalog.load(name)
+    records = read_node_records(project, run_id)
+    version = output_version(records, name)
+    if version is not None:
+        return project.catalog.load(name, run_id=version)
+    why = f"it was invalidated{_ASIDE}" if _invalidated(records, name) else "it failed or did not run"
+    raise RunError(
+        f"Run '{run_id}' has no '{name}': no node saved it in that run ({why}). "
+        f"`luigi-tasks runs show {run_id}` tells what happened."
+    )
+
+
+_ASIDE = " (`luigi-tasks invalidate` kept each old file beside it, as <file>.aside-<time>)"
+
+
+def _invalidated(records: dict[str, NodeRecord], name: str) -> bool:
+    """Whether the node that saved ``name`` in these records was invalidated since."""
+    return any(rec.status == "invalidated" and name in rec.outputs for rec in records.values())
+
+
+def _still_running(rec: NodeRecord) -> bool:
+    """Whether ``rec`` is of a node running now: its worker is on another host (which cannot
+    be asked), or is a live process here."""
+    return rec.status == "running" and (rec.host != socket.gethostname() or process_exists(rec.pid))
+
+
+def _where(rec: NodeRecord) -> str:
+    return f"pid {rec.pid} on this host" if rec.host == socket.gethostname() else f"host {rec.host}, pid {rec.pid}"
+
+
+def invalidate(project: Project, run_id: str, start: type[NodeTask]) -> list[tuple[str, list[str]]]:
+    """Make ``start`` and everything downstream of it run again in run ``run_id``.
+
+    Their outputs in this run are moved aside (never deleted); outputs reused from another
+    run are left where they are. Returns each node with the paths it set aside.
+
+    Raises:
+        RunError: another run reuses one of those outputs (it would lose it): the message
+            names those runs, which are to be invalidated first; or one of those nodes is
+            running now (its save would undo this).
+    """
+    from luigi_tasks.graph import current_graph
+
+    info = require_run(project, run_id)
+    tasks = current_graph().downstream_closure(start)
+    outputs = {name for task in tasks for name in task.node.outputs}
+    check_catalog(project, info, "their outputs cannot be set aside", outputs)
+    users = [
+        (other, rec.node)
+        for other in (i["run_id"] for i in list_runs(project) if i["run_id"] != run_id)
+        for rec in read_node_records(project, other).values()
+        if any(rec.versions.get(name) == run_id for name in outputs)
+    ]
+    if users:
+        raise RunError(
+            f"Other runs reuse outputs of run '{run_id}' that this would set aside: "
+            + ", ".join(f"{node} in run {other}" for other, node in users)
+            + ". Invalidate those first (luigi-tasks invalidate --run-id <run> --from <node>), then this."
+        )
+    records = read_node_records(project, run_id)
+    busy = [rec for task in tasks if (rec := records.get(task.get_task_family())) and _still_running(rec)]
+    if busy:
+        raise RunError(
+            f"Run '{run_id}' is running " + ", ".join(f"{rec.node} ({_where(rec)})" for rec in busy)
+            + ": invalidating now would be undone when it saves. Wait until it ends (or stop it), then invalidate."
+        )
+    done = []
+    for task in tasks:
+        family = task.get_task_family()
+        rec = records.get(family)
+        moved = []
+        for name in task.node.outputs:
+            target = project.catalog.dataset(name, run_id)
+            if target.exists():
+                moved.append(target.set_aside())
+        base = rec or NodeRecord(node=family, run_id=run_id, status="invalidated")
+        write_node_record(
+            project, replace(base, status="invalidated", versions={}, fingerprint=None, reused_from=None,
+                             reason="invalidated", error=None),
+        )
+        done.append((family, moved))
+    return done
+
