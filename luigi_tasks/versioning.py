@@ -49,7 +49,8 @@ def validate_run_id(run_id: Any) -> str:
         raise RunIdError(
             f"Invalid run id '{run_id}': '{LATEST}' is reserved (in any case) to mean the newest run "
             f"(--reuse-from {LATEST}, load_output(name, '{LATEST}')), so a run named so could not be "
-            "asked for by its name. Pass another --run-id, e.g. exp-2026-11-26."
+            "asked for by its name. Use another run id, e.g. exp-2026-11-26 (in Python, "
+            "load_output(name) loads the newest run's)."
         )
     if not isinstance(run_id, str) or not RUN_ID_RE.fullmatch(run_id):
         shown = repr(run_id) if len(str(run_id)) <= 80 else repr(str(run_id)[:77] + "...")
