@@ -189,6 +189,7 @@ class NodeTask(FixedParams, luigi.Task):
                 versions=dict.fromkeys(targets, self.run_id),
                 outputs={n: t.path for n, t in targets.items()},
                 fingerprint=None if fp.missing else fp.to_dict(),  # unknown upstream: record none
+                stamps={n: st for n, t in targets.items() if t.version is None and (st := t.stamp())},
             ),
         )
         runs.state(project, self.run_id).must_run.discard(family)

@@ -94,7 +94,7 @@ def invalidate(project: Project, run_id: str, start: type[NodeTask]) -> list[tup
     """Make ``start`` and everything downstream of it run again in run ``run_id``.
 
     Their outputs in this run are moved aside (never deleted); outputs reused from another
-    run are left where they are. Returns each node with the paths it set aside.
+    run, and unversioned files (shared by every run), are left where they are. Returns each node with the paths it set aside.
 
     Raises:
         RunError: another run reuses one of those outputs (it would lose it): the message
@@ -133,7 +133,8 @@ def invalidate(project: Project, run_id: str, start: type[NodeTask]) -> list[tup
         moved = []
         for name in task.node.outputs:
             target = project.catalog.dataset(name, run_id)
-            if target.exists():
+            # An unversioned file is every run's: left in place (the node's rerun rewrites it).
+            if target.version is not None and target.exists():
                 moved.append(target.set_aside())
         base = rec or NodeRecord(node=family, run_id=run_id, status="invalidated")
         write_node_record(

@@ -58,6 +58,8 @@ class NodeRecord:
     #: Output dataset -> the run id whose version it is (another run's when reused).
     versions: dict[str, str] = field(default_factory=dict)
     outputs: dict[str, str] = field(default_factory=dict)
+    #: Unversioned output -> its file's stamp when the node saved it (see ``AbstractDataset.stamp``).
+    stamps: dict[str, str] = field(default_factory=dict)
     fingerprint: dict[str, Any] | None = None
     reused_from: str | None = None
     reason: str | None = None
@@ -131,13 +133,13 @@ def may_be_complete(project: Project, run_id: str, node: str) -> bool:
     """Whether ``node`` may count as complete in the run when its outputs exist: not while
     it is one of :attr:`RunState.must_run` and the run's record (as any process wrote it last)
     does not say it completed."""
-    must_run = state(project, run_id).must_run
-    if node not in must_run:
+    run_state = state(project, run_id)
+    if node not in run_state.must_run:
         return True
     record = current_node_record(project, run_id, node)
-    if record is None or record.status not in COMPLETE:
+    if record is None or record.status not in COMPLETE or record.ended == run_state.outdated.get(node):
         return False
-    must_run.discard(node)
+    run_state.must_run.discard(node)
     return True
 
 
@@ -202,6 +204,9 @@ class RunState:
     #: those with an unversioned output (one file shared by every run) that this run has not
     #: completed, and those that failed (perhaps after saving).
     must_run: set[str] = field(default_factory=set)
+    #: Node -> end time of its record that no longer counts: it completed, but another run
+    #: has rewritten its unversioned file since.
+    outdated: dict[str, str | None] = field(default_factory=dict)
 
 
 #: Per Project object (a reloaded project prepares again), gone with it: never another's by a reused id().
@@ -268,6 +273,12 @@ def _prepare(project: Project, root: luigi.Task) -> RunState:
     for task in nodes:
         family = task.get_task_family()
         rec = records.get(family)
+        rewritten = _rewritten(project, rec) if rec and rec.status == "done" else []
+        if rewritten:  # complete, but another run has rewritten its file since: this run's is gone
+            run_state.must_run.add(family)
+            run_state.outdated[family] = rec.ended  # type: ignore[union-attr]
+            run_state.reasons[family] = f"{', '.join(rewritten)}: rewritten by another run since (not versioned)"
+            continue
         if rec and rec.status in COMPLETE:
             if rec.status == "reused":
                 run_state.versions[family] = dict(rec.versions)
@@ -315,6 +326,11 @@ def _prepare(project: Project, root: luigi.Task) -> RunState:
         write_node_record(project, reused)
         run_state.versions[reused.node] = reused.versions
     return run_state
+
+
+def _rewritten(project: Project, rec: NodeRecord) -> list[str]:
+    """The unversioned outputs of ``rec``'s node whose file is no longer the one it saved."""
+    return [name for name, stamp in rec.stamps.items() if project.catalog.dataset(name).stamp() != stamp]
 
 
 def _keep_shared_files_unread(

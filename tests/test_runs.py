@@ -511,6 +511,15 @@ def test_an_unversioned_output_is_made_again_in_each_run(toy: Path, tmp_path: Pa
     assert run_toy(toy, "ToyPipeline", "--local-scheduler", "--run-id", "n4", "--reuse-from", "n3").returncode == 0
     assert calls(toy) == ["b", "c"] and records(toy, "n4")["toy.StepB"]["status"] == "reused"
 
+    # Invalidating n1's StepB leaves the shared file to the runs that use it; n1 makes it again.
+    shared = (toy / "data/02/b.parquet").read_bytes()
+    env = {"PYTHONPATH": str(TOY_DIR)}
+    assert run_cli(toy, "invalidate", "--run-id", "n1", "--from", "step_b", "--module", "toy_pipeline", env=env).returncode == 0
+    assert (toy / "data/02/b.parquet").read_bytes() == shared and not list((toy / "data/02").glob("b.parquet.aside-*"))
+    (toy / "calls.log").unlink()
+    assert run_toy(toy, "ToyPipeline", "--local-scheduler", "--run-id", "n1").returncode == 0
+    assert calls(toy) == ["b", "c"]
+
     # Forked workers: the node runs in another process, and its reader finds it complete.
     (toy / "calls.log").unlink()
     workers = run_toy(toy, "ToyPipeline", "--local-scheduler", "--workers", "2", "--run-id", "n5")
@@ -563,6 +572,22 @@ def test_a_node_that_failed_after_saving_is_not_complete(toy: Path) -> None:
     again = run_luigi(toy, "--module", "faulty", "Everything", "--local-scheduler", "--run-id", "f1", env=env)
     assert again.returncode == 0 and "luigi-tasks: run f1 is complete." in again.stderr, again.stderr[-2000:]
     assert calls(toy) == ["count", "count"] and len(list((toy / "data/03/counted.json/f1").glob("*.aside-*"))) == 1
+
+
+def test_a_resumed_run_remakes_an_unversioned_file_another_run_rewrote(toy: Path, tmp_path: Path) -> None:
+    """f1's StepA is complete in f1, but another experiment has rewritten the shared a.parquet
+    since: resuming f1 must not feed the other run's data to its StepB."""
+    (toy / "config/local/catalog.yml").write_text("a: {type: pandas.ParquetDataset, filepath: data/02/a.parquet}\n")
+    (toy / "FAIL_B").touch()
+    assert run_toy(toy, "ToyPipeline", "--local-scheduler", "--run-id", "f1").returncode == 30
+    (toy / "FAIL_B").unlink()
+    other = _edited_toy(tmp_path, 'raw.assign(x=raw["x"] * 2)', 'raw.assign(x=raw["x"] * 30)')
+    assert run_toy(toy, "toy.StepA", "--local-scheduler", "--run-id", "f2", module_dir=other).returncode == 0
+    (toy / "calls.log").unlink()
+    resumed = run_toy(toy, "ToyPipeline", "--local-scheduler", "--run-id", "f1")
+    assert resumed.returncode == 0, resumed.stderr[-2000:]
+    assert calls(toy)[:2] == ["a", "b"] and json.loads((toy / "data/03/c.json/f1/c.json").read_text()) == {"total": 15.0}
+    assert records(toy, "f1")["toy.StepA"]["reason"] == "a: rewritten by another run since (not versioned)"
 
 
 def test_a_pipeline_of_unversioned_outputs_runs_again_in_a_new_run(toy: Path) -> None:

@@ -233,6 +233,18 @@ class AbstractDataset(luigi.Target, Generic[T], abc.ABC):
                 f"{shown}). Add 'versioned: true' back in {self._declared()}, or give it another filepath."
             )
 
+    def stamp(self) -> str | None:
+        """What tells this file from a rewrite of it (size, modification time, inode), for an
+        unversioned dataset that every run shares; ``None`` where it cannot be told cheaply
+        (remote storage, a database) or there is no file."""
+        if not filesystem.is_local(self._fs):
+            return None
+        try:
+            st = os.stat(self._path)
+        except (OSError, ValueError):
+            return None
+        return f"{st.st_size}:{st.st_mtime_ns}:{st.st_ino}"
+
     def content_hash(self) -> str | None:
         """A hash of the data, for a raw input that is no file (a database table): fingerprints
         hash files themselves, so a file-backed dataset returns ``None``; a dataset with no

@@ -114,6 +114,10 @@ class _SQLDataset(AbstractDataset[Any]):
 
     needs_filepath: ClassVar[bool] = False
     not_versionable: ClassVar[str | None] = _NOT_VERSIONABLE
+
+    def stamp(self) -> None:
+        """A table has no file stamp: a rewrite by another run is not told (see the README)."""
+        return None
     _default_name = "query"
 
     def __init__(
