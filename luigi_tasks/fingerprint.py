@@ -26,7 +26,7 @@ import re
 import textwrap
 import types
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from luigi_tasks.datasets import filesystem
@@ -52,28 +52,35 @@ class Fingerprint:
     #: Raw inputs upstream that are gone (then nothing can be said from this fingerprint).
     missing: tuple[str, ...] = ()
     #: Hash of its datasets' catalog options that change the data read or written
-    #: (load_args, save_args, ...); "" when they have none (as fingerprints had before).
-    options: str = ""
+    #: (load_args, save_args, ...); "" when they have none. ``None`` in a fingerprint
+    #: recorded before options counted.
+    options: str | None = ""
+    #: The digest, and the inputs' digests, as fingerprints were made before options counted:
+    #: what such a recorded fingerprint is compared with.
+    legacy: str = ""
+    legacy_inputs: dict[str, str] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
-        data = {"code": self.code, "params": self.params, "inputs": dict(self.inputs), "digest": self.digest}
-        return {**data, "options": self.options} if self.options else data
+        return {"code": self.code, "params": self.params, "inputs": dict(self.inputs), "digest": self.digest,
+                "options": self.options}
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Fingerprint:
-        return cls(data["code"], data["params"], dict(data["inputs"]), data["digest"], options=data.get("options", ""))
+        return cls(data["code"], data["params"], dict(data["inputs"]), data["digest"], options=data.get("options"))
 
     def explain_change(self, old: Fingerprint, func_name: str) -> str | None:
         """Why ``old`` (recorded earlier) differs from this one, or ``None`` if equal."""
-        if old.digest == self.digest:
+        before_options = old.options is None
+        digest, inputs = (self.legacy, self.legacy_inputs) if before_options else (self.digest, self.inputs)
+        if old.digest == digest:
             return None
         if old.code != self.code:
             return f"code changed in {func_name}"
         if old.params != self.params:
             return "parameters changed"
-        if old.options != self.options:
+        if not before_options and old.options != self.options:
             return "catalog options of its datasets changed (load_args, save_args, ...)"
-        changed = sorted(k for k in self.inputs if old.inputs.get(k) != self.inputs[k])
+        changed = sorted(k for k in inputs if old.inputs.get(k) != inputs[k])
         return f"input changed: {', '.join(changed)}" if changed else "fingerprint changed"
 
 
@@ -188,6 +195,7 @@ def _node_fingerprint(project: Project, task_class: type[NodeTask], run_id: str)
     spec, graph = task_class.node, current_graph()
     params = {ref: project.parameter(ref) for ref in spec.inputs if is_parameter(ref)}
     inputs: dict[str, str] = {}
+    legacy_inputs: dict[str, str] = {}
     missing: dict[str, None] = {}
     for ref in spec.inputs:
         if is_parameter(ref):
@@ -195,11 +203,11 @@ def _node_fingerprint(project: Project, task_class: type[NodeTask], run_id: str)
         producer = graph.producer(ref)
         if producer is not None:
             upstream = _node_fingerprint(project, producer, run_id)
-            inputs[ref] = upstream.digest
+            inputs[ref], legacy_inputs[ref] = upstream.digest, upstream.legacy
             missing.update(dict.fromkeys(upstream.missing))
         else:
             dataset = project.catalog.dataset(ref, run_id)
-            inputs[ref] = dataset.content_hash() or raw_hash(project, dataset.path)
+            inputs[ref] = legacy_inputs[ref] = dataset.content_hash() or raw_hash(project, dataset.path)
             if inputs[ref] == MISSING:
                 missing[ref] = None
     code = code_hash(spec.func)
@@ -209,7 +217,8 @@ def _node_fingerprint(project: Project, task_class: type[NodeTask], run_id: str)
     digest = _digest(
         code, params_hash, outputs, *(f"{k}={v}" for k, v in sorted(inputs.items())), *([options] if options else [])
     )
-    return Fingerprint(code, params_hash, inputs, digest, tuple(missing), options)
+    legacy = _digest(code, params_hash, outputs, *(f"{k}={v}" for k, v in sorted(legacy_inputs.items())))
+    return Fingerprint(code, params_hash, inputs, digest, tuple(missing), options, legacy, legacy_inputs)
 
 
 #: Catalog options that do not change the data: where and how to reach it, notes, checks.

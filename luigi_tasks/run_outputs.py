@@ -94,7 +94,8 @@ def invalidate(project: Project, run_id: str, start: type[NodeTask]) -> list[tup
     """Make ``start`` and everything downstream of it run again in run ``run_id``.
 
     Their outputs in this run are moved aside (never deleted); outputs reused from another
-    run, and unversioned files (shared by every run), are left where they are. Returns each node with the paths it set aside.
+    run, and unversioned files (shared by every run), are left where they are. Returns each
+    node with the paths it set aside.
 
     Raises:
         RunError: another run reuses one of those outputs (it would lose it): the message

@@ -38,7 +38,7 @@ def test_run_record_holds_parameters_versions_and_per_node_facts(project: Path) 
     train = records(project, "rec")["data_science.TrainModel"]
     assert train["status"] == "done" and train["duration_s"] >= 0 and train["reason"] == "missing"
     assert train["versions"] == {"model": "rec"} and train["outputs"]["model"].endswith("model.pkl/rec/model.pkl")
-    assert set(train["fingerprint"]) == {"code", "params", "inputs", "digest"}
+    assert set(train["fingerprint"]) == {"code", "params", "inputs", "digest", "options"}
     assert set(train["fingerprint"]["inputs"]) == {"train_x", "train_y"}
 
 
@@ -760,3 +760,21 @@ def test_a_run_named_latest_from_before_the_name_was_reserved_is_left_out(projec
         (project / "data" / "09_runs" / run_id).mkdir(parents=True)
         (project / "data" / "09_runs" / run_id / "run.json").write_text(json.dumps({"run_id": run_id, "created": "x"}))
     assert [info["run_id"] for info in run_info.list_runs(Project.load(project))] == ["r1"]
+
+
+def test_a_fingerprint_recorded_before_catalog_options_counted_is_compared_as_it_was_made() -> None:
+    """A run recorded by an earlier version has no 'options' in its fingerprints: its nodes
+    are not stale for options that were there all along, only for what really changed."""
+    from luigi_tasks.fingerprint import Fingerprint
+
+    current = Fingerprint("code", "params", {"a": "new-a"}, "new-digest", (), "opts", "old-digest", {"a": "old-a"})
+    recorded = {"code": "code", "params": "params", "inputs": {"a": "old-a"}, "digest": "old-digest"}
+    assert Fingerprint.from_dict(recorded).options is None
+    assert current.explain_change(Fingerprint.from_dict(recorded), "f") is None
+    moved = {**recorded, "inputs": {"a": "other-a"}, "digest": "other"}
+    assert current.explain_change(Fingerprint.from_dict(moved), "f") == "input changed: a"
+    now = Fingerprint.from_dict(current.to_dict())  # recorded from now on: options compared
+    assert now.options == "opts" and current.explain_change(now, "f") is None
+    assert current.explain_change(Fingerprint.from_dict({**current.to_dict(), "options": "", "digest": "d"}), "f") == (
+        "catalog options of its datasets changed (load_args, save_args, ...)"
+    )
