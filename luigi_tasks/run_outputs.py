@@ -17,7 +17,7 @@ from luigi_tasks.errors import RunError
 from luigi_tasks.project import Project, current_project
 from luigi_tasks.run_info import check_catalog, list_runs
 from luigi_tasks.runs import COMPLETE, NodeRecord, latest_run, read_node_records, require_run, write_node_record
-from luigi_tasks.versioning import LATEST
+from luigi_tasks.versioning import LATEST, is_latest
 
 if TYPE_CHECKING:
     from luigi_tasks.node import NodeTask
@@ -48,7 +48,7 @@ def load_output(name: str, run_id: str = LATEST, project: Project | None = None)
         DatasetError: the saved file cannot be read (or was deleted since).
     """
     project = project or current_project()
-    if run_id == LATEST:
+    if is_latest(run_id):
         if not project.catalog.is_versioned(name):
             return project.catalog.load(name)
         found = latest_run(project, lambda r: output_version(read_node_records(project, r), name) is not None)

@@ -35,7 +35,7 @@ from luigi_tasks.errors import RunError
 from luigi_tasks.fingerprint import Fingerprint, code_hash, node_fingerprint
 from luigi_tasks.project import Project, current_project
 from luigi_tasks.run_info import create_or_check_run, list_runs, now, read_run_info, run_dir
-from luigi_tasks.versioning import LATEST, validate_run_id
+from luigi_tasks.versioning import LATEST, is_latest, validate_run_id
 
 if TYPE_CHECKING:
     from luigi_tasks.graph import NodeGraph
@@ -190,7 +190,7 @@ class ReuseFromParameter(luigi.Parameter):
         super().__init__(**kwargs)
 
     def normalize(self, x: Any) -> str:
-        return x if x in ("", None, LATEST) else validate_run_id(x)
+        return LATEST if is_latest(x) else x if x in ("", None) else validate_run_id(x)
 
 
 @dataclass
@@ -392,7 +392,7 @@ def named_run(project: Project, run_id: str) -> str:
     Raises:
         RunError: ``latest`` and there is no run yet.
     """
-    if run_id != LATEST:
+    if not is_latest(run_id):
         return run_id
     newest = latest_run(project)
     if newest is None:
@@ -407,7 +407,7 @@ def resolve_run(project: Project, run_id: str, *, exclude: str | None = None) ->
     Raises:
         RunError: no such run.
     """
-    if run_id == LATEST:
+    if is_latest(run_id):
 
         def has_work(other: str) -> bool:
             return other != exclude and any(r.status in COMPLETE for r in read_node_records(project, other).values())

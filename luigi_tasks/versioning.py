@@ -42,10 +42,15 @@ def session_run_id() -> str:
     return generate_run_id()
 
 
+def is_latest(run_id: Any) -> bool:
+    """Whether ``run_id`` asks for the newest run: ``latest``, in any case (``LATEST``)."""
+    return isinstance(run_id, str) and run_id.lower() == LATEST
+
+
 def validate_run_id(run_id: Any) -> str:
     """Return ``run_id`` if it is a valid name, else raise :class:`RunIdError`."""
     # In any case: on a case-insensitive disk (macOS, Windows) a folder LATEST is latest.
-    if isinstance(run_id, str) and run_id.lower() == LATEST:
+    if is_latest(run_id):
         raise RunIdError(
             f"Invalid run id '{run_id}': '{LATEST}' is reserved (in any case) to mean the newest run "
             f"(--reuse-from {LATEST}, load_output(name, '{LATEST}')), so a run named so could not be "

@@ -456,6 +456,7 @@ def test_latest_is_the_newest_run_that_has_what_is_asked(toy: Path) -> None:
     (toy / "raw.away").rename(raw)
     p = Project.load(toy)
     assert load_output("c", "latest", p) == json.loads((toy / "data/03/c.json/l1/c.json").read_text())
+    assert load_output("c", "LATEST", p) == load_output("c", "latest", p)  # asked for in any case
     assert load_output("a", "latest", p).equals(p.catalog.load("a", run_id="l2"))
 
     assert run_toy(toy, "ToyPipeline", "--local-scheduler", "--run-id", "l4", "--reuse-from", "latest").returncode == 0

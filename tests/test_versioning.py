@@ -7,6 +7,7 @@ import re
 import pytest
 
 from luigi_tasks.errors import RunIdError
+from luigi_tasks.runs import ReuseFromParameter
 from luigi_tasks.versioning import RunIdParameter, generate_run_id, session_run_id, validate_run_id, version_path
 
 
@@ -34,6 +35,7 @@ def test_latest_is_reserved_for_the_newest_run() -> None:
             with pytest.raises(RunIdError, match=rf"^Invalid run id '{spelling}': 'latest' is reserved \(in any case\)"):
                 check(spelling)
     assert validate_run_id("latest-1") == "latest-1"
+    assert ReuseFromParameter().normalize("LATEST") == "latest"  # --reuse-from LATEST: the newest run
 
 
 def test_parameter_defaults_to_one_id_per_process_and_validates() -> None:
