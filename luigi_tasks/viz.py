@@ -99,7 +99,8 @@ def diagram(project: Project, graph: NodeGraph, *, pipeline: str | None = None, 
     for task in tasks:
         family = task.get_task_family()
         group = task.get_task_namespace() or ""
-        inputs = tuple(dict.fromkeys(ref for ref in task.node.inputs if not is_parameter(ref)))
+        # A transcoded input (x@arrow) is drawn as the dataset its producer saves (x@pandas).
+        inputs = tuple(dict.fromkeys(graph.made_as(ref) for ref in task.node.inputs if not is_parameter(ref)))
         for ref in inputs:
             group_of.setdefault(ref, "")  # a raw input: a made one was set by its (earlier) maker
         for ref in task.node.outputs:

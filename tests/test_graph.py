@@ -124,6 +124,9 @@ def test_a_transcoded_input_depends_on_the_node_saving_its_base_name(project: Pa
         total = node(ident, "prices@arrow", "summary", name="total", namespace="tc2")
         g = graph.resolve([make, total], loaded)
         assert g.upstream[total] == (make,) and g.raw_inputs[total] == () and g.producer("prices@arrow") is make
+        from luigi_tasks.viz import diagram  # the reader hangs off the dataset its producer saves
+
+        assert {n.family: n.inputs for n in diagram(loaded, g).nodes}["tc2.Total"] == ("prices@pandas",)
         arrow = f"prices@arrow: {{type: pandas.ParquetDataset, {shared}"
         catalog.write_text(catalog.read_text(encoding="utf-8").replace(
             arrow, arrow.replace("prices.parquet", "other.parquet")
