@@ -37,7 +37,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from luigi_tasks.config import DEFAULT_ENV, load_config, resolve_path
+from luigi_tasks.config import DEFAULT_ENV, declaring_file, load_config, resolve_path
 from luigi_tasks.datasets import BUILTIN_TYPES, IMPORTED_WHEN_USED, AbstractDataset
 from luigi_tasks.errors import CatalogError, DatasetError
 
@@ -154,7 +154,7 @@ class DataCatalog:
         if unknown:
             raise CatalogError(
                 f"{sources[unknown[0]]}: overrides dataset(s) {', '.join(map(repr, unknown))} "
-                f"that {root / 'config' / 'catalog.yml'} does not declare. An overlay may only "
+                f"that {declaring_file(root, 'catalog', unknown[0])} does not declare. An overlay may only "
                 "change existing datasets: declare them in the base catalog, or fix the name."
             )
         _refuse_secret_options(base, str(root / "config" / "catalog.yml"))

@@ -333,6 +333,16 @@ def load_config(
     return layers[0], layers[1], sources
 
 
+def declaring_file(root: Path, name: str, key: str) -> str:
+    """For messages: the file of ``config/`` that declares top-level ``key`` of config
+    ``name`` or, if none does, the base file(s) (re-reads them: the error path only)."""
+    files = config_files(root / CONFIG_DIR, name)
+    for path in files:
+        if key in load_yaml(path):
+            return str(path)
+    return ", ".join(map(str, files)) or str(root / CONFIG_DIR / f"{name}.yml")
+
+
 def config_files(folder: Path, name: str) -> list[Path]:
     """The files of ``folder`` holding config ``name``: ``<name>.yml``, then ``<name>_*.yml``
     and ``<name>/**/*.yml`` in name order."""

@@ -19,6 +19,7 @@ from luigi_tasks.catalog import DataCatalog
 from luigi_tasks.config import (
     DEFAULT_ENV,
     check_env,
+    declaring_file,
     find_project_root,
     load_config,
     luigi_tasks,
@@ -53,16 +54,16 @@ class Project:
         check_env(root, env)
         runs_dir = resolve_path(root, runs_dir)
         cache_dir = local_cache_path(runs_dir, "config")
-        base, overlay, _ = load_config(root, "parameters", env, cache_dir)
+        base, overlay, sources = load_config(root, "parameters", env, cache_dir)
         undeclared = undeclared_parameters(base, overlay)
         if undeclared:
             shown = ", ".join(
                 f"'{key}'" + (f" (did you mean '{close}'?)" if close else "") for key, close in undeclared
             )
+            top = undeclared[0][0].split(".")[0]
             raise ConfigError(
-                f"{root / 'config' / env / 'parameters.yml'}: sets parameter(s) {shown} that "
-                f"{root / 'config' / 'parameters.yml'} does not declare. Declare them in the "
-                "base file, or fix the name."
+                f"{sources[top]}: sets parameter(s) {shown} that {declaring_file(root, 'parameters', top)} "
+                "does not declare. Declare them in the base file, or fix the name."
             )
         return cls(
             root=root,

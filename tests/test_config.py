@@ -200,3 +200,14 @@ def test_config_may_be_split_over_several_files_as_in_kedro(project: Path) -> No
         f"{config / 'parameters_more.yml'}: 'split' is set in {config / 'parameters.yml'} too. Each top-level key"
     )):
         Project.load(project)
+
+
+def test_an_overlay_typo_in_split_files_names_the_files_involved(project: Path) -> None:
+    config = project / "config"
+    (config / "parameters_extra.yml").write_text("nest: {k: 1}\n", encoding="utf-8")
+    (config / "local" / "parameters_x.yml").write_text("nest: {kk: 1}\n", encoding="utf-8")
+    with pytest.raises(ConfigError, match=re.escape(
+        f"{config / 'local' / 'parameters_x.yml'}: sets parameter(s) 'nest.kk' (did you mean 'nest.k'?) that "
+        f"{config / 'parameters_extra.yml'} does not declare."
+    )):
+        Project.load(project)
