@@ -277,7 +277,9 @@ def _prepare(project: Project, root: luigi.Task) -> RunState:
         if rewritten:  # complete, but another run has rewritten its file since: this run's is gone
             run_state.must_run.add(family)
             run_state.outdated[family] = rec.ended  # type: ignore[union-attr]
-            run_state.reasons[family] = f"{', '.join(rewritten)}: rewritten by another run since (not versioned)"
+            run_state.reasons[family] = (
+                f"{', '.join(rewritten)}: rewritten or removed since this run saved it (not versioned)"
+            )
             continue
         if rec and rec.status in COMPLETE:
             if rec.status == "reused":

@@ -588,7 +588,7 @@ def test_a_resumed_run_remakes_an_unversioned_file_another_run_rewrote(toy: Path
     resumed = run_toy(toy, "ToyPipeline", "--local-scheduler", "--run-id", "f1")
     assert resumed.returncode == 0, resumed.stderr[-2000:]
     assert calls(toy)[:2] == ["a", "b"] and json.loads((toy / "data/03/c.json/f1/c.json").read_text()) == {"total": 15.0}
-    assert records(toy, "f1")["toy.StepA"]["reason"] == "a: rewritten by another run since (not versioned)"
+    assert records(toy, "f1")["toy.StepA"]["reason"] == "a: rewritten or removed since this run saved it (not versioned)"
 
 
 def test_a_pipeline_of_unversioned_outputs_runs_again_in_a_new_run(toy: Path) -> None:
