@@ -265,10 +265,12 @@ def _parse_yaml(path: Path) -> dict[str, Any]:
 
 
 def _interpolation(data: Any, prefix: str = "") -> tuple[str, str] | None:
-    """The first (dotted key, value) whose string value holds ``${``, if any."""
+    """The first (dotted key, value) whose string value, or key, holds ``${``, if any."""
     items = data.items() if isinstance(data, dict) else enumerate(data) if isinstance(data, list) else ()
     for key, value in items:
         name = f"{prefix}{key}" if isinstance(data, dict) else f"{prefix.rstrip('.')}[{key}]"
+        if isinstance(key, str) and "${" in key:
+            return name, key
         if isinstance(value, str):
             if "${" in value:
                 return name, value

@@ -75,7 +75,8 @@ class Fingerprint:
         if old.digest == digest:
             return None
         if old.code != self.code:
-            return f"code changed in {func_name}"
+            what = "code or bound arguments" if func_name.startswith("partial(") else "code"
+            return f"{what} changed in {func_name}"
         if old.params != self.params:
             return "parameters changed"
         if not before_options and old.options != self.options:

@@ -148,6 +148,9 @@ def test_kedro_interpolation_is_refused_not_used_as_written(project: Path) -> No
     write_overlay(project, "model:\n  estimator: sklearn.linear_model.Ridge\n  init_args: {alpha: '${oc.env:ALPHA}'}\n")
     with pytest.raises(ConfigError, match=re.escape("parameters.yml: model.init_args.alpha is '${oc.env:ALPHA}'")):
         Project.load(project)
+    write_overlay(project, "model:\n  estimator: sklearn.linear_model.Ridge\n  init_args: {'${key}': 1}\n")
+    with pytest.raises(ConfigError, match=re.escape("parameters.yml: model.init_args.${key} is '${key}'")):
+        Project.load(project)
 
 
 def test_a_copy_of_the_project_with_its_own_package_refuses_another_checkouts_code(project: Path) -> None:

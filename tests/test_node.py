@@ -121,6 +121,10 @@ def test_a_partial_or_callable_object_is_named_and_fingerprinted_by_its_code() -
               for _ in range(2)]
     assert hashes[0] == hashes[1] and hashes[0].split() == [code_hash(partial(scale, factor=3)), code_hash(Shift())]
     assert code_hash(partial(scale, factor=4)) != code_hash(partial(scale, factor=3))
+    from luigi_tasks.fingerprint import Fingerprint
+
+    new, old = (Fingerprint(code_hash(partial(scale, factor=f)), "p", {}, str(f)) for f in (4, 3))
+    assert new.explain_change(old, task.node.func_name) == "code or bound arguments changed in partial(scale)"
 
 
 def test_a_kedro_style_nodes_module_names_the_namespace_after_its_pipeline() -> None:
