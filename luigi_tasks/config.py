@@ -32,7 +32,7 @@ import os
 import posixpath
 import sys
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 import luigi
 from luigi.cmdline_parser import CmdlineParser
@@ -132,9 +132,7 @@ def require_luigi_cfg_read(root: Path) -> None:
         f"{path} was not read: Luigi reads ./luigi.cfg, so its exit codes, logging and "
         f"[luigi_tasks] settings would be missing. Run luigi from {root} (cd {root})."
     )
-    if CmdlineParser.get_instance() is not None:  # a `luigi` command, without config/logging.ini
-        without_traceback(error)
-    raise error
+    _refuse(error)
 
 
 def require_own_code(root: Path, module: str) -> None:
@@ -157,6 +155,12 @@ def require_own_code(root: Path, module: str) -> None:
         f'Install this one in the environment: pip install -e "{root}" (a virtual environment '
         "per project keeps them apart)."
     )
+    _refuse(error)
+
+
+def _refuse(error: ConfigError) -> NoReturn:
+    """Raise ``error``; in a ``luigi`` command, Luigi logs it as its message alone (it is
+    raised before config/logging.ini is in force)."""
     if CmdlineParser.get_instance() is not None:
         without_traceback(error)
     raise error

@@ -12,7 +12,6 @@ import socket
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
-from luigi_tasks.datasets.atomic import process_exists
 from luigi_tasks.errors import RunError
 from luigi_tasks.project import Project, current_project
 from luigi_tasks.run_info import check_catalog, list_runs
@@ -82,8 +81,10 @@ def _invalidated(records: dict[str, NodeRecord], name: str) -> bool:
 
 def _still_running(rec: NodeRecord) -> bool:
     """Whether ``rec`` is of a node running now: its worker is on another host (which cannot
-    be asked), or is a live process here."""
-    return rec.status == "running" and (rec.host != socket.gethostname() or process_exists(rec.pid))
+    be asked), or has not exited here (the test ``runs show`` makes for "interrupted")."""
+    from luigi_tasks.scheduler import exited_here  # here: the scheduler module is no import of the package's
+
+    return rec.status == "running" and not exited_here(rec.host, rec.pid)
 
 
 def _where(rec: NodeRecord) -> str:

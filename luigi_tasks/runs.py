@@ -93,7 +93,7 @@ _RECORD_FIELDS = frozenset(NodeRecord.__dataclass_fields__)
 #: What this process last read of each run's records (by run folder), kept up to date with
 #: its own writes.
 _known: dict[str, dict[str, NodeRecord]] = {}
-#: The run's journal signature when this process last read it (see :func:`current_node_record`).
+#: The run's journal signature when :func:`current_node_record` last read it.
 _signatures: dict[str, tuple[tuple[str, str, int, int], ...] | None] = {}
 
 
@@ -123,9 +123,10 @@ def current_node_record(project: Project, run_id: str, node: str) -> NodeRecord 
     """The node's record in run ``run_id`` as any process wrote it last: the run is read
     again only if a record was written to it since this process last read it."""
     folder = run_dir(project, run_id)
-    seen = journal.signature(folder)
+    seen = journal.signature(folder)  # before the read: a record written meanwhile changes it
     if seen is None or folder not in _known or _signatures.get(folder) != seen:
         read_node_records(project, run_id)
+        _signatures[folder] = seen
     return _known[folder].get(node)
 
 
@@ -146,10 +147,8 @@ def may_be_complete(project: Project, run_id: str, node: str) -> bool:
 def read_node_records(project: Project, run_id: str) -> dict[str, NodeRecord]:
     """Every node record of run ``run_id``, by task family (read afresh)."""
     folder = run_dir(project, run_id)
-    seen = journal.signature(folder)  # before the read: a record written meanwhile changes it
     records = {node: _parse(data) for node, data in journal.read_latest(folder).items()}
     _known[folder] = dict(records)
-    _signatures[folder] = seen
     return records
 
 
