@@ -32,7 +32,7 @@ import functools
 import importlib
 import os
 import re
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -137,7 +137,7 @@ class DataCatalog:
         Raises:
             CatalogError: naming ``source``, the dataset and the key that is wrong.
         """
-        _refuse_secret_options(config, source)
+        _refuse_secret_options(config, lambda _name: source)
         entries = {
             name: _parse_entry(name, raw, root=root, credentials=credentials or {}, source=source)
             for name, raw in config.items()
@@ -157,9 +157,10 @@ class DataCatalog:
                 f"that {declaring_file(root, 'catalog', unknown[0])} does not declare. An overlay may only "
                 "change existing datasets: declare them in the base catalog, or fix the name."
             )
-        _refuse_secret_options(base, str(root / "config" / "catalog.yml"))
+        # The file that declares an entry (split catalogs): looked up only to word a refusal.
+        _refuse_secret_options(base, lambda name: declaring_file(root, "catalog", name))
         if env != DEFAULT_ENV:  # only config/local/ is git-ignored; config/prod/ is usually committed
-            _refuse_secret_options(overlay, str(root / "config" / env / "catalog.yml"))
+            _refuse_secret_options(overlay, lambda name: str(sources[name]))
         cred_base, cred_overlay, _ = load_config(root, "credentials", env)
         credentials = {**cred_base, **cred_overlay}
         entries: dict[str, DatasetEntry] = {}
@@ -389,7 +390,7 @@ def _credentials(where: str, ref: Any, credentials: Mapping[str, Any]) -> dict[s
     return dict(credentials[ref])
 
 
-def _refuse_secret_options(config: Mapping[str, Any], source: str) -> None:
+def _refuse_secret_options(config: Mapping[str, Any], source: Callable[[str], str]) -> None:
     """Refuse a credential in the ``fs_args``, or in a ``storage_options`` of the ``load_args``
     or ``save_args`` (Kedro's places for fsspec options), of any entry of a committed catalog
     (``_`` anchors too, and entries an overlay replaces: the file holds them all the same)."""
@@ -399,7 +400,7 @@ def _refuse_secret_options(config: Mapping[str, Any], source: str) -> None:
         for args in ("load_args", "save_args"):
             if isinstance(raw.get(args), Mapping) and raw[args].get("con"):
                 raise CatalogError(
-                    f"{source}: dataset '{name}': '{args}.con' holds a database connection string, and "
+                    f"{source(name)}: dataset '{name}': '{args}.con' holds a database connection string, and "
                     "this file is committed (a connection string often holds a password). Move it to an "
                     "entry of config/local/credentials.yml (git-ignored), as 'con: <url>', and name that "
                     "entry here: 'credentials: <entry>'."
@@ -413,7 +414,7 @@ def _refuse_secret_options(config: Mapping[str, Any], source: str) -> None:
             if found:
                 option = found[len(place) + 1 :].split(".")[0]
                 raise CatalogError(
-                    f"{source}: dataset '{name}': '{found}' holds a credential, and this file is "
+                    f"{source(name)}: dataset '{name}': '{found}' holds a credential, and this file is "
                     f"committed (anyone who can read the repository reads it). Move '{option}' to an "
                     "entry of config/local/credentials.yml (git-ignored) and name that entry here: "
                     "'credentials: <entry>' (fsspec receives it as it receives fs_args)."

@@ -75,6 +75,14 @@ def find_project_root(start: Path | None = None) -> Path:
     for folder in (here, *here.parents):
         if (folder / CONFIG_DIR).is_dir():
             return folder
+    kedro = next((f / "conf" for f in (here, *here.parents) if (f / "conf" / "base").is_dir()), None)
+    if kedro is not None:
+        raise ConfigError(
+            f"No {CONFIG_DIR}/ folder in {here} or any folder above it, but {kedro} is Kedro's "
+            f"layout. luigi-tasks reads {CONFIG_DIR}/ with no base/ level: move the files of "
+            f"{kedro / 'base'} to {kedro.parent / CONFIG_DIR} and {kedro / 'local'} to "
+            f"{kedro.parent / CONFIG_DIR / 'local'}."
+        )
     raise ConfigError(
         f"No {CONFIG_DIR}/ folder in {here} or any folder above it. Run from the project "
         "folder (the one holding config/catalog.yml), or set project_root in the "

@@ -153,6 +153,22 @@ def test_kedro_interpolation_is_refused_not_used_as_written(project: Path) -> No
         Project.load(project)
 
 
+def test_a_kedro_conf_folder_is_named_with_where_its_files_go(tmp_path: Path) -> None:
+    """A Kedro project keeps its config in conf/base/ and conf/local/: say so, not only
+    'no config/ folder'."""
+    (tmp_path / "conf" / "base").mkdir(parents=True)
+    (tmp_path / "conf" / "base" / "catalog.yml").write_text("houses: {type: pandas.CSVDataset, filepath: h.csv}\n")
+    (tmp_path / "src").mkdir()
+    result = run_cli(tmp_path / "src", "catalog", "list")
+    assert result.returncode == 2
+    assert result.stderr == (
+        f"luigi-tasks: error: No config/ folder in {tmp_path / 'src'} or any folder above it, but "
+        f"{tmp_path / 'conf'} is Kedro's layout. luigi-tasks reads config/ with no base/ level: move the files "
+        f"of {tmp_path / 'conf' / 'base'} to {tmp_path / 'config'} and {tmp_path / 'conf' / 'local'} to "
+        f"{tmp_path / 'config' / 'local'}.\n"
+    )
+
+
 def test_a_copy_of_the_project_with_its_own_package_refuses_another_checkouts_code(project: Path) -> None:
     """A team copies the repository and edits its pipelines, but this environment has the
     original checkout installed: its code would run, and the edits be silently ignored."""

@@ -226,6 +226,21 @@ def test_credential_options_in_another_env_overlay_are_refused(project: Path) ->
     assert not _leaks(str(raised.value))
 
 
+
+def test_a_credential_in_a_split_catalog_file_is_refused_naming_that_file(project: Path) -> None:
+    """Kedro's split catalogs: the refusal names the file to edit, not config/catalog.yml."""
+    split = project / "config/catalog_storage.yml"
+    split.write_text(f"remote: {{type: json.JSONDataset, filepath: r.json, fs_args: {{token: {SECRETS[1]}}}}}\n")
+    with pytest.raises(CatalogError, match=re.escape(f"{split}: dataset 'remote': 'fs_args.token' holds a credential")) as raised:
+        Project.load(project)
+    assert not _leaks(str(raised.value))
+    split.unlink()
+    (project / "config/prod/catalog").mkdir(parents=True)
+    prod = project / "config/prod/catalog/models.yml"
+    prod.write_text(f"model: {{type: pickle.PickleDataset, filepath: m.pkl, load_args: {{con: {SECRETS[0]}}}}}\n")
+    with pytest.raises(CatalogError, match=re.escape(f"{prod}: dataset 'model': 'load_args.con' holds a database")):
+        Project.load(project, env="prod")
+
 # -- documentation -------------------------------------------------------------------------
 
 
