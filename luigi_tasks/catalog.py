@@ -185,11 +185,14 @@ class DataCatalog:
         try:
             return self._entries[name]
         except KeyError:
-            close = difflib.get_close_matches(name, self._entries, n=3)
-            hint = f" Did you mean {', '.join(map(repr, close))}?" if close else ""
             raise CatalogError(
-                f"Dataset '{name}' is not in the catalog.{hint} Declare it in config/catalog.yml."
+                f"Dataset '{name}' is not in the catalog.{self.did_you_mean(name)} Declare it in config/catalog.yml."
             ) from None
+
+    def did_you_mean(self, name: str) -> str:
+        """For messages: `` Did you mean 'x', 'y'?`` with the closest declared names, or ``""``."""
+        close = difflib.get_close_matches(name, self._entries, n=3)
+        return f" Did you mean {', '.join(map(repr, close))}?" if close else ""
 
     def is_versioned(self, name: str) -> bool:
         """Whether ``name`` is saved under a run id."""

@@ -12,6 +12,8 @@ from __future__ import annotations
 import argparse
 import importlib
 import sys
+import types
+from pathlib import Path
 from typing import Any
 
 import luigi
@@ -62,7 +64,7 @@ def load_project(module: str | None) -> Project:
         )
     project = current_project()
     require_own_code(project.root, name)
-    if module is None and name == DEFAULT_MODULE:
+    if module is None and name == DEFAULT_MODULE and not _inside(sys.modules[name], project.root):
         try:
             graph.current_graph()
         except LuigiTasksError as exc:  # nearly always: the example's nodes in another project
@@ -72,6 +74,12 @@ def load_project(module: str | None) -> Project:
                 "or set module = <it> under [core] in luigi.cfg.)"
             ) from None
     return project
+
+
+def _inside(module: types.ModuleType, root: Path) -> bool:
+    """Whether ``module`` was loaded from a file under ``root`` (the project's own nodes)."""
+    file = getattr(module, "__file__", None)
+    return file is not None and Path(file).resolve().is_relative_to(root.resolve())
 
 
 def table(rows: list[tuple[str, ...]]) -> list[str]:

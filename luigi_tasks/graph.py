@@ -10,12 +10,14 @@ parameters. After that, finding a node's upstream tasks is a dictionary lookup.
 from __future__ import annotations
 
 import inspect
+import os
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from luigi_tasks.errors import ConfigError, NodeError, PipelineError
+from luigi_tasks.fingerprint import unwrap
 from luigi_tasks.project import Project, current_project, is_parameter
 
 if TYPE_CHECKING:
@@ -205,7 +207,11 @@ def resolve(tasks: Sequence[type[NodeTask]], project: Project) -> NodeGraph:
             elif ref in project.catalog:
                 raws.append(ref)
             else:
-                project.catalog.entry(ref)  # raises CatalogError with close names
+                raise PipelineError(
+                    f"Node {task.get_task_family()} ({_defined_in(task)}) reads '{ref}', which is not in the "
+                    f"catalog.{project.catalog.did_you_mean(ref)} Fix the name in the node's inputs, or "
+                    "declare the dataset in config/catalog.yml."
+                )
         upstream[task] = tuple(ups)
         raw_inputs[task] = tuple(raws)
     _check_acyclic(upstream)
@@ -246,6 +252,18 @@ def _check_transcoding(project: Project, name: str, made: str, producer: type[No
             f"same filepath and versioned: '{name}' has {read.filepath} (versioned: {read.versioned}), "
             f"'{made}' has {saved.filepath} (versioned: {saved.versioned})."
         )
+
+
+def _defined_in(task: type[NodeTask]) -> str:
+    """For messages: the file of the node's function, relative to the working folder if under it."""
+    try:
+        path = inspect.getsourcefile(unwrap(task.node.func))
+    except TypeError:
+        path = None
+    if path is None:
+        return task.node.func_name
+    relative = os.path.relpath(path)
+    return path if relative.startswith("..") else relative
 
 
 def _check_signature(task: type[NodeTask]) -> None:

@@ -4,12 +4,13 @@ without nodes, and a reader that leaves early."""
 from __future__ import annotations
 
 import shlex
+import shutil
 import subprocess
 from importlib import metadata
 from pathlib import Path
 
 import luigi_tasks
-from tests.conftest import BIN, run_cli
+from tests.conftest import BIN, REPO, run_cli
 
 
 def test_version_is_the_installed_package_version(project: Path) -> None:
@@ -69,3 +70,20 @@ def test_the_default_modules_nodes_in_another_project_say_where_they_come_from(t
     assert listed.returncode == 2
     assert "outputs 'preprocessed_houses', which is not in the catalog" in listed.stderr
     assert "(The nodes are the example's, luigi_tasks.pipelines: with no --module and no luigi.cfg [core] module" in listed.stderr
+
+
+def test_a_typo_in_the_projects_own_nodes_names_the_node_and_its_file(project: Path) -> None:
+    """A copy of the example whose own luigi_tasks/pipelines is imported: the error points at the
+    node's inputs, and does not say the nodes are the example's (they are the team's own)."""
+    shutil.copytree(REPO / "luigi_tasks", project / "luigi_tasks", ignore=shutil.ignore_patterns("__pycache__"))
+    science = project / "luigi_tasks" / "pipelines" / "data_science.py"
+    text = science.read_text(encoding="utf-8")
+    assert 'Predict = node(predict, inputs=["model", ' in text
+    science.write_text(text.replace('inputs=["model", ', 'inputs=["modle", '), encoding="utf-8")
+    listed = run_cli(project, "catalog", "list", env={"PYTHONPATH": str(project)})
+    assert listed.returncode == 2
+    assert listed.stderr == (
+        f"luigi-tasks: error: Node data_science.Predict ({science.relative_to(project)}) reads 'modle', which is "
+        "not in the catalog. Did you mean 'model'? Fix the name in the node's inputs, or declare the dataset in "
+        "config/catalog.yml.\n"
+    )

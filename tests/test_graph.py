@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 from collections.abc import Iterator
 from pathlib import Path
@@ -9,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from luigi_tasks import graph, node
-from luigi_tasks.errors import CatalogError, NodeError, PipelineError
+from luigi_tasks.errors import NodeError, PipelineError
 from luigi_tasks.project import Project
 
 
@@ -51,7 +52,10 @@ def test_a_cycle_is_named_node_by_node(example: Project) -> None:
 def test_undeclared_outputs_inputs_and_parameters_are_refused(example: Project) -> None:
     with pytest.raises(PipelineError, match=re.escape("Node g4.Out outputs 'nowhere', which is not in the catalog")):
         graph.resolve([node(ident, "houses", "nowhere", name="out", namespace="g4")], example)
-    with pytest.raises(CatalogError, match=re.escape("Dataset 'housse' is not in the catalog. Did you mean 'houses'")):
+    with pytest.raises(PipelineError, match=re.escape(
+        f"Node g4.Inp ({os.path.relpath(__file__)}) reads 'housse', which is not in the catalog. "
+        "Did you mean 'houses'? Fix the name in the node's inputs, or declare the dataset in config/catalog.yml."
+    )):
         graph.resolve([node(ident, "housse", "train_x", name="inp", namespace="g4")], example)
     with pytest.raises(PipelineError, match=re.escape("Node g4.Par: Parameter 'split.size' is not in config/parameters.yml")):
         graph.resolve([node(ident, "params:split.size", "train_x", name="par", namespace="g4")], example)
