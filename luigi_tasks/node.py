@@ -27,7 +27,7 @@ from typing import Any, ClassVar, Literal
 
 import luigi
 
-from luigi_tasks import fingerprint, graph, runs
+from luigi_tasks import fingerprint, graph, interrupts, runs
 from luigi_tasks.datasets import AbstractDataset
 from luigi_tasks.errors import NodeError, VersionExistsError
 from luigi_tasks.project import Project, current_project, is_parameter
@@ -169,18 +169,25 @@ class NodeTask(FixedParams, luigi.Task):
         # record; a quick node only logs and records its end (a log line or an atomic file
         # write costs about as much as a trivial node's work).
         running = functools.partial(self._long_run, project, record, start_clock)
-        with StatusReporter(self, on_long_run=running) as status:
-            values = self._load_inputs(status, steps)
-            inputs_text = ", ".join(
-                f"{ref} {describe(v)}" for ref, v in zip(spec.inputs, values, strict=True) if not is_parameter(ref)
-            ) or "-"
-            status.update(f"running {spec.func_name}; in: {inputs_text}", progress=round(100 * len(values) / steps))
-            results = spec.bind_outputs(spec.call(values))
-            fp = fingerprint.node_fingerprint(type(self), self.run_id)  # before the saves: nothing after them can fail
-            targets = self._save_outputs(results, status, steps)
-            outputs_text = ", ".join(f"{name} {describe(v)}" for name, v in results.items())
-            duration = time.perf_counter() - started
-            status.finish(f"done in {duration:.2f} s; in: {inputs_text}; out: {outputs_text}")
+        try:
+            with StatusReporter(self, on_long_run=running) as status:
+                values = self._load_inputs(status, steps)
+                inputs_text = ", ".join(
+                    f"{ref} {describe(v)}" for ref, v in zip(spec.inputs, values, strict=True) if not is_parameter(ref)
+                ) or "-"
+                status.update(f"running {spec.func_name}; in: {inputs_text}", progress=round(100 * len(values) / steps))
+                called = time.monotonic()
+                results = spec.bind_outputs(spec.call(values))
+                interrupts.raise_if_interrupted_since(called, family)  # a function may swallow Ctrl-C
+                # Taken before the saves, so that nothing can fail after them.
+                fp = fingerprint.node_fingerprint(type(self), self.run_id)
+                targets = self._save_outputs(results, status, steps)
+                outputs_text = ", ".join(f"{name} {describe(v)}" for name, v in results.items())
+                duration = time.perf_counter() - started
+                status.finish(f"done in {duration:.2f} s; in: {inputs_text}; out: {outputs_text}")
+        except KeyboardInterrupt:
+            report.interrupted_in(family)
+            raise
 
         runs.write_node_record(
             project,

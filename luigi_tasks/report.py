@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import atexit
 import contextlib
+import importlib
 import os
 import shlex
 import socket
@@ -25,7 +26,7 @@ import luigi.interface
 from luigi.cmdline_parser import CmdlineParser
 from luigi.rpc import RPCError
 
-from luigi_tasks import status
+from luigi_tasks import interrupts, status
 from luigi_tasks.errors import ConfigError
 
 if TYPE_CHECKING:
@@ -56,6 +57,8 @@ class RunReport:
         #: The central scheduler this command uses (``None``: ``--local-scheduler``).
         self.scheduler_url: str | None = None
         self._scheduler_checked = False
+        #: Nodes this process was running when Ctrl-C stopped it.
+        self.interrupted: list[str] = []
 
     def task_created(self, task: luigi.Task) -> None:
         """Called by every node and pipeline task; the first one of a command is its root.
@@ -72,6 +75,10 @@ class RunReport:
             self.before_run()
             self.root, self._pid = task, os.getpid()
             atexit.register(self._at_exit)
+            interrupts.watch()
+            # What the closing lines use, imported now: a module first imported at exit makes
+            # Python exit 1, not 130, after Ctrl-C (it forgets the interrupt).
+            importlib.import_module("luigi_tasks.scheduler")
             if self.scheduler_url is not None:
                 _prune(self.scheduler_url)
 
@@ -86,6 +93,10 @@ class RunReport:
         if not self._scheduler_checked and CmdlineParser.get_instance() is not None:
             self.scheduler_url = scheduler_in_use()
             self._scheduler_checked = True
+
+    def interrupted_in(self, node: str) -> None:
+        """Ctrl-C stopped ``node`` in this process (said at exit when this is the main one)."""
+        self.interrupted.append(node)
 
     def broken(self, task: luigi.Task, exception: BaseException) -> None:
         """Luigi could not check or schedule ``task`` (its ``complete()`` or ``requires()`` raised)."""
@@ -153,6 +164,8 @@ class RunReport:
         if complete and not problems:
             return [f"luigi-tasks: run {run_id} is complete."]
         records = runs.read_node_records(project, run_id).values() if project is not None else []
+        if interrupts.interrupted():
+            return self._interrupted(run_id, list(records))
         failed = [f"{r.node} failed: {r.error}" for r in records if r.status == "failed"]
         problems += failed
         if not problems and not self.scheduling:
@@ -173,6 +186,19 @@ class RunReport:
             )
         out.append(f"luigi-tasks: resume with: {self.resume_command(run_id)}")
         return out
+
+    def _interrupted(self, run_id: str, records: list[runs.NodeRecord]) -> list[str]:
+        """The closing lines of a run that Ctrl-C (SIGINT) stopped."""
+        from luigi_tasks import scheduler  # late: it imports the command-line helpers
+
+        stopped = list(self.interrupted)  # with --workers N: the forked workers' running records
+        stopped += [r.node for r in records if r.status == "running" and r.node not in stopped
+                    and r.pid != os.getpid() and scheduler.exited_here(r.host, r.pid)]
+        where = f" while {', '.join(stopped)} ran" if stopped else ""
+        return [
+            f"luigi-tasks: run {run_id} was interrupted (Ctrl-C){where}; a node that did not finish saved nothing.",
+            f"luigi-tasks: resume with: {self.resume_command(run_id)}",
+        ]
 
     def _unfinished(self, run_id: str, records: list[runs.NodeRecord]) -> list[str]:
         """The closing lines of a run not complete with nothing failed in this process: it goes

@@ -214,3 +214,63 @@ def test_a_node_killed_between_two_saves_is_resumed_and_its_first_save_kept_asid
     assert [p.name.split(ASIDE_MARKER)[0] for p in found["aside"]] == ["train_x.parquet"]
     assert found["temp"] == [temp] and temp.read_bytes() == b"PAR1 half a file"  # the orphan was removed
     assert f"Removed {orphan}, left by a save that was killed." in result.stderr
+
+
+# -- Ctrl-C ------------------------------------------------------------------------------------
+
+_INTERRUPTIBLE_B = '''
+def step_b(a: pd.DataFrame) -> pd.DataFrame:
+    import time
+    _called("b")
+    Path("B_STARTED").touch()
+    try:
+        time.sleep(60)
+    except KeyboardInterrupt:
+        if not Path("SWALLOW").exists():
+            raise
+        # As scikit-learn's MLPRegressor.fit does: stop early, return what there is.
+    return a.assign(x=a["x"] + 1)
+'''
+
+
+@pytest.mark.parametrize("swallowed", [False, True], ids=["raised", "swallowed-by-the-function"])
+def test_ctrl_c_saves_nothing_of_the_node_and_says_the_run_was_interrupted(tmp_path: Path, swallowed: bool) -> None:
+    from tests.toy import TOY_DIR, make_toy_project
+
+    toy = make_toy_project(tmp_path / "toy", REPO)
+    module = tmp_path / "module" / "toy_pipeline.py"
+    module.parent.mkdir()
+    text = (TOY_DIR / "toy_pipeline.py").read_text(encoding="utf-8")
+    start, end = text.index("def step_b("), text.index("def step_c(")
+    module.write_text(text[:start] + _INTERRUPTIBLE_B.lstrip() + "\n\n" + text[end:], encoding="utf-8")
+    if swallowed:
+        (toy / "SWALLOW").touch()
+    command = [LUIGI, "--module", "toy_pipeline", "ToyPipeline", "--local-scheduler", "--run-id", "c1"]
+    env = {**os.environ, "PYTHONPATH": str(module.parent)}
+    worker = subprocess.Popen(command, cwd=toy, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    try:
+        for _ in range(600):
+            if (toy / "B_STARTED").exists() or worker.poll() is not None:
+                break
+            time.sleep(0.05)
+        assert (toy / "B_STARTED").exists()
+        worker.send_signal(signal.SIGINT)  # what Ctrl-C sends
+        _, stderr = worker.communicate(timeout=60)
+    finally:
+        worker.kill()
+    assert worker.returncode == -signal.SIGINT, stderr[-3000:]  # ended by the interrupt, as Python does (shell: 130)
+    assert "Traceback" not in stderr and "KeyboardInterrupt" not in stderr
+    assert stderr.strip().splitlines()[-2:] == [
+        "luigi-tasks: run c1 was interrupted (Ctrl-C) while toy.StepB ran; a node that did not finish saved nothing.",
+        "luigi-tasks: resume with: luigi --module toy_pipeline ToyPipeline --local-scheduler --run-id c1",
+    ]
+    assert (toy / "data/02/a.parquet/c1/a.parquet").exists()
+    assert not list(toy.glob("data/02/b.parquet/c1/*"))
+    (toy / "SWALLOW").unlink(missing_ok=True)
+    (toy / "B_STARTED").unlink()
+    # Resumed with the plain toy module (its StepB does not sleep): StepB runs again, StepA does not.
+    resumed = subprocess.run(
+        command, cwd=toy, env={**os.environ, "PYTHONPATH": str(TOY_DIR)}, capture_output=True, text=True, timeout=120,
+    )
+    assert resumed.returncode == 0, resumed.stderr[-3000:]
+    assert "toy.StepB [run c1] done" in resumed.stderr and "toy.StepA [run c1] done" not in resumed.stderr
