@@ -188,6 +188,15 @@ class NodeTask(FixedParams, luigi.Task):
         except KeyboardInterrupt:
             report.interrupted_in(family)
             raise
+        except _SavedElsewhere as elsewhere:
+            runs.write_node_record(project, elsewhere.record)  # theirs stays the latest, after any "running" of ours
+            logger.warning(
+                "%s [run %s]: another worker (host %s, pid %s) saved its outputs while this one ran it: those "
+                "stand, and this result is discarded (two commands on one run with --local-scheduler do not "
+                "coordinate; luigid hands each node to one worker)",
+                family, self.run_id, elsewhere.record.host, elsewhere.record.pid,
+            )
+            return
 
         runs.write_node_record(
             project,
@@ -224,11 +233,24 @@ class NodeTask(FixedParams, luigi.Task):
             status.update(f"saving {name}", progress=round(100 * (done_before + i) / steps))
             try:
                 targets[name].save(value)
-            except VersionExistsError:  # left by an earlier attempt that was killed half-way
+            except VersionExistsError:
+                winner = self._saved_meanwhile(targets[name])
+                if winner is not None:
+                    raise _SavedElsewhere(winner) from None
+                # Left by an earlier attempt, killed half-way or failed after saving.
                 aside = targets[name].set_aside()
                 logger.warning("%s: set aside %s from an earlier attempt: %s", self.get_task_family(), name, aside)
                 targets[name].save(value)
         return targets
+
+    def _saved_meanwhile(self, target: AbstractDataset) -> runs.NodeRecord | None:
+        """The record of another worker that saved ``target`` since this command started (after
+        Luigi found the node incomplete here) and completed the node; ``None`` if the version is
+        older (an earlier attempt's, killed or failed) or that worker failed after saving it."""
+        saved = target.saved_at()
+        if saved is None or saved < _COMMAND_STARTED - _CLOCK_SLACK_S:
+            return None
+        return runs.wait_for_other_worker(current_project(), self.run_id, self.get_task_family(), _COMMAND_STARTED)
 
     def on_failure(self, exception: BaseException) -> str:
         family = self.get_task_family()
@@ -243,6 +265,21 @@ class NodeTask(FixedParams, luigi.Task):
             logger.exception("%s: could not record the failure", family)
         logger.error("%s [run %s] failed: %s", family, self.run_id, message)
         return node_failure(self, exception)
+
+
+#: When this process (the command; forked workers inherit it) started running nodes, roughly.
+_COMMAND_STARTED = time.time()
+#: File times come from a coarser clock than ``time.time()``: a version saved just after the
+#: command started may look a few milliseconds older.
+_CLOCK_SLACK_S = 0.05
+
+
+class _SavedElsewhere(Exception):
+    """Another worker saved this node's outputs in the run while this one ran it."""
+
+    def __init__(self, record: runs.NodeRecord) -> None:
+        super().__init__(record.node)
+        self.record = record
 
 
 def _clock() -> str:

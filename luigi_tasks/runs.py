@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import os
 import socket
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
@@ -31,7 +32,7 @@ import luigi
 
 from luigi_tasks import journal
 from luigi_tasks.config import require_luigi_cfg_read, require_own_code
-from luigi_tasks.errors import RunError
+from luigi_tasks.errors import NodeError, RunError
 from luigi_tasks.fingerprint import Fingerprint, code_hash, node_fingerprint
 from luigi_tasks.project import Project, current_project
 from luigi_tasks.run_info import create_or_check_run, list_runs, now, read_run_info, run_dir
@@ -142,6 +143,36 @@ def may_be_complete(project: Project, run_id: str, node: str) -> bool:
         return False
     run_state.must_run.discard(node)
     return True
+
+
+def wait_for_other_worker(
+    project: Project, run_id: str, node: str, since: float, timeout: float = 30.0
+) -> NodeRecord | None:
+    """Another process saved ``node``'s outputs in run ``run_id`` after ``since`` (``time.time()``),
+    while this one ran it: wait for that process to record the node's end (it saves, then
+    records). Its record if it completed the node, ``None`` if it failed.
+
+    Raises:
+        NodeError: no other process recorded the node's end within ``timeout`` seconds.
+    """
+    from luigi_tasks.scheduler import exited_here  # late: it imports the command-line helpers
+
+    here, deadline = (socket.gethostname(), os.getpid()), time.monotonic() + timeout
+    while True:
+        record = current_node_record(project, run_id, node)
+        if record is not None and (record.host, record.pid) == here:
+            return None  # this process's own earlier attempt
+        if record is not None and record.ended and datetime.fromisoformat(record.ended).timestamp() >= since:
+            return record if record.status in COMPLETE else None
+        if record is not None and record.status == "running" and exited_here(record.host, record.pid):
+            return None  # a worker killed while saving
+        if time.monotonic() >= deadline:
+            raise NodeError(
+                f"{node}: another process saved its outputs in run {run_id} while this one ran it, and has not "
+                f"recorded its end within {timeout:.0f} s. Two commands on one run with --local-scheduler do not "
+                "coordinate: let one finish, then run the other; or run both through luigid."
+            )
+        time.sleep(0.05)
 
 
 def read_node_records(project: Project, run_id: str) -> dict[str, NodeRecord]:

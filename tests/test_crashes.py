@@ -16,6 +16,7 @@ import multiprocessing
 import os
 import random
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -274,3 +275,71 @@ def test_ctrl_c_saves_nothing_of_the_node_and_says_the_run_was_interrupted(tmp_p
     )
     assert resumed.returncode == 0, resumed.stderr[-3000:]
     assert "toy.StepB [run c1] done" in resumed.stderr and "toy.StepA [run c1] done" not in resumed.stderr
+
+
+# -- two commands on one run, --local-scheduler ---------------------------------------------------
+
+_WAITING_B_AND_C = '''
+def step_b(a: pd.DataFrame) -> pd.DataFrame:
+    import os
+    import time
+    _called("b")
+    Path(f"B_{os.getpid()}").touch()
+    for _ in range(1200):
+        if Path(f"GO_{os.getpid()}").exists():
+            break
+        time.sleep(0.05)
+    return a.assign(x=a["x"] + 1, pid=os.getpid())
+
+
+def step_c(b: pd.DataFrame) -> dict[str, float]:
+    _called("c")
+    return {"total": float(b["x"].sum()), "b_pid": int(b["pid"].iloc[0])}
+'''
+
+
+def test_two_local_commands_on_one_run_keep_the_first_save_and_never_set_it_aside(tmp_path: Path) -> None:
+    """Luigi's lock refuses only an identical command line, and two --local-scheduler processes
+    do not coordinate: both may run one node. The second to save keeps the first one's
+    outputs (its result is discarded) instead of taking them for a killed attempt's."""
+    from tests.toy import TOY_DIR, make_toy_project
+
+    toy = make_toy_project(tmp_path / "toy", REPO)
+    module = tmp_path / "module" / "toy_pipeline.py"
+    module.parent.mkdir()
+    text = (TOY_DIR / "toy_pipeline.py").read_text(encoding="utf-8")
+    start, end = text.index("def step_b("), text.index("def step_d(")
+    module.write_text(text[:start] + _WAITING_B_AND_C.lstrip() + "\n\n" + text[end:], encoding="utf-8")
+    env = {**os.environ, "PYTHONPATH": str(module.parent)}
+
+    def start_command(task: str) -> subprocess.Popen[str]:
+        command = [LUIGI, "--module", "toy_pipeline", task, "--local-scheduler", "--run-id", "w1"]
+        return subprocess.Popen(command, cwd=toy, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+
+    def wait_for(path: Path) -> None:
+        for _ in range(600):
+            if path.exists():
+                return
+            time.sleep(0.05)
+        raise AssertionError(f"{path} never appeared")
+
+    first = start_command("ToyPipeline")
+    wait_for(toy / f"B_{first.pid}")
+    second = start_command("toy.StepC")  # another command line: Luigi's lock lets it run
+    try:
+        wait_for(toy / f"B_{second.pid}")  # both are inside step_b now
+        (toy / f"GO_{first.pid}").touch()
+        _, first_err = first.communicate(timeout=120)
+        (toy / f"GO_{second.pid}").touch()
+        _, second_err = second.communicate(timeout=120)
+    finally:
+        first.kill()
+        second.kill()
+    assert first.returncode == 0 and second.returncode == 0, first_err[-2000:] + second_err[-2000:]
+    assert first_err.strip().endswith("luigi-tasks: run w1 is complete.")
+    assert second_err.strip().endswith("luigi-tasks: run w1 is complete.")
+    assert f"toy.StepB [run w1]: another worker (host {socket.gethostname()}, pid {first.pid}) saved its outputs while this one ran it" in second_err
+    assert not [p for p in (toy / "data").rglob("*") if ASIDE_MARKER in p.name], "a finished output was set aside"
+    b = ParquetDataset(str(toy / "data/02/b.parquet"), version="w1").load()
+    c = json.loads((toy / "data/03/c.json/w1/c.json").read_text(encoding="utf-8"))
+    assert set(b["pid"]) == {first.pid} and c["b_pid"] == first.pid  # one run, one story

@@ -245,6 +245,17 @@ class AbstractDataset(luigi.Target, Generic[T], abc.ABC):
             return None
         return f"{st.st_size}:{st.st_mtime_ns}:{st.st_ino}"
 
+    def saved_at(self) -> float | None:
+        """When this file was last written (seconds since the epoch), to tell a version saved
+        by a concurrent worker from an earlier attempt's; ``None`` where it cannot be told
+        cheaply (remote storage, a database) or there is no file."""
+        if not filesystem.is_local(getattr(self, "_fs", None)):
+            return None
+        try:
+            return os.stat(self._path).st_mtime
+        except (OSError, ValueError):
+            return None
+
     def content_hash(self) -> str | None:
         """A hash of the data, for a raw input that is no file (a database table): fingerprints
         hash files themselves, so a file-backed dataset returns ``None``; a dataset with no
