@@ -300,6 +300,7 @@ def _prepare(project: Project, root: luigi.Task) -> RunState:
     earlier = read_node_records(project, source) if source else {}
     reusable: dict[type[NodeTask], NodeRecord] = {}
     shared: dict[type[NodeTask], list[str]] = {}
+    remade: list[type[NodeTask]] = []  # complete, but runs again: what was made from it must too
     for task in nodes:
         family = task.get_task_family()
         rec = records.get(family)
@@ -310,9 +311,12 @@ def _prepare(project: Project, root: luigi.Task) -> RunState:
             run_state.reasons[family] = (
                 f"{', '.join(rewritten)}: rewritten or removed since this run saved it (not versioned)"
             )
+            remade.append(task)
             continue
         if rec and rec.status in COMPLETE:
-            if rec.status == "reused":
+            if not all(project.catalog.dataset(n, rec.versions.get(n, run_id)).exists() for n in task.node.outputs):
+                remade.append(task)  # Luigi runs it again (into this run's versions): its outputs are gone
+            elif rec.status == "reused":
                 run_state.versions[family] = dict(rec.versions)
             continue
         unversioned = [name for name in task.node.outputs if not project.catalog.is_versioned(name)]
@@ -350,6 +354,7 @@ def _prepare(project: Project, root: luigi.Task) -> RunState:
         else:
             run_state.reasons[family] = f"{why or 'outputs gone'} since run {source}"
 
+    _remake_downstream(graph, nodes, records, remade, run_state)
     _keep_shared_files_unread(graph, nodes, records, shared, reusable)
     for task in shared.keys() - reusable.keys():
         run_state.must_run.add(task.get_task_family())
@@ -358,6 +363,44 @@ def _prepare(project: Project, root: luigi.Task) -> RunState:
         write_node_record(project, reused)
         run_state.versions[reused.node] = reused.versions
     return run_state
+
+
+def _remake_downstream(
+    graph: NodeGraph,
+    nodes: list[type[NodeTask]],
+    records: dict[str, NodeRecord],
+    remade: list[type[NodeTask]],
+    run_state: RunState,
+) -> None:
+    """Make every complete node downstream of a ``remade`` one run again: it was made from
+    outputs that are now made anew, which a node that is not deterministic (a random split,
+    a model's training) makes different, so keeping it would mix two versions of the data."""
+    if not remade:
+        return
+    in_run = set(nodes)
+    children: dict[type[NodeTask], list[type[NodeTask]]] = {}
+    for task in nodes:
+        for up in graph.upstream[task]:
+            children.setdefault(up, []).append(task)
+    cause = {child: start for start in remade for child in children.get(start, [])}
+    stack, seen = list(cause), set(remade)
+    while stack:
+        task = stack.pop()
+        if task in seen or task not in in_run:
+            continue
+        seen.add(task)
+        family, rec = task.get_task_family(), records.get(task.get_task_family())
+        if rec is not None and rec.status in COMPLETE:
+            run_state.must_run.add(family)
+            run_state.outdated[family] = rec.ended
+            run_state.versions.pop(family, None)  # a reused node runs again into this run's versions
+            run_state.reasons[family] = (
+                f"{cause[task].get_task_family()} upstream runs again (its outputs were gone), so what was "
+                "made from them is made again too"
+            )
+        for child in children.get(task, []):
+            cause.setdefault(child, cause[task])
+            stack.append(child)
 
 
 def _rewritten(project: Project, rec: NodeRecord) -> list[str]:
