@@ -19,6 +19,7 @@ from luigi_tasks.errors import RunError
 from luigi_tasks.fingerprint import Fingerprint, node_fingerprint
 from luigi_tasks.graph import current_graph
 from luigi_tasks.node import NodeTask
+from luigi_tasks.pipeline import PipelineTask, node_classes
 from luigi_tasks.project import Project
 from luigi_tasks.report import luigi_command
 from luigi_tasks.scheduler import exited_here
@@ -62,6 +63,29 @@ def find_node(name: str) -> type[NodeTask]:
     raise RunError(f"No node called '{name}'. Nodes: {known}.")
 
 
+def project_nodes() -> list[type[NodeTask]]:
+    """The nodes of the pipeline tasks, upstream first; every node if there is no pipeline
+    task. A node left out of every pipeline's ``parts`` (Kedro's way to take one out) is not
+    counted in a run's state."""
+    graph = current_graph()
+    pipelines, pending = [], list(PipelineTask.__subclasses__())
+    while pending:
+        cls = pending.pop()
+        pipelines.append(cls)
+        pending.extend(cls.__subclasses__())
+    starts = [task for cls in pipelines for task in node_classes(cls) if task in graph.upstream]
+    return graph.closure_of(starts or list(graph.upstream))
+
+
+def run_nodes(info: dict[str, Any], nodes: list[type[NodeTask]]) -> list[type[NodeTask]]:
+    """Those of ``nodes`` that run ``info`` could make: with an output in the catalog it was
+    created with (a node added since is not counted against an older run)."""
+    recorded = info.get("catalog")
+    if not recorded:  # a run made before the catalog was recorded
+        return nodes
+    return [task for task in nodes if any(name in recorded for name in task.node.outputs)]
+
+
 def run_state(records: dict[str, runs.NodeRecord], families: list[str]) -> str:
     """A run at a glance, from its node records: ``complete``, ``failed: <nodes>``,
     ``unfinished: k of n nodes done`` (stopped, still running, or only part of it asked for),
@@ -82,9 +106,10 @@ def cmd_list(args: argparse.Namespace) -> int:
     if not infos:
         print(f"No runs yet in {project.runs_dir}.")
         return 0
-    families = [task.get_task_family() for task in current_graph().upstream]
+    nodes = project_nodes()
     rows = [("run id", "created", "reuse from", "state")]
     for info in infos:
+        families = [task.get_task_family() for task in run_nodes(info, nodes)]
         state = run_state(runs.read_node_records(project, info["run_id"]), families)
         rows.append((info["run_id"], info.get("created", "-"), info.get("reuse_from") or "-", state))
     print("\n".join(table(rows)))
@@ -97,10 +122,9 @@ def explain(project: Project, run_id: str, *, staleness: bool = True) -> list[tu
     With ``staleness``, a completed node whose code, parameters or inputs changed since is
     ``stale``; without, each node is as its record says.
     """
-    runs.require_run(project, run_id)
+    info = runs.require_run(project, run_id)
     records = runs.read_node_records(project, run_id)
-    graph = current_graph()
-    order = graph.closure_of(list(graph.upstream))
+    order = run_nodes(info, project_nodes())
     rows = []
     for task in order:
         family = task.get_task_family()

@@ -797,3 +797,33 @@ def test_a_node_made_again_because_its_output_was_deleted_makes_its_downstream_a
     (toy / "calls.log").unlink()
     assert run_toy(toy, "ToyPipeline", "--local-scheduler", "--run-id", "m1").returncode == 0
     assert calls(toy) == []  # complete again: nothing more runs
+
+
+def test_runs_list_and_show_judge_a_run_by_the_pipelines_nodes_it_could_make(toy: Path, tmp_path: Path) -> None:
+    """A node taken out of the pipeline's parts (still defined) is not counted; nor, for an
+    older run, a node added since (its output was not in that run's catalog)."""
+    env = {"PYTHONPATH": str(TOY_DIR)}
+    assert run_toy(toy, "ToyPipeline", "--local-scheduler", "--run-id", "old").returncode == 0
+    without_d = _edited_toy(tmp_path, "parts = (C, D)", "parts = (C,)")
+    assert run_toy(toy, "ToyPipeline", "--local-scheduler", "--run-id", "nod", module_dir=without_d).returncode == 0
+    listed = run_cli(toy, "runs", "list", "--module", "toy_pipeline", env={"PYTHONPATH": str(without_d)})
+    assert [line.split()[-1] for line in listed.stdout.splitlines()[1:]] == ["complete", "complete"], listed.stdout
+    shown = run_cli(toy, "runs", "show", "nod", "--module", "toy_pipeline", env={"PYTHONPATH": str(without_d)})
+    assert shown.returncode == 0 and "toy.StepD" not in shown.stdout and "toy.StepC" in shown.stdout
+
+    with open(toy / "config/catalog.yml", "a", encoding="utf-8") as f:
+        f.write("e: {type: json.JSONDataset, filepath: data/03/e.json, versioned: true}\n")
+    grown = tmp_path / "grown"
+    grown.mkdir()
+    (grown / "toy_pipeline.py").write_text(
+        (TOY_DIR / "toy_pipeline.py").read_text().replace("parts = (C, D)", "parts = (C, D, E)").replace(
+            "\n\nclass ToyPipeline",
+            '\n\ndef step_e(c: dict) -> dict:\n    return {"e": c["total"]}\n\n\nE = node(step_e, "c", "e", namespace="toy")\n'
+            "\n\nclass ToyPipeline",
+        )
+    )
+    listed = run_cli(toy, "runs", "list", "--module", "toy_pipeline", env={"PYTHONPATH": str(grown)})
+    assert listed.returncode == 0, listed.stderr
+    states = {line.split()[0]: " ".join(line.split()[3:]) for line in listed.stdout.splitlines()[1:]}
+    assert states == {"old": "complete", "nod": "unfinished: 3 of 4 nodes done"}, listed.stdout
+    assert run_cli(toy, "runs", "list", "--module", "toy_pipeline", env=env).returncode == 0
