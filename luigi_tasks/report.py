@@ -180,10 +180,7 @@ class RunReport:
         out = [f"luigi-tasks: run {run_id} did not complete."]
         out += [f"luigi-tasks:   {p}" for p in problems]
         if failed:  # a node's error may come from a parameter; fixing it there is a new experiment
-            out.append(
-                "luigi-tasks: (if the fix is other parameters, that is a new run: the same command with --run-id "
-                f"<new id> --reuse-from {run_id})"
-            )
+            out.append(f"luigi-tasks: (if the fix is other parameters, that is a new run: {new_run_command(run_id)})")
         out.append(f"luigi-tasks: resume with: {self.resume_command(run_id)}")
         return out
 
@@ -290,6 +287,20 @@ def luigi_command(args: Sequence[str], run_id: str) -> str:
     if not any(a == "--run-id" or a.startswith("--run-id=") for a in args):
         args = [*args, "--run-id", run_id]
     return shlex.join(["luigi", *args])
+
+
+def new_run_command(run_id: str) -> str:
+    """This process's ``luigi`` command as a new run reusing run ``run_id``."""
+    args, kept = sys.argv[1:], []
+    skip = False
+    for arg in args:
+        if skip:
+            skip = False
+        elif arg in ("--run-id", "--reuse-from"):
+            skip = True
+        elif not arg.startswith(("--run-id=", "--reuse-from=")):
+            kept.append(arg)
+    return shlex.join(["luigi", *kept, "--run-id", "NEW_ID", "--reuse-from", run_id]).replace("NEW_ID", "<new id>")
 
 
 def scheduler_in_use() -> str | None:

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 from luigi_tasks.errors import RunError
 from luigi_tasks.project import Project, current_project
-from luigi_tasks.run_info import check_catalog, list_runs
+from luigi_tasks.run_info import check_catalog, list_runs, parameter_diff
 from luigi_tasks.runs import COMPLETE, NodeRecord, latest_run, read_node_records, require_run, write_node_record
 from luigi_tasks.versioning import LATEST, is_latest
 
@@ -106,6 +106,14 @@ def invalidate(project: Project, run_id: str, start: type[NodeTask]) -> list[tup
     from luigi_tasks.graph import current_graph
 
     info = require_run(project, run_id)
+    diff = parameter_diff(info.get("parameters") or {}, project.parameters)
+    if diff:  # the rerun would be refused, leaving the run with its outputs set aside
+        raise RunError(
+            f"Run '{run_id}' was started with other parameters, so its nodes cannot run again with these:\n  "
+            + "\n  ".join(diff)
+            + f"\nNothing was invalidated. Restore them to rerun nodes of {run_id}, or start a new run: "
+            f"--run-id <new id> --reuse-from {run_id}."
+        )
     tasks = current_graph().downstream_closure(start)
     outputs = {name for task in tasks for name in task.node.outputs}
     check_catalog(project, info, "their outputs cannot be set aside", outputs)

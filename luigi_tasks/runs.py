@@ -334,7 +334,7 @@ def _prepare(project: Project, root: luigi.Task) -> RunState:
             continue
         old = earlier.get(family)
         if old is None or old.status not in COMPLETE:
-            run_state.reasons[family] = f"not complete in run {source}"
+            run_state.reasons[family] = f"{'not in' if old is None else 'not complete in'} run {source}"
             continue
         if not old.fingerprint:  # it ran while a raw input upstream could not be hashed
             run_state.reasons[family] = f"no fingerprint to compare in run {source}"

@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import json
 import re
+import sys
 from pathlib import Path
+
+import pytest
 
 from luigi_tasks import journal
 from tests.conftest import calls, run_luigi, run_toy, tree_digest
@@ -87,8 +90,8 @@ def test_failed_node_exits_non_zero_and_resume_runs_only_it_and_downstream(toy: 
     assert tail[0] == "luigi-tasks: run f1 did not complete."
     assert "toy.StepB failed: RuntimeError: step_b was told to fail" in tail[1]
     assert tail[2] == (
-        "luigi-tasks: (if the fix is other parameters, that is a new run: the same command with --run-id <new id> "
-        "--reuse-from f1)"
+        "luigi-tasks: (if the fix is other parameters, that is a new run: luigi --module toy_pipeline ToyPipeline "
+        "--local-scheduler --run-id <new id> --reuse-from f1)"
     )
     assert tail[3] == "luigi-tasks: resume with: luigi --module toy_pipeline ToyPipeline --local-scheduler --run-id f1"
     done_before = tree_digest(toy / "data" / "02" / "a.parquet")
@@ -117,3 +120,11 @@ def test_missing_raw_file_is_a_missing_dependency_naming_its_path(project: Path)
     assert result.returncode == 20, result.stderr  # [retcode] missing_data
     assert "raw dataset 'houses' is missing: expected at " + str(project / "data/01_raw/house.csv") in result.stderr
     assert "resume with: luigi --module luigi_tasks.pipelines FullPipeline" in result.stderr.splitlines()[-1]
+
+
+def test_the_new_run_hint_replaces_the_commands_run_id_and_reuse_from(monkeypatch: pytest.MonkeyPatch) -> None:
+    from luigi_tasks.report import new_run_command
+
+    argv = ["luigi", "--module", "m", "FullPipeline", "--run-id", "t1", "--reuse-from=s2", "--local-scheduler"]
+    monkeypatch.setattr(sys, "argv", argv)
+    assert new_run_command("t1") == "luigi --module m FullPipeline --local-scheduler --run-id <new id> --reuse-from t1"

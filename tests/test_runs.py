@@ -827,3 +827,25 @@ def test_runs_list_and_show_judge_a_run_by_the_pipelines_nodes_it_could_make(toy
     states = {line.split()[0]: " ".join(line.split()[3:]) for line in listed.stdout.splitlines()[1:]}
     assert states == {"old": "complete", "nod": "unfinished: 3 of 4 nodes done"}, listed.stdout
     assert run_cli(toy, "runs", "list", "--module", "toy_pipeline", env=env).returncode == 0
+
+
+def test_invalidate_refuses_when_the_parameters_now_differ_from_the_runs(project: Path) -> None:
+    """The rerun it prints would be refused (other parameters), leaving the run with its outputs
+    set aside: refused before anything moves."""
+    assert run_luigi(project, "--module", "luigi_tasks.pipelines", "FullPipeline", "--local-scheduler", "--run-id", "p1").returncode == 0
+    (project / "config/local/parameters.yml").write_text("split:\n  test_size: 0.3\n  random_state: 42\n")
+    before = tree_digest(project / "data")
+    refused = run_cli(project, "invalidate", "--run-id", "p1", "--from", "train_model")
+    assert refused.returncode == 2
+    assert "Run 'p1' was started with other parameters, so its nodes cannot run again with these:" in refused.stderr
+    assert "split.test_size: 0.2 -> 0.3" in refused.stderr, refused.stderr
+    assert "Nothing was invalidated." in refused.stderr and tree_digest(project / "data") == before
+
+
+def test_a_node_the_reused_run_never_had_is_said_to_be_not_in_it(toy: Path, tmp_path: Path) -> None:
+    without_d = _edited_toy(tmp_path, "parts = (C, D)", "parts = (C,)")
+    assert run_toy(toy, "ToyPipeline", "--local-scheduler", "--run-id", "s1", module_dir=without_d).returncode == 0
+    reused = run_toy(toy, "ToyPipeline", "--local-scheduler", "--run-id", "s2", "--reuse-from", "s1")
+    assert reused.returncode == 0, reused.stderr[-2000:]
+    assert records(toy, "s2")["toy.StepD"]["reason"] == "not in run s1"
+    assert records(toy, "s2")["toy.StepA"]["status"] == "reused"
