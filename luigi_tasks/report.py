@@ -214,6 +214,8 @@ class RunReport:
                     f"luigi-tasks: run {run_id} is not complete: the central scheduler at {url} stopped answering "
                     "during the run (luigid was stopped or crashed), so no more of its tasks could be handed out.",
                     f"luigi-tasks: start it again ({start_command(url)}), then resume with: {resume}",
+                    "luigi-tasks: (a restarted luigid keeps the tasks that were running for about a minute, "
+                    "[scheduler] worker_disconnect_delay: until then the resume exits 25 and says which)",
                 ]
             if tasks is None:
                 tasks = {}  # too many to list: luigid's view is left out

@@ -119,12 +119,14 @@ def test_a_worker_whose_luigid_stopped_mid_run_says_so(tmp_path: Path) -> None:
         _, err = worker.communicate(timeout=120)
 
         assert worker.returncode == BEFORE_SCHEDULING, err
-        last = err.strip().splitlines()[-2:]
+        last = err.strip().splitlines()[-3:]
         assert last == [
             f"luigi-tasks: run {run_id} is not complete: the central scheduler at {server.url} stopped answering "
             "during the run (luigid was stopped or crashed), so no more of its tasks could be handed out.",
             f"luigi-tasks: start it again (luigi-tasks scheduler start), then resume with: luigi {' '.join(TOY)} "
             f"--run-id {run_id}",
+            "luigi-tasks: (a restarted luigid keeps the tasks that were running for about a minute, "
+            "[scheduler] worker_disconnect_delay: until then the resume exits 25 and says which)",
         ], err
     finally:
         if worker is not None:
