@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import argparse
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from luigi_tasks import run_info, run_outputs, runs
@@ -47,6 +47,8 @@ class RunComparison:
     nodes: list[tuple[str, str, str]]
     #: (``dataset.key``, value in ``a``, value in ``b``); ``None`` where a run has none.
     numbers: list[tuple[str, Number | None, Number | None]]
+    #: Why a run's saved numbers are not shown (a dataset moved or deleted since).
+    unread: list[str] = field(default_factory=list)
 
 
 def compare_runs(project: Project, a: str, b: str) -> RunComparison:
@@ -62,7 +64,8 @@ def compare_runs(project: Project, a: str, b: str) -> RunComparison:
     info_a, info_b = runs.require_run(project, a), runs.require_run(project, b)
     rows_a, rows_b = explain(project, a, staleness=False), explain(project, b, staleness=False)
     nodes = [(ra[0], state_note(*ra[1:])[1], state_note(*rb[1:])[1]) for ra, rb in zip(rows_a, rows_b, strict=True)]
-    values_a, values_b = _numbers(project, a), _numbers(project, b)
+    unread: list[str] = []
+    values_a, values_b = _numbers(project, info_a, unread), _numbers(project, info_b, unread)
     numbers = [(key, values_a.get(key), values_b.get(key)) for key in dict.fromkeys([*values_a, *values_b])]
     return RunComparison(
         a=a,
@@ -72,10 +75,13 @@ def compare_runs(project: Project, a: str, b: str) -> RunComparison:
         libraries=run_info.parameter_diff(info_a.get("libraries") or {}, info_b.get("libraries") or {}),
         nodes=nodes,
         numbers=numbers,
+        unread=unread,
     )
 
 
-def _numbers(project: Project, run_id: str) -> dict[str, Number]:
+def _numbers(project: Project, info: dict[str, Any], unread: list[str]) -> dict[str, Number]:
+    """The numbers of run ``info``; why saved ones cannot be read is added to ``unread``."""
+    run_id, stored = info["run_id"], run_info.storage(project)
     records = runs.read_node_records(project, run_id)
     found: dict[str, Number] = {}
     for name in project.catalog:
@@ -85,9 +91,16 @@ def _numbers(project: Project, run_id: str) -> dict[str, Number]:
         version = run_outputs.output_version(records, name)
         if version is None:  # not saved in that run
             continue
+        was, now = (info.get("catalog") or {}).get(name), stored.get(name)
+        if was is not None and was != now:
+            unread.append(
+                f"{name} of run {run_id}: moved in the catalog since (was {was}, now {now}); restore the entry to see it"
+            )
+            continue
         try:
             value = project.catalog.load(name, run_id=version)
-        except DatasetError:  # deleted since: nothing to show
+        except DatasetError as exc:  # deleted since
+            unread.append(f"{name} of run {run_id}: {exc}")
             continue
         flat = run_info.flatten(value) if isinstance(value, dict) else {"": value}
         for key, number in flat.items():
@@ -122,8 +135,10 @@ def render(c: RunComparison) -> list[str]:
     if c.numbers:
         lines += ["", *table([("number", c.a, c.b, "change"),
                                *((key, _shown(x), _shown(y), _change(x, y)) for key, x, y in c.numbers)])]
-    else:
+    elif not c.unread:
         lines += ["", "No numbers to compare: neither run has a versioned JSON output holding numbers."]
+    if c.unread:
+        lines += ["", "Numbers not shown:", *(f"  {line}" for line in c.unread)]
     return lines
 
 

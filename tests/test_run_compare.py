@@ -84,3 +84,24 @@ def test_compare_with_a_run_that_does_not_exist_says_so_in_one_line(toy: Path) -
     assert wrong.returncode == 2
     assert wrong.stderr.startswith("luigi-tasks: error: Run 'r9' does not exist in ")
     assert "Traceback" not in wrong.stderr and wrong.stdout == ""
+
+
+def test_compare_says_which_numbers_it_cannot_read_and_why(toy: Path) -> None:
+    """A dataset moved in the catalog since the runs (or its file deleted): said, not dropped."""
+    for run_id in ("r1", "r2"):
+        assert run_toy(toy, "ToyPipeline", "--local-scheduler", "--run-id", run_id).returncode == 0
+    (toy / "config/local/catalog.yml").write_text("c: {type: json.JSONDataset, filepath: data/04/c.json, versioned: true}\n")
+    moved = run_cli(toy, "runs", "compare", "r1", "r2", "--module", "toy_pipeline", env=TOY_ENV)
+    assert moved.returncode == 0, moved.stderr
+    assert "No numbers to compare" not in moved.stdout
+    unread = moved.stdout.split("Numbers not shown:\n", 1)[1]
+    assert unread.splitlines()[:2] == [
+        f"  c of run {run_id}: moved in the catalog since (was JSONDataset at data/03/c.json, versioned, now "
+        "JSONDataset at data/04/c.json, versioned); restore the entry to see it"
+        for run_id in ("r1", "r2")
+    ]
+    (toy / "config/local/catalog.yml").unlink()
+    (toy / "data/03/c.json/r1/c.json").unlink()
+    gone = run_cli(toy, "runs", "compare", "r1", "r2", "--module", "toy_pipeline", env=TOY_ENV)
+    assert section(gone.stdout, "number") == {"c.total": ["-", "15", "-"]}
+    assert "  c of run r1: " in gone.stdout.split("Numbers not shown:\n", 1)[1]
