@@ -94,7 +94,8 @@ def _numbers(project: Project, info: dict[str, Any], unread: list[str]) -> dict[
         was, now = (info.get("catalog") or {}).get(name), stored.get(name)
         if was is not None and was != now:
             unread.append(
-                f"{name} of run {run_id}: moved in the catalog since (was {was}, now {now}); restore the entry to see it"
+                f"{name} of run {run_id}: moved in the catalog since (was {was}, now {now}); "
+                "restore the entry to see it"
             )
             continue
         try:
