@@ -27,6 +27,8 @@ from luigi_tasks import run_info, run_outputs, runs
 from luigi_tasks.cli_support import MODULE_HELP, guard, load_project, table
 from luigi_tasks.datasets.json import JSONDataset
 from luigi_tasks.errors import DatasetError
+from luigi_tasks.fingerprint import Fingerprint
+from luigi_tasks.graph import current_graph
 from luigi_tasks.project import Project
 from luigi_tasks.run_commands import explain, state_note
 
@@ -47,6 +49,8 @@ class RunComparison:
     nodes: list[tuple[str, str, str]]
     #: (``dataset.key``, value in ``a``, value in ``b``); ``None`` where a run has none.
     numbers: list[tuple[str, Number | None, Number | None]]
+    #: ``node: why`` for each node completed in both runs whose fingerprints differ.
+    differ: list[str] = field(default_factory=list)
     #: Why a run's saved numbers are not shown (a dataset moved or deleted since).
     unread: list[str] = field(default_factory=list)
 
@@ -75,8 +79,27 @@ def compare_runs(project: Project, a: str, b: str) -> RunComparison:
         libraries=run_info.parameter_diff(info_a.get("libraries") or {}, info_b.get("libraries") or {}),
         nodes=nodes,
         numbers=numbers,
+        differ=_differ(project, a, b, [family for family, *_ in nodes]),
         unread=unread,
     )
+
+
+def _differ(project: Project, a: str, b: str, families: list[str]) -> list[str]:
+    """Why each node completed in both runs made other results in ``b`` than in ``a``, from
+    their recorded fingerprints (code, parameters, catalog options, inputs)."""
+    records_a, records_b = runs.read_node_records(project, a), runs.read_node_records(project, b)
+    names = {task.get_task_family(): task.node.func_name for task in current_graph().upstream}
+    lines = []
+    for family in families:
+        ra, rb = records_a.get(family), records_b.get(family)
+        if not (ra and rb and ra.fingerprint and rb.fingerprint and ra.status in runs.COMPLETE
+                and rb.status in runs.COMPLETE):
+            continue
+        old, new = Fingerprint.from_dict(ra.fingerprint), Fingerprint.from_dict(rb.fingerprint)
+        why = new.explain_change(old, names.get(family, family))
+        if why:
+            lines.append(f"{family}: {why}")
+    return lines
 
 
 def _numbers(project: Project, info: dict[str, Any], unread: list[str]) -> dict[str, Number]:
@@ -133,6 +156,8 @@ def render(c: RunComparison) -> list[str]:
         lines += ["", f"{title} that differ:" if diff else f"{title}: the same."]
         lines += [f"  {line}" for line in diff]
     lines += ["", *table([("node", c.a, c.b), *c.nodes])]
+    if c.differ:
+        lines += ["", f"Why nodes made other results in {c.b}:", *(f"  {line}" for line in c.differ)]
     if c.numbers:
         lines += ["", *table([("number", c.a, c.b, "change"),
                                *((key, _shown(x), _shown(y), _change(x, y)) for key, x, y in c.numbers)])]

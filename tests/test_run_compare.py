@@ -43,6 +43,12 @@ def test_compare_shows_the_changed_parameter_what_was_reused_and_the_metrics_of_
     assert nodes["data_engineering.SplitData"][1] == "reused from exp1"
     assert re.fullmatch(r"ran in \d+\.\d\d s", nodes["data_engineering.SplitData"][0])
     assert all(re.fullmatch(r"ran in \d+\.\d\d s", note) for note in nodes["data_science.TrainModel"])
+    why = done.stdout.split("Why nodes made other results in exp2:\n", 1)[1].split("\n\n", 1)[0]
+    assert why.splitlines() == [
+        "  data_science.TrainModel: parameters changed",
+        "  data_science.Predict: input changed: model",
+        "  data_science.EvaluateModel: input changed: predictions",
+    ]
 
     numbers = section(done.stdout, "number")
     saved = {
