@@ -217,6 +217,19 @@ def test_a_node_killed_between_two_saves_is_resumed_and_its_first_save_kept_asid
     assert f"Removed {orphan}, left by a save that was killed." in result.stderr
 
 
+def _toy_replacing(tmp_path: Path, first: str, stop: str, code: str) -> tuple[Path, Path]:
+    """A toy project, and a folder holding the toy module with the text from ``first`` up to
+    ``stop`` replaced by ``code``."""
+    from tests.toy import TOY_DIR, make_toy_project
+
+    module = tmp_path / "module" / "toy_pipeline.py"
+    module.parent.mkdir()
+    text = (TOY_DIR / "toy_pipeline.py").read_text(encoding="utf-8")
+    start, end = text.index(first), text.index(stop)
+    module.write_text(text[:start] + code.lstrip() + "\n\n" + text[end:], encoding="utf-8")
+    return make_toy_project(tmp_path / "toy", REPO), module.parent
+
+
 # -- Ctrl-C ------------------------------------------------------------------------------------
 
 _INTERRUPTIBLE_B = '''
@@ -236,18 +249,13 @@ def step_b(a: pd.DataFrame) -> pd.DataFrame:
 
 @pytest.mark.parametrize("swallowed", [False, True], ids=["raised", "swallowed-by-the-function"])
 def test_ctrl_c_saves_nothing_of_the_node_and_says_the_run_was_interrupted(tmp_path: Path, swallowed: bool) -> None:
-    from tests.toy import TOY_DIR, make_toy_project
+    from tests.toy import TOY_DIR
 
-    toy = make_toy_project(tmp_path / "toy", REPO)
-    module = tmp_path / "module" / "toy_pipeline.py"
-    module.parent.mkdir()
-    text = (TOY_DIR / "toy_pipeline.py").read_text(encoding="utf-8")
-    start, end = text.index("def step_b("), text.index("def step_c(")
-    module.write_text(text[:start] + _INTERRUPTIBLE_B.lstrip() + "\n\n" + text[end:], encoding="utf-8")
+    toy, module_dir = _toy_replacing(tmp_path, "def step_b(", "def step_c(", _INTERRUPTIBLE_B)
     if swallowed:
         (toy / "SWALLOW").touch()
     command = [LUIGI, "--module", "toy_pipeline", "ToyPipeline", "--local-scheduler", "--run-id", "c1"]
-    env = {**os.environ, "PYTHONPATH": str(module.parent)}
+    env = {**os.environ, "PYTHONPATH": str(module_dir)}
     worker = subprocess.Popen(command, cwd=toy, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     try:
         for _ in range(600):
@@ -302,15 +310,8 @@ def test_two_local_commands_on_one_run_keep_the_first_save_and_never_set_it_asid
     """Luigi's lock refuses only an identical command line, and two --local-scheduler processes
     do not coordinate: both may run one node. The second to save keeps the first one's
     outputs (its result is discarded) instead of taking them for a killed attempt's."""
-    from tests.toy import TOY_DIR, make_toy_project
-
-    toy = make_toy_project(tmp_path / "toy", REPO)
-    module = tmp_path / "module" / "toy_pipeline.py"
-    module.parent.mkdir()
-    text = (TOY_DIR / "toy_pipeline.py").read_text(encoding="utf-8")
-    start, end = text.index("def step_b("), text.index("def step_d(")
-    module.write_text(text[:start] + _WAITING_B_AND_C.lstrip() + "\n\n" + text[end:], encoding="utf-8")
-    env = {**os.environ, "PYTHONPATH": str(module.parent)}
+    toy, module_dir = _toy_replacing(tmp_path, "def step_b(", "def step_d(", _WAITING_B_AND_C)
+    env = {**os.environ, "PYTHONPATH": str(module_dir)}
 
     def start_command(task: str) -> subprocess.Popen[str]:
         command = [LUIGI, "--module", "toy_pipeline", task, "--local-scheduler", "--run-id", "w1"]
