@@ -1,8 +1,10 @@
 """Fingerprints: what a node's output depends on, so reruns and reuse can be trusted.
 
-A node's fingerprint covers its function's code (its own source and the module-level
-helper functions it calls from the same package, compared as syntax trees so formatting
-and comments do not count), the parameters it reads, its datasets' catalog options that
+A node's fingerprint covers its function's code (:func:`code_hash`: its own source and what
+it uses from the same package, i.e. functions, classes and the attributes it reads of modules,
+compared as syntax trees so formatting and comments do not count, plus the plain-data
+constants it reads and its default argument values; not other values, other packages' code
+or files read outside the catalog), the parameters it reads, its datasets' catalog options that
 change the data (``load_args``, ``save_args``), and the fingerprints of its inputs:
 the producing node's fingerprint, or the content hash of a raw file. Everything is
 computed once per process; raw files are hashed once and then recognised by size and
@@ -87,33 +89,49 @@ class Fingerprint:
 
 @functools.cache
 def code_hash(func: Any) -> str:
-    """Hash of ``func``'s syntax tree and of the same-package functions it calls.
+    """Hash of ``func``'s code: its syntax tree and what it reads from its own package.
+
+    The package is the top-level one of ``func``'s module. Followed from ``func``, and the
+    same way from each function and class of the package it leads to:
+
+    - functions of the package it names: their syntax trees;
+    - classes of the package it names (or whose instance it names): their source, what their
+      methods (static and class methods, properties too) read, and their base classes of the package;
+    - modules of the package it names (``helpers.rooms(x)``): the attributes its code uses
+      (``rooms``), not the whole module;
+    - plain data (:func:`_plain`) it reads by global name (``SCALE = 2.0``) or through a
+      module (``helpers.SCALE``), and its default argument values.
+
+    Not covered: values that are not plain data (a compiled regex, a DataFrame, a logger, an
+    object's state: skipped, as their repr may differ between processes), code of other
+    packages, values captured in closures, data read from files that are not in the catalog.
 
     A ``functools.partial`` counts as its function and its bound arguments; a callable
-    object as its class's source.
+    object as its class (its state is not code).
+
+    The functions' trees come first, the rest after them: a function that reads no constant,
+    class or module of its package and has no plain defaults hashes as before those counted.
     """
-    package = (getattr(unwrap(func), "__module__", None) or "").split(".")[0]
-    seen: set[Any] = set()
-    parts: list[str] = []
+    top = unwrap(func)
+    package = _package(top)
+    seen: set[int] = set()  # ids: all followed stay alive with func, and some are unhashable
+    trees: list[str] = []
+    more: list[str] = []
     stack = [func]
     while stack:
-        fn = stack.pop()
-        if fn in seen:
+        obj = stack.pop()
+        if id(obj) in seen:
             continue
-        seen.add(fn)
-        if isinstance(fn, functools.partial):
-            parts.append(_stable_repr((fn.args, sorted(fn.keywords.items()))))
-            stack.append(fn.func)
+        seen.add(id(obj))
+        if isinstance(obj, functools.partial):
+            trees.append(_stable_repr((obj.args, sorted(obj.keywords.items()))))
+            stack.append(obj.func)
             continue
-        parts.append(_source_tree(fn))
-        code = getattr(fn, "__code__", None)
-        if code is None:
-            continue
-        for name in sorted(_names(code)):
-            ref = fn.__globals__.get(name)
-            if isinstance(ref, types.FunctionType) and (ref.__module__ or "").split(".")[0] == package:
-                stack.append(ref)
-    return _digest(*parts)
+        (more if isinstance(obj, type) and obj is not top else trees).append(_source_tree(obj))
+        refs, values = _reads(obj, package)
+        stack.extend(refs)
+        more.extend(values)
+    return _digest(*trees, *more)
 
 
 def unwrap(func: Any) -> Any:
@@ -121,6 +139,115 @@ def unwrap(func: Any) -> Any:
     while isinstance(func, functools.partial):
         func = func.func
     return func
+
+
+def _package(obj: Any) -> str:
+    return (getattr(obj, "__module__", None) or "").split(".")[0]
+
+
+def _reads(obj: Any, package: str) -> tuple[list[Any], list[str]]:
+    """What ``obj`` (a function, class or callable object) reads that counts in its code
+    hash: the functions and classes of ``package`` to follow, and ``name=value`` of plain data."""
+    if isinstance(obj, types.MethodType):
+        obj = obj.__func__
+    refs: list[Any] = []
+    functions = [obj] if isinstance(obj, types.FunctionType) else []
+    if not functions:
+        cls = obj if isinstance(obj, type) else type(obj)
+        for fn in _methods(cls):
+            if fn.__qualname__.startswith(cls.__qualname__ + "."):
+                functions.append(fn)  # its code is in the class's source
+            elif _package(fn) == package:
+                refs.append(fn)  # a function from elsewhere set on the class
+        refs += [base for base in cls.__mro__[1:] if base is not object and _package(base) == package]
+    values: list[str] = []
+    for fn in functions:
+        code, namespace = fn.__code__, fn.__globals__
+        names = sorted(_names(code))
+        for name in names:
+            if name in namespace:
+                _follow(name, namespace[name], names, package, refs, values, set())
+        positional = code.co_varnames[: code.co_argcount]  # the defaults are for the last ones
+        defaults = zip(reversed(positional), reversed(fn.__defaults__ or ()), strict=False)
+        for param, value in [*defaults, *(fn.__kwdefaults__ or {}).items()]:
+            if (text := _plain(value)) is not None:
+                values.append(f"default {param}={text}")
+    return refs, values
+
+
+def _follow(
+    name: str, value: Any, names: list[str], package: str, refs: list[Any], values: list[str], modules: set[int]
+) -> None:
+    """Sort out the global ``name`` a function reads (``names``: all the names its code uses):
+    a function, partial or class of ``package`` to follow goes to ``refs``, plain data to
+    ``values``; a module of ``package`` is looked into for the attributes among ``names``."""
+    kind = type(value)  # not isinstance: that may ask a proxy object for its __class__
+    if issubclass(kind, (types.FunctionType, functools.partial, type)):
+        if _package(unwrap(value)) == package:
+            refs.append(value)
+    elif issubclass(kind, types.ModuleType):
+        attrs = vars(value)  # not getattr: no module __getattr__ hook runs
+        if str(attrs.get("__name__", "")).split(".")[0] == package and id(value) not in modules:
+            modules.add(id(value))
+            for attr in names:
+                if attr in attrs:
+                    _follow(f"{name}.{attr}", attrs[attr], names, package, refs, values, modules)
+    elif not name.endswith("__") and (text := _plain(value)) is not None:  # not __file__: the checkout's place
+        values.append(f"{name}={text}")
+    elif _package(kind) == package:
+        refs.append(kind)  # an instance of the package's class: its class's code
+
+
+def _methods(cls: type) -> list[types.FunctionType]:
+    """The functions ``cls`` defines: methods, static and class methods, properties' accessors."""
+    found: list[Any] = []
+    for value in vars(cls).values():
+        kind = type(value)
+        if issubclass(kind, (staticmethod, classmethod)):
+            found.append(value.__func__)
+        elif issubclass(kind, property):
+            found += [value.fget, value.fset, value.fdel]
+        elif issubclass(kind, functools.cached_property):
+            found.append(value.func)
+        else:
+            found.append(value)
+    return [fn for fn in found if type(fn) is types.FunctionType]
+
+
+#: Plain data: these exact types (a subclass may have a repr of its own), ...
+_SCALARS = (type(None), bool, int, float, complex, str, bytes)
+#: ... and these holding plain data.
+_CONTAINERS = (tuple, list, dict, set, frozenset)
+
+
+def _plain(value: Any) -> str | None:
+    """``value``'s repr if it is plain data, the same in every process; ``None`` if not.
+
+    Plain data: None, a bool, int, float, complex, str or bytes, or a tuple, list, dict, set
+    or frozenset of plain data (a set's items sorted by repr, a dict's in insertion order).
+    """
+    try:
+        return _plain_repr(value, frozenset())
+    except (RecursionError, ValueError):  # nested too deep; an int too long to print
+        return None
+
+
+def _plain_repr(value: Any, within: frozenset[int]) -> str | None:
+    kind = type(value)
+    if kind in _SCALARS:
+        return repr(value)
+    if kind not in _CONTAINERS or id(value) in within:  # (a list that holds itself)
+        return None
+    within |= {id(value)}
+    if kind is dict:
+        pairs = [(_plain_repr(k, within), _plain_repr(v, within)) for k, v in value.items()]
+        if any(None in pair for pair in pairs):
+            return None
+        return "{" + ", ".join(f"{k}: {v}" for k, v in pairs) + "}"
+    items = [_plain_repr(item, within) for item in value]
+    if None in items:
+        return None
+    return f"{kind.__name__}({', '.join(sorted(items) if kind in (set, frozenset) else items)})"
 
 
 def _names(code: types.CodeType) -> set[str]:

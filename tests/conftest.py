@@ -84,13 +84,14 @@ def toy(tmp_path: Path) -> Path:
 
 
 def run_toy(
-    cwd: Path, *args: str, module_dir: Path | None = None, timeout: float = 300
+    cwd: Path, *args: str, module_dir: Path | None = None, module: str = "toy_pipeline", timeout: float = 300
 ) -> subprocess.CompletedProcess[str]:
-    """`luigi --module toy_pipeline ...` in a toy project (module from ``module_dir``)."""
+    """`luigi --module toy_pipeline ...` in a toy project (module from ``module_dir``), with
+    this checkout's luigi_tasks (not one installed from elsewhere)."""
     from tests.toy import TOY_DIR
 
-    env = {"PYTHONPATH": str(module_dir or TOY_DIR)}
-    return run_luigi(cwd, "--module", "toy_pipeline", *args, env=env, timeout=timeout)
+    env = {"PYTHONPATH": os.pathsep.join([str(module_dir or TOY_DIR), str(REPO)])}
+    return run_luigi(cwd, "--module", module, *args, env=env, timeout=timeout)
 
 
 def run_cli(cwd: Path, *args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import re
+import types
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import luigi
 import pandas as pd
@@ -125,6 +128,99 @@ def test_a_partial_or_callable_object_is_named_and_fingerprinted_by_its_code() -
 
     new, old = (Fingerprint(code_hash(partial(scale, factor=f)), "p", {}, str(f)) for f in (4, 3))
     assert new.explain_change(old, task.node.func_name) == "code or bound arguments changed in partial(scale)"
+
+
+PLAIN = {"scale": 2.0, "columns": ("x", "y"), "letters": frozenset("abcdefghij"), "none": None}
+PATTERN = re.compile(r"\d+")
+OPAQUE = object()
+
+
+class _Unfriendly:
+    """Its repr and every attribute lookup raise: hashing code that names it must not ask."""
+
+    def __getattribute__(self, name: str) -> Any:
+        raise RuntimeError(name)
+
+    def __repr__(self) -> str:
+        raise RuntimeError("repr")
+
+
+UNFRIENDLY = _Unfriendly()
+
+
+class _Ring:
+    """Names itself and mutually recursive helpers: following them must end."""
+
+    def turn(self, frame: pd.DataFrame) -> pd.DataFrame:
+        return _Ring.back(frame) * self.size
+
+    @staticmethod
+    def back(frame: pd.DataFrame) -> pd.DataFrame:
+        return _ping(frame, 2)
+
+    @property
+    def size(self) -> float:
+        return PLAIN["scale"]
+
+
+def _ping(frame: pd.DataFrame, n: int) -> pd.DataFrame:
+    return _pong(frame, n - 1) if n else frame
+
+
+def _pong(frame: pd.DataFrame, n: int) -> pd.DataFrame:
+    return _ping(frame, n)
+
+
+def reads_globals(frame: pd.DataFrame, rows: int = 3, *, label: str | None = None) -> pd.DataFrame:
+    if PATTERN.match("1") and OPAQUE is not None and UNFRIENDLY is not None:
+        frame = _Ring().turn(frame)
+    return frame.head(rows) * PLAIN["scale"]
+
+
+def _with_globals(func: Any, **values: Any) -> Any:
+    """``func`` reading other values for some of its globals (a new function: not cached)."""
+    copy = types.FunctionType(func.__code__, {**func.__globals__, **values}, func.__name__, func.__defaults__)
+    copy.__kwdefaults__ = func.__kwdefaults__
+    return copy
+
+
+_GLOBALS_HASH_IN_A_FRESH_PROCESS = """
+import sys
+sys.path.insert(0, {root!r})
+from luigi_tasks.fingerprint import code_hash
+from tests.test_node import reads_globals
+print(code_hash(reads_globals))
+"""
+
+
+def test_the_code_hash_counts_plain_constants_and_defaults_and_skips_other_values() -> None:
+    """A constant the code reads counts by its value, if that is plain data (the same repr in
+    every process: sets sorted); a regex, an object (whose repr has a memory address, or
+    raises) do not count; classes and helpers that name each other are followed to an end."""
+    import subprocess
+    import sys
+
+    from luigi_tasks import fingerprint
+    from luigi_tasks.fingerprint import code_hash
+
+    script = _GLOBALS_HASH_IN_A_FRESH_PROCESS.format(root=str(Path(__file__).resolve().parents[1]))
+    hashes = {subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True).stdout.strip()
+              for _ in range(3)}
+    assert hashes == {code_hash(reads_globals)}
+
+    base = code_hash(_with_globals(reads_globals))
+    assert base == code_hash(reads_globals)
+    assert code_hash(_with_globals(reads_globals, PLAIN={**PLAIN, "scale": 3.0})) != base
+    assert code_hash(_with_globals(reads_globals, PLAIN={**PLAIN, "letters": frozenset("abcdefghijk")})) != base
+    assert code_hash(_with_globals(reads_globals, PATTERN=re.compile("other"), OPAQUE=object())) == base
+    assert code_hash(_with_globals(reads_globals, UNFRIENDLY=_Unfriendly())) == base
+    other_default, other_keyword_default = _with_globals(reads_globals), _with_globals(reads_globals)
+    other_default.__defaults__ = (4,)
+    other_keyword_default.__kwdefaults__ = {"label": "x"}
+    assert len({base, code_hash(other_default), code_hash(other_keyword_default)}) == 3
+
+    # Code that reads nothing more than before hashes as before: its syntax tree alone.
+    assert code_hash(scale) == fingerprint._digest(fingerprint._source_tree(scale))
 
 
 def test_a_kedro_style_nodes_module_names_the_namespace_after_its_pipeline() -> None:

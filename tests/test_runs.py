@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import functools
 import gc
 import hashlib
 import json
@@ -10,6 +11,7 @@ import multiprocessing
 import os
 import platform
 import re
+import shutil
 import weakref
 from pathlib import Path
 
@@ -244,6 +246,61 @@ def test_an_edited_node_function_makes_it_and_its_downstream_stale(toy: Path, tm
     helper = _edited_toy(tmp_path, 'f.write(name + "\\n")', 'f.write(name + "\\n")\n        f.flush()')
     refused = run_toy(toy, "ToyPipeline", "--local-scheduler", "--run-id", "s1", module_dir=helper)
     assert refused.returncode == 40 and "  toy.StepA: code changed in step_a" in refused.stderr.splitlines()
+
+
+def _toy_package_project(toy: Path) -> Path:
+    """The toy project with the dataset ``e`` that ``toy_package``'s step_e makes."""
+    with open(toy / "config/catalog.yml", "a", encoding="utf-8") as f:
+        f.write("e: {type: pandas.ParquetDataset, filepath: data/03/e.parquet, versioned: true}\n")
+    return toy
+
+
+def _edited_toy_folder(tmp: Path, file: str, old: str, new: str) -> Path:
+    """A copy of the toy's modules (``toy_pipeline.py``, ``toy_package/``) with ``old``
+    replaced by ``new`` in ``file``."""
+    folder = tmp / "edited-folder"
+    shutil.copytree(TOY_DIR, folder, ignore=shutil.ignore_patterns("__pycache__"))
+    text = (folder / file).read_text()
+    assert old in text
+    (folder / file).write_text(text.replace(old, new))
+    return folder
+
+
+@pytest.mark.parametrize(
+    ("file", "old", "new"),
+    [
+        pytest.param("toy_package/__init__.py", "FACTOR = 1", "FACTOR = 3", id="module constant"),
+        pytest.param("toy_package/__init__.py", "ROWS = 2", "ROWS = 1", id="default argument"),
+        pytest.param("toy_package/helpers.py", 'frame["x"] + OFFSET', 'frame["x"] - OFFSET', id="class method"),
+        pytest.param("toy_package/helpers.py", "OFFSET = 0", "OFFSET = 5", id="constant read by a class method"),
+        pytest.param("toy_package/helpers.py", "frame.head(rows)", "frame.tail(rows)", id="helper through a module"),
+    ],
+)
+def test_an_edit_of_what_a_node_reads_from_its_package_makes_it_stale(
+    toy: Path, tmp_path: Path, file: str, old: str, new: str
+) -> None:
+    """step_e reads a constant, a default argument value, a class (whose method reads a
+    constant of another module) and a helper through its module: edited, a rerun of the same
+    run is refused and a new run reusing it runs step_e again, not reusing its old output."""
+    project = _toy_package_project(toy)
+    run = functools.partial(run_toy, project, "ToyPackagePipeline", "--local-scheduler", module="toy_package")
+    assert run("--run-id", "p1").returncode == 0
+    cosmetic = _edited_toy_folder(tmp_path / "cosmetic", "toy_package/helpers.py", "    return frame.head(rows)\n",
+                                  "    # a comment\n    return frame.head(rows)  # same code\n")
+    assert run("--run-id", "p1", module_dir=cosmetic).returncode == 0
+
+    edited = _edited_toy_folder(tmp_path, file, old, new)
+    refused = run("--run-id", "p1", module_dir=edited)
+    assert refused.returncode == 40, refused.stderr
+    assert "  toy.StepE: code changed in step_e" in refused.stderr.splitlines()
+    assert "toy.StepA" not in refused.stderr
+
+    (project / "calls.log").unlink()
+    assert run("--run-id", "p2", "--reuse-from", "p1", module_dir=edited).returncode == 0
+    assert calls(project) == ["e"]
+    reused = records(project, "p2")
+    assert reused["toy.StepA"]["status"] == "reused"
+    assert (reused["toy.StepE"]["status"], reused["toy.StepE"]["reason"]) == ("done", "code changed in step_e since run p1")
 
 
 def test_the_code_recorded_is_the_code_that_ran_not_an_edit_made_during_the_run(toy: Path, tmp_path: Path) -> None:

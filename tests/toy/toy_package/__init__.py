@@ -1,0 +1,30 @@
+"""The toy pipeline's step_a and a node whose code is spread over its package, for fingerprint
+tests: ``step_e`` reads a constant, a default argument, a class and a module of ``toy_package``
+(a package of its own: ``toy_pipeline``, a single-file module, is another one)."""
+
+from __future__ import annotations
+
+import pandas as pd
+from toy_package import helpers
+from toy_package.helpers import Shift
+from toy_pipeline import A, _called
+
+from luigi_tasks import PipelineTask, node
+
+FACTOR = 1
+ROWS = 2
+
+
+def step_e(a: pd.DataFrame, rows: int = ROWS) -> pd.DataFrame:
+    _called("e")
+    out = helpers.top(Shift()(a), rows)
+    return out.assign(x=out["x"] * FACTOR)
+
+
+E = node(step_e, "a", "e", namespace="toy")
+
+
+class ToyPackagePipeline(PipelineTask):
+    """raw -> a -> e."""
+
+    parts = (A, E)
