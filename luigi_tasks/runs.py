@@ -300,7 +300,7 @@ def _prepare(project: Project, root: luigi.Task) -> RunState:
     earlier = read_node_records(project, source) if source else {}
     reusable: dict[type[NodeTask], NodeRecord] = {}
     shared: dict[type[NodeTask], list[str]] = {}
-    remade: list[type[NodeTask]] = []  # complete, but runs again: what was made from it must too
+    remade: dict[type[NodeTask], str] = {}  # complete, but runs again (why): what was made from it must too
     for task in nodes:
         family = task.get_task_family()
         rec = records.get(family)
@@ -311,11 +311,11 @@ def _prepare(project: Project, root: luigi.Task) -> RunState:
             run_state.reasons[family] = (
                 f"{', '.join(rewritten)}: rewritten or removed since this run saved it (not versioned)"
             )
-            remade.append(task)
+            remade[task] = "its file was rewritten or removed"
             continue
         if rec and rec.status in COMPLETE:
             if not all(project.catalog.dataset(n, rec.versions.get(n, run_id)).exists() for n in task.node.outputs):
-                remade.append(task)  # Luigi runs it again (into this run's versions): its outputs are gone
+                remade[task] = "its outputs were gone"  # Luigi runs it again, into this run's versions
             elif rec.status == "reused":
                 run_state.versions[family] = dict(rec.versions)
             continue
@@ -369,7 +369,7 @@ def _remake_downstream(
     graph: NodeGraph,
     nodes: list[type[NodeTask]],
     records: dict[str, NodeRecord],
-    remade: list[type[NodeTask]],
+    remade: dict[type[NodeTask], str],
     run_state: RunState,
 ) -> None:
     """Make every complete node downstream of a ``remade`` one run again: it was made from
@@ -395,8 +395,8 @@ def _remake_downstream(
             run_state.outdated[family] = rec.ended
             run_state.versions.pop(family, None)  # a reused node runs again into this run's versions
             run_state.reasons[family] = (
-                f"{cause[task].get_task_family()} upstream runs again (its outputs were gone), so what was "
-                "made from them is made again too"
+                f"{cause[task].get_task_family()} upstream runs again ({remade[cause[task]]}), so what was "
+                "made from it is made again too"
             )
         for child in children.get(task, []):
             cause.setdefault(child, cause[task])

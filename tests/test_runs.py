@@ -849,7 +849,7 @@ def test_a_node_made_again_because_its_output_was_deleted_makes_its_downstream_a
     rerun = run_toy(toy, "ToyPipeline", "--local-scheduler", "--run-id", "m1")
     assert rerun.returncode == 0, rerun.stderr[-3000:]
     assert sorted(calls(toy)) == ["b", "c"]  # not a (upstream), not d (beside b)
-    assert "why: toy.StepB upstream runs again (its outputs were gone), so what was made from them is made again too" in rerun.stderr
+    assert "why: toy.StepB upstream runs again (its outputs were gone), so what was made from it is made again too" in rerun.stderr
     assert rerun.stderr.strip().endswith("luigi-tasks: run m1 is complete.")
     (toy / "calls.log").unlink()
     assert run_toy(toy, "ToyPipeline", "--local-scheduler", "--run-id", "m1").returncode == 0
