@@ -228,6 +228,9 @@ class NodeTask(FixedParams, luigi.Task):
 
     def _save_outputs(self, results: dict[str, Any], status: StatusReporter, steps: int) -> dict[str, AbstractDataset]:
         targets = self.output()
+        if len(results) > 1:  # a wrong last output is refused before the first one is saved
+            for name, value in results.items():
+                targets[name].check_saveable(value)
         done_before = len(self.node.inputs) + 1
         for i, (name, value) in enumerate(results.items()):
             status.update(f"saving {name}", progress=round(100 * (done_before + i) / steps))

@@ -906,3 +906,33 @@ def test_a_node_the_reused_run_never_had_is_said_to_be_not_in_it(toy: Path, tmp_
     assert reused.returncode == 0, reused.stderr[-2000:]
     assert records(toy, "s2")["toy.StepD"]["reason"] == "not in run s1"
     assert records(toy, "s2")["toy.StepA"]["status"] == "reused"
+
+
+TWO_OUTPUTS = """
+import pandas as pd
+from luigi_tasks import PipelineTask, node
+
+
+def split(raw):
+    return raw.head(1), "not a table"
+
+
+Split = node(split, "raw", ["first", "second"], namespace="two")
+
+
+class Both(PipelineTask):
+    parts = (Split,)
+"""
+
+
+def test_a_node_with_a_wrong_output_saves_none_of_its_outputs(toy: Path) -> None:
+    """The second output is of the wrong type: refused before the first one is written, so a
+    rerun finds nothing to set aside."""
+    (toy / "two.py").write_text(TWO_OUTPUTS)
+    with open(toy / "config/catalog.yml", "a", encoding="utf-8") as f:
+        f.write("first: {type: pandas.ParquetDataset, filepath: data/04/first.parquet, versioned: true}\n")
+        f.write("second: {type: pandas.ParquetDataset, filepath: data/04/second.parquet, versioned: true}\n")
+    failed = run_luigi(toy, "--module", "two", "Both", "--local-scheduler", "--run-id", "t1", env={"PYTHONPATH": str(toy)})
+    assert failed.returncode == 30, failed.stderr[-2000:]
+    assert "Dataset 'second' (ParquetDataset) saves a DataFrame, but was given a builtins.str" in failed.stderr
+    assert not (toy / "data/04").exists() or not [p for p in (toy / "data/04").rglob("*") if p.is_file()]

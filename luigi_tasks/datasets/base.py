@@ -183,10 +183,7 @@ class AbstractDataset(luigi.Target, Generic[T], abc.ABC):
             DatasetError: ``data`` is ``None`` or not of :attr:`data_type`, or writing failed;
                 an earlier file at the path is left as it was.
         """
-        if data is None:
-            self._refuse_none()
-        self._check_type(data)
-        self._validate_saving(data)
+        self.check_saveable(data)
         try:
             with atomic_write(self._fs, self._path, overwrite=self.version is None) as dst:
                 self._save_to(data, dst)
@@ -208,6 +205,18 @@ class AbstractDataset(luigi.Target, Generic[T], abc.ABC):
                 ),
                 exc,
             )
+
+    def check_saveable(self, data: T) -> None:
+        """Refuse, before anything is written, data that :meth:`save` would refuse: ``None``,
+        another type than :attr:`data_type`, or data against the dataset's schema.
+
+        Raises:
+            DatasetError: naming the dataset, what is wrong and what to do.
+        """
+        if data is None:
+            self._refuse_none()
+        self._check_type(data)
+        self._validate_saving(data)
 
     def check_filepath(self) -> None:
         """Refuse an unversioned dataset whose filepath is a folder of the versions saved

@@ -547,6 +547,10 @@ class SQLQueryDataset(_SQLDataset):
         """The hash of the query's rows (run in full, as a node reading it would)."""
         return _frame_hash(self.load()) if self.exists() else "missing"
 
+    def check_saveable(self, data: Any) -> None:
+        """Refused: a query's result cannot be written (see :meth:`save`)."""
+        raise DatasetError(self._load_only())
+
     def save(self, data: Any) -> None:
         """Refused: a query's result cannot be written.
 
