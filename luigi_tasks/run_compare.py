@@ -30,7 +30,7 @@ from luigi_tasks.errors import DatasetError
 from luigi_tasks.fingerprint import Fingerprint
 from luigi_tasks.graph import current_graph
 from luigi_tasks.project import Project
-from luigi_tasks.run_commands import explain, state_note
+from luigi_tasks.run_commands import explain, project_nodes, state_note
 
 Number = int | float
 
@@ -67,7 +67,14 @@ def compare_runs(project: Project, a: str, b: str) -> RunComparison:
     """
     info_a, info_b = runs.require_run(project, a), runs.require_run(project, b)
     rows_a, rows_b = explain(project, a, staleness=False), explain(project, b, staleness=False)
-    nodes = [(ra[0], state_note(*ra[1:])[1], state_note(*rb[1:])[1]) for ra, rb in zip(rows_a, rows_b, strict=True)]
+    # A node added between the runs is in b's rows only: "-" for a.
+    by_a, by_b = {row[0]: row for row in rows_a}, {row[0]: row for row in rows_b}
+    nodes = [
+        (family, state_note(*by_a[family][1:])[1] if family in by_a else "-",
+         state_note(*by_b[family][1:])[1] if family in by_b else "-")
+        for family in (task.get_task_family() for task in project_nodes())
+        if family in by_a or family in by_b
+    ]
     unread: list[str] = []
     values_a, values_b = _numbers(project, info_a, unread), _numbers(project, info_b, unread)
     numbers = [(key, values_a.get(key), values_b.get(key)) for key in dict.fromkeys([*values_a, *values_b])]

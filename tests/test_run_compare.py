@@ -111,3 +111,26 @@ def test_compare_says_which_numbers_it_cannot_read_and_why(toy: Path) -> None:
     gone = run_cli(toy, "runs", "compare", "r1", "r2", "--module", "toy_pipeline", env=TOY_ENV)
     assert section(gone.stdout, "number") == {"c.total": ["-", "15", "-"]}
     assert "  c of run r1: " in gone.stdout.split("Numbers not shown:\n", 1)[1]
+
+
+def test_compare_a_run_made_before_a_node_was_added(toy: Path, tmp_path: Path) -> None:
+    """The older run could not make the new node: '-' there, not an error."""
+    assert run_toy(toy, "ToyPipeline", "--local-scheduler", "--run-id", "r1").returncode == 0
+    with open(toy / "config/catalog.yml", "a", encoding="utf-8") as f:
+        f.write("e: {type: json.JSONDataset, filepath: data/03/e.json, versioned: true}\n")
+    grown = tmp_path / "grown"
+    grown.mkdir()
+    text = (TOY_DIR / "toy_pipeline.py").read_text().replace("parts = (C, D)", "parts = (C, D, E)")
+    (grown / "toy_pipeline.py").write_text(text.replace(
+        "\n\nclass ToyPipeline",
+        '\n\ndef step_e(c: dict) -> dict:\n    return {"e": c["total"]}\n\n\nE = node(step_e, "c", "e", namespace="toy")\n'
+        "\n\nclass ToyPipeline",
+    ))
+    env = {"PYTHONPATH": str(grown)}
+    assert run_toy(toy, "ToyPipeline", "--local-scheduler", "--run-id", "r2", "--reuse-from", "r1", module_dir=grown).returncode == 0
+    done = run_cli(toy, "runs", "compare", "r1", "r2", "--module", "toy_pipeline", env=env)
+    assert done.returncode == 0, done.stderr
+    nodes = section(done.stdout, "node")
+    assert nodes["toy.StepE"][0] == "-" and nodes["toy.StepE"][1].startswith("ran in ")
+    assert nodes["toy.StepC"] == ["ran in " + nodes["toy.StepC"][0][7:], "reused from r1"]
+    assert section(done.stdout, "number")["e.e"] == ["-", "15", "-"]
