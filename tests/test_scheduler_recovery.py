@@ -9,7 +9,9 @@ import signal
 import socket
 import subprocess
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from tests.conftest import BIN, copy_project, run_cli, run_luigi
@@ -51,6 +53,37 @@ def node_running(server: Luigid, project: Path, run_id: str, family: str) -> boo
     return task.get("status") == "RUNNING" and record.get("status") == "running"
 
 
+@dataclass
+class MidRun:
+    """A luigid, and a toy worker held in its Combine node (see :func:`combine_running`)."""
+
+    server: Luigid
+    project: Path
+    run_id: str
+    worker: subprocess.Popen[str]
+    #: More processes a test starts, stopped with the rest at the end.
+    others: list[subprocess.Popen[bytes]] = field(default_factory=list)
+
+
+@contextmanager
+def combine_running(tmp_path: Path, prefix: str, seconds: int, config: str | None = None) -> Iterator[MidRun]:
+    """A luigid (with ``config``), and a worker of a fresh ``<prefix>`` run that luigid shows
+    running Combine, which takes ``seconds``; every process is stopped after."""
+    server = start_luigid(tmp_path / "luigid", config=config)
+    mid = None
+    try:
+        project = make_toy_project(tmp_path / "toy", server.url)
+        run_id = fresh_id(prefix)
+        worker = start_worker(project, run_id, TOY_SLOW="combine", TOY_SLOW_SECONDS=str(seconds))
+        mid = MidRun(server, project, run_id, worker)
+        wait_for("combine to run", lambda: node_running(server, project, run_id, "sched_toy.Combine"))
+        yield mid
+    finally:
+        for process in ([mid.worker, *mid.others] if mid is not None else []):
+            stop_process(process)  # type: ignore[arg-type]
+        stop_process(server.process)
+
+
 # -- a killed worker ----------------------------------------------------------------------------
 
 
@@ -60,13 +93,8 @@ def test_after_a_killed_worker_the_rerun_names_it_and_runs_once_luigid_released_
     meanwhile says the node is held by a worker that exited; `runs show` calls it
     interrupted; a rerun after the delay runs it (luigid is asked to prune at its start)."""
     delay = 15
-    server = start_luigid(tmp_path / "luigid", config=f"[scheduler]\nworker_disconnect_delay = {delay}\n")
-    worker = None
-    try:
-        project = make_toy_project(tmp_path / "toy", server.url)
-        run_id = fresh_id("killed")
-        worker = start_worker(project, run_id, TOY_SLOW="combine", TOY_SLOW_SECONDS="120")
-        wait_for("combine to run", lambda: node_running(server, project, run_id, "sched_toy.Combine"))
+    with combine_running(tmp_path, "killed", 120, f"[scheduler]\nworker_disconnect_delay = {delay}\n") as mid:
+        project, run_id, worker = mid.project, mid.run_id, mid.worker
         os.kill(worker.pid, signal.SIGKILL)
         worker.wait(10)
         killed = time.monotonic()
@@ -97,23 +125,14 @@ def test_after_a_killed_worker_the_rerun_names_it_and_runs_once_luigid_released_
         assert later.returncode == 0, later.stderr
         assert f"run {run_id} is complete" in later.stderr
         assert toy_counts(project) == {"make_a": 1, "make_b": 1, "make_c": 1, "combine": 2, "summarize": 1}
-    finally:
-        if worker is not None:
-            stop_process(worker)  # type: ignore[arg-type]
-        stop_process(server.process)
 
 
 # -- luigid goes away during a run --------------------------------------------------------------
 
 
 def test_a_worker_whose_luigid_stopped_mid_run_says_so(tmp_path: Path) -> None:
-    server = start_luigid(tmp_path / "luigid")
-    worker = None
-    try:
-        project = make_toy_project(tmp_path / "toy", server.url)
-        run_id = fresh_id("gone")
-        worker = start_worker(project, run_id, TOY_SLOW="combine", TOY_SLOW_SECONDS="5")
-        wait_for("combine to run", lambda: node_running(server, project, run_id, "sched_toy.Combine"))
+    with combine_running(tmp_path, "gone", 5) as mid:
+        server, run_id, worker = mid.server, mid.run_id, mid.worker
         stop_process(server.process)  # as `luigi-tasks scheduler stop` does: SIGTERM
 
         _, err = worker.communicate(timeout=120)
@@ -128,20 +147,11 @@ def test_a_worker_whose_luigid_stopped_mid_run_says_so(tmp_path: Path) -> None:
             "luigi-tasks: (a restarted luigid keeps the tasks that were running for about a minute, "
             "[scheduler] worker_disconnect_delay: until then the resume exits 25 and says which)",
         ], err
-    finally:
-        if worker is not None:
-            stop_process(worker)  # type: ignore[arg-type]
-        stop_process(server.process)
 
 
 def test_a_worker_whose_luigid_restarted_without_its_state_says_it_lost_the_run(tmp_path: Path) -> None:
-    server = start_luigid(tmp_path / "luigid")
-    again = worker = None
-    try:
-        project = make_toy_project(tmp_path / "toy", server.url)
-        run_id = fresh_id("lost")
-        worker = start_worker(project, run_id, TOY_SLOW="combine", TOY_SLOW_SECONDS="8")
-        wait_for("combine to run", lambda: node_running(server, project, run_id, "sched_toy.Combine"))
+    with combine_running(tmp_path, "lost", 8) as mid:
+        server, run_id, worker = mid.server, mid.run_id, mid.worker
         server.process.kill()  # no state saved
         server.process.wait(10)
         fresh = tmp_path / "fresh"
@@ -151,6 +161,7 @@ def test_a_worker_whose_luigid_restarted_without_its_state_says_it_lost_the_run(
              str(fresh / "state.pickle"), "--logdir", str(fresh / "logs")],
             cwd=fresh, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
         )
+        mid.others.append(again)
         restarted = Luigid(again, server.port, fresh)
         wait_for("luigid to restart", lambda: _answers(restarted), timeout=30)
 
@@ -161,11 +172,6 @@ def test_a_worker_whose_luigid_restarted_without_its_state_says_it_lost_the_run(
             "knows it: luigid was restarted without its state" in err, err
         assert err.strip().splitlines()[-1].endswith(f"runs only what is missing): luigi {' '.join(TOY)} --run-id {run_id}")
         assert "other workers may be running it" not in err
-    finally:
-        for process in (worker, again):
-            if process is not None:
-                stop_process(process)  # type: ignore[arg-type]
-        stop_process(server.process)
 
 
 def _answers(server: Luigid) -> bool:
