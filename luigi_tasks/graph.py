@@ -9,6 +9,7 @@ parameters. After that, finding a node's upstream tasks is a dictionary lookup.
 
 from __future__ import annotations
 
+import functools
 import inspect
 import os
 from collections.abc import Iterator, Sequence
@@ -85,15 +86,20 @@ class NodeGraph:
                     stack.append((up, iter(self.upstream[up])))
         return order
 
-    def downstream_closure(self, start: type[NodeTask]) -> list[type[NodeTask]]:
-        """``start`` and every node that depends on it, directly or not."""
-        children: dict[type[NodeTask], list[type[NodeTask]]] = {}
+    @functools.cached_property
+    def children(self) -> dict[type[NodeTask], list[type[NodeTask]]]:
+        """The nodes that read each node's outputs (a node nothing reads is absent)."""
+        found: dict[type[NodeTask], list[type[NodeTask]]] = {}
         for task, ups in self.upstream.items():
             for up in ups:
-                children.setdefault(up, []).append(task)
+                found.setdefault(up, []).append(task)
+        return found
+
+    def downstream_closure(self, start: type[NodeTask]) -> list[type[NodeTask]]:
+        """``start`` and every node that depends on it, directly or not."""
         order, seen, stack = [start], {start}, [start]
         while stack:
-            for child in children.get(stack.pop(), []):
+            for child in self.children.get(stack.pop(), []):
                 if child not in seen:
                     seen.add(child)
                     order.append(child)

@@ -76,7 +76,8 @@ def compare_runs(project: Project, a: str, b: str) -> RunComparison:
         if family in by_a or family in by_b
     ]
     unread: list[str] = []
-    values_a, values_b = _numbers(project, info_a, unread), _numbers(project, info_b, unread)
+    records_a, records_b = runs.read_node_records(project, a), runs.read_node_records(project, b)
+    values_a, values_b = _numbers(project, info_a, records_a, unread), _numbers(project, info_b, records_b, unread)
     numbers = [(key, values_a.get(key), values_b.get(key)) for key in dict.fromkeys([*values_a, *values_b])]
     return RunComparison(
         a=a,
@@ -86,15 +87,16 @@ def compare_runs(project: Project, a: str, b: str) -> RunComparison:
         libraries=run_info.parameter_diff(info_a.get("libraries") or {}, info_b.get("libraries") or {}),
         nodes=nodes,
         numbers=numbers,
-        differ=_differ(project, a, b, [family for family, *_ in nodes]),
+        differ=_differ(records_a, records_b, [family for family, *_ in nodes]),
         unread=unread,
     )
 
 
-def _differ(project: Project, a: str, b: str, families: list[str]) -> list[str]:
+def _differ(
+    records_a: dict[str, runs.NodeRecord], records_b: dict[str, runs.NodeRecord], families: list[str]
+) -> list[str]:
     """Why each node completed in both runs made other results in ``b`` than in ``a``, from
     their recorded fingerprints (code, parameters, catalog options, inputs)."""
-    records_a, records_b = runs.read_node_records(project, a), runs.read_node_records(project, b)
     names = {task.get_task_family(): task.node.func_name for task in current_graph().upstream}
     lines = []
     for family in families:
@@ -109,10 +111,11 @@ def _differ(project: Project, a: str, b: str, families: list[str]) -> list[str]:
     return lines
 
 
-def _numbers(project: Project, info: dict[str, Any], unread: list[str]) -> dict[str, Number]:
+def _numbers(
+    project: Project, info: dict[str, Any], records: dict[str, runs.NodeRecord], unread: list[str]
+) -> dict[str, Number]:
     """The numbers of run ``info``; why saved ones cannot be read is added to ``unread``."""
     run_id, stored = info["run_id"], run_info.storage(project)
-    records = runs.read_node_records(project, run_id)
     found: dict[str, Number] = {}
     for name in project.catalog:
         entry = project.catalog.entry(name)

@@ -377,11 +377,7 @@ def _remake_downstream(
     a model's training) makes different, so keeping it would mix two versions of the data."""
     if not remade:
         return
-    in_run = set(nodes)
-    children: dict[type[NodeTask], list[type[NodeTask]]] = {}
-    for task in nodes:
-        for up in graph.upstream[task]:
-            children.setdefault(up, []).append(task)
+    in_run, children = set(nodes), graph.children
     cause = {child: start for start in remade for child in children.get(start, [])}
     stack, seen = list(cause), set(remade)
     while stack:
@@ -419,10 +415,8 @@ def _keep_shared_files_unread(
     would read, or that ends the run: that one file, shared by every run, may have been
     rewritten by another run since. Such a node runs again (as in Kedro), and only when it
     is needed; one whose readers are all reused (or done) is reused with them."""
-    readers: dict[type[NodeTask], list[type[NodeTask]]] = {task: [] for task in nodes}
-    for task in nodes:
-        for up in graph.upstream[task]:
-            readers[up].append(task)
+    in_run = set(nodes)
+    readers = {task: [r for r in graph.children.get(task, []) if r in in_run] for task in nodes}
     done = {task for task in nodes if (rec := records.get(task.get_task_family())) and rec.status in COMPLETE}
     for task in reversed(nodes):  # downstream first: a node dropped here makes its upstream unsafe too
         needed = not readers[task] or any(r not in reusable and r not in done for r in readers[task])
