@@ -246,22 +246,22 @@ class AbstractDataset(luigi.Target, Generic[T], abc.ABC):
         """What tells this file from a rewrite of it (size, modification time, inode), for an
         unversioned dataset that every run shares; ``None`` where it cannot be told cheaply
         (remote storage, a database) or there is no file."""
-        if not filesystem.is_local(self._fs):
-            return None
-        try:
-            st = os.stat(self._path)
-        except (OSError, ValueError):
-            return None
-        return f"{st.st_size}:{st.st_mtime_ns}:{st.st_ino}"
+        st = self._local_stat()
+        return None if st is None else f"{st.st_size}:{st.st_mtime_ns}:{st.st_ino}"
 
     def saved_at(self) -> float | None:
         """When this file was last written (seconds since the epoch), to tell a version saved
         by a concurrent worker from an earlier attempt's; ``None`` where it cannot be told
         cheaply (remote storage, a database) or there is no file."""
+        st = self._local_stat()
+        return None if st is None else st.st_mtime
+
+    def _local_stat(self) -> os.stat_result | None:
+        """The file's ``os.stat``; ``None`` for remote storage, a database or no file."""
         if not filesystem.is_local(getattr(self, "_fs", None)):
             return None
         try:
-            return os.stat(self._path).st_mtime
+            return os.stat(self._path)
         except (OSError, ValueError):
             return None
 
