@@ -66,10 +66,10 @@ def find_project_root(start: Path | None = None) -> Path:
     if configured:
         root = Path(configured).expanduser().resolve()
         if not (root / CONFIG_DIR).is_dir():
-            raise ConfigError(
+            _refuse(ConfigError(
                 f"luigi.cfg [luigi_tasks] project_root = {configured}: no {CONFIG_DIR}/ folder "
                 "there. Point it at the folder holding config/catalog.yml."
-            )
+            ))
         return root
     here = (start or Path.cwd()).resolve()
     for folder in (here, *here.parents):
@@ -77,17 +77,17 @@ def find_project_root(start: Path | None = None) -> Path:
             return folder
     kedro = next((f / "conf" for f in (here, *here.parents) if (f / "conf" / "base").is_dir()), None)
     if kedro is not None:
-        raise ConfigError(
+        _refuse(ConfigError(
             f"No {CONFIG_DIR}/ folder in {here} or any folder above it, but {kedro} is Kedro's "
             f"layout. luigi-tasks reads {CONFIG_DIR}/ with no base/ level: move the files of "
             f"{kedro / 'base'} to {kedro.parent / CONFIG_DIR} and {kedro / 'local'} to "
             f"{kedro.parent / CONFIG_DIR / 'local'}."
-        )
-    raise ConfigError(
+        ))
+    _refuse(ConfigError(
         f"No {CONFIG_DIR}/ folder in {here} or any folder above it. Run from the project "
         "folder (the one holding config/catalog.yml), or set project_root in the "
         "[luigi_tasks] section of luigi.cfg."
-    )
+    ))
 
 
 def unread_luigi_cfg(root: Path) -> Path | None:

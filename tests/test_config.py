@@ -53,6 +53,18 @@ def test_luigi_from_a_subfolder_is_refused_as_its_luigi_cfg_was_not_read(project
     assert list(saved_files(project)) == ["01_raw/house.csv"]  # no run record, no output
 
 
+def test_luigi_outside_any_project_says_so_without_a_traceback(tmp_path: Path) -> None:
+    """No luigi.cfg and no config/ anywhere above: Luigi's default logging would print its
+    'Uncaught exception' traceback above the one line that says what to do."""
+    done = run_luigi(tmp_path, "--module", "luigi_tasks.pipelines", "FullPipeline", "--local-scheduler")
+    assert done.returncode == 4, done.stderr[-3000:]  # Luigi's own code: there is no [retcode] to read
+    assert done.stderr.strip() == (
+        f"ERROR: No config/ folder in {tmp_path} or any folder above it. Run from the project folder (the one "
+        "holding config/catalog.yml), or set project_root in the [luigi_tasks] section of luigi.cfg."
+    )
+    assert list(tmp_path.iterdir()) == []
+
+
 def test_a_command_from_a_subfolder_reads_the_projects_luigi_cfg_and_its_env(staging: Path) -> None:
     done = run_cli(staging / "data", "catalog", "list")
     assert done.returncode == 0, done.stderr
