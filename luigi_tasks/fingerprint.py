@@ -61,14 +61,18 @@ class Fingerprint:
     #: what such a recorded fingerprint is compared with.
     legacy: str = ""
     legacy_inputs: dict[str, str] = field(default_factory=dict)
+    #: The datasets it writes, comma-separated; ``None`` in a fingerprint recorded before
+    #: they were kept apart (they were always in the digest).
+    outputs: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return {"code": self.code, "params": self.params, "inputs": dict(self.inputs), "digest": self.digest,
-                "options": self.options}
+                "options": self.options, "outputs": self.outputs}
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Fingerprint:
-        return cls(data["code"], data["params"], dict(data["inputs"]), data["digest"], options=data.get("options"))
+        return cls(data["code"], data["params"], dict(data["inputs"]), data["digest"], options=data.get("options"),
+                   outputs=data.get("outputs"))
 
     def explain_change(self, old: Fingerprint, func_name: str) -> str | None:
         """Why ``old`` (recorded earlier) differs from this one, or ``None`` if equal."""
@@ -81,6 +85,12 @@ class Fingerprint:
             return f"{what} changed in {func_name}"
         if old.params != self.params:
             return "parameters changed"
+        if old.outputs is not None and old.outputs != self.outputs:
+            before, now = (o.replace(",", ", ") for o in (old.outputs, self.outputs or ""))
+            return f"writes other datasets: {before} -> {now}"
+        if set(old.inputs) != set(inputs):  # a renamed dataset changes its options' keys too
+            gone, added = sorted(set(old.inputs) - set(inputs)), sorted(set(inputs) - set(old.inputs))
+            return f"reads other datasets: {', '.join(gone) or 'none'} -> {', '.join(added) or 'none'}"
         if not before_options and old.options != self.options:
             return "catalog options of its datasets changed (load_args, save_args, ...)"
         changed = sorted(k for k in inputs if old.inputs.get(k) != inputs[k])
@@ -346,7 +356,7 @@ def _node_fingerprint(project: Project, task_class: type[NodeTask], run_id: str)
         code, params_hash, outputs, *(f"{k}={v}" for k, v in sorted(inputs.items())), *([options] if options else [])
     )
     legacy = _digest(code, params_hash, outputs, *(f"{k}={v}" for k, v in sorted(legacy_inputs.items())))
-    return Fingerprint(code, params_hash, inputs, digest, tuple(missing), options, legacy, legacy_inputs)
+    return Fingerprint(code, params_hash, inputs, digest, tuple(missing), options, legacy, legacy_inputs, outputs)
 
 
 #: Catalog options that do not change the data: where and how to reach it, notes, checks.

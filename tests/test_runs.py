@@ -342,6 +342,28 @@ def test_a_changed_load_or_save_arg_makes_the_nodes_it_touches_stale(toy: Path) 
     assert sorted(calls(toy)) == ["b", "c", "d"]
 
 
+def test_a_renamed_dataset_is_named_as_renamed_in_why_its_nodes_are_stale(toy: Path, tmp_path: Path) -> None:
+    """Renaming ``b`` to ``b2`` (catalog and nodes) changes the writer's and the reader's
+    fingerprints; the reason named 'catalog options' or 'fingerprint', not the rename."""
+    overlay = toy / "config/local/catalog.yml"
+    overlay.write_text("b: {type: pandas.ParquetDataset, filepath: data/02/b.parquet, versioned: true, "
+                       "load_args: {columns: [x]}}\n")
+    assert run_toy(toy, "ToyPipeline", "--local-scheduler", "--run-id", "n1").returncode == 0
+    folder = tmp_path / "renamed"
+    folder.mkdir()
+    text = (TOY_DIR / "toy_pipeline.py").read_text()
+    text = text.replace('node(step_b, "a", "b",', 'node(step_b, "a", "b2",').replace('node(step_c, "b", "c",', 'node(step_c, "b2", "c",')
+    (folder / "toy_pipeline.py").write_text(text)
+    overlay.write_text(overlay.read_text().replace("b: ", "b2: ").replace("b.parquet", "b2.parquet"))
+    (toy / "config/catalog.yml").write_text(
+        (toy / "config/catalog.yml").read_text().replace("\nb: ", "\nb2: ").replace("b.parquet", "b2.parquet")
+    )
+    refused = run_toy(toy, "ToyPipeline", "--local-scheduler", "--run-id", "n1", module_dir=folder)
+    assert refused.returncode == 40, refused.stderr
+    stale = [line.strip() for line in refused.stderr.splitlines() if line.startswith("  toy.")]
+    assert stale == ["toy.StepB: writes other datasets: b -> b2", "toy.StepC: reads other datasets: b -> b2"]
+
+
 def test_reuse_runs_only_changed_nodes_and_reused_outputs_load(project: Path) -> None:
     assert run_luigi(project, *MODULE, "FullPipeline", "--local-scheduler", "--run-id", "u1").returncode == 0
     u1 = tree_digest(project / "data")
