@@ -87,3 +87,8 @@ def table(rows: list[tuple[str, ...]]) -> list[str]:
     last column is not padded (no trailing blanks)."""
     widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]) - 1)]
     return ["  ".join([*(cell.ljust(w) for cell, w in zip(row[:-1], widths, strict=True)), row[-1]]) for row in rows]
+
+
+def number_cell(value: float | None) -> str:
+    """A number as a table shows it: six significant digits, ``-`` for none."""
+    return "-" if value is None else f"{value:.6g}" if isinstance(value, float) else str(value)

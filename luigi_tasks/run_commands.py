@@ -8,13 +8,14 @@ Example:
 from __future__ import annotations
 
 import argparse
+import math
 import os
 from typing import Any
 
 import luigi.configuration
 
 from luigi_tasks import run_info, run_outputs, runs
-from luigi_tasks.cli_support import DEFAULT_MODULE, MODULE_HELP, guard, load_project, table
+from luigi_tasks.cli_support import DEFAULT_MODULE, MODULE_HELP, guard, load_project, number_cell, table
 from luigi_tasks.errors import RunError
 from luigi_tasks.fingerprint import Fingerprint, node_fingerprint
 from luigi_tasks.graph import current_graph
@@ -38,6 +39,14 @@ def add_cli(commands: Any) -> Any:
         "list", help="every run, oldest first: complete, failed, unfinished or not started"
     )
     list_parser.add_argument("--module", help=MODULE_HELP)
+    list_parser.add_argument(
+        "--metric", action="append", default=[], metavar="NUMBER",
+        help="add a column: a number the runs saved in a JSON output (dataset.key, e.g. metrics.r2); repeatable",
+    )
+    list_parser.add_argument(
+        "--sort", metavar="NUMBER", help="best run first by this number, highest first (its column is added)"
+    )
+    list_parser.add_argument("--ascending", action="store_true", help="with --sort: lowest first (an error, a loss)")
     list_parser.set_defaults(func=guard(cmd_list))
     show = runs_sub.add_parser("show", help="each node of a run: ran / reused / failed / not run, and why")
     show.add_argument("run_id", help="a run id, or latest (the newest run)")
@@ -100,20 +109,55 @@ def run_state(records: dict[str, runs.NodeRecord], families: list[str]) -> str:
 
 
 def cmd_list(args: argparse.Namespace) -> int:
-    """Every run, oldest first, with its state against the pipelines of ``--module``."""
+    """Every run, oldest first (or by ``--sort``), with its state against the pipelines of
+    ``--module`` and the numbers asked for with ``--metric``."""
     project = load_project(args.module)
     infos = run_info.list_runs(project)
     if not infos:
         print(f"No runs yet in {project.runs_dir}.")
         return 0
+    if args.ascending and not args.sort:
+        raise RunError("--ascending orders by the number given with --sort: add --sort <dataset.key>.")
+    keys = list(dict.fromkeys([*args.metric, *([args.sort] if args.sort else [])]))
     nodes = project_nodes()
-    rows = [("run id", "created", "reuse from", "state")]
+    unread: list[str] = []
+    listed = []
     for info in infos:
-        families = [task.get_task_family() for task in run_nodes(info, nodes)]
-        state = run_state(runs.read_node_records(project, info["run_id"]), families)
-        rows.append((info["run_id"], info.get("created", "-"), info.get("reuse_from") or "-", state))
+        run_id = info["run_id"]
+        records = runs.read_node_records(project, run_id)
+        state = run_state(records, [task.get_task_family() for task in run_nodes(info, nodes)])
+        numbers = run_outputs.run_numbers(project, info, records, unread) if keys else {}
+        listed.append((info, state, numbers))
+    if keys:
+        _check_known(keys, [numbers for *_, numbers in listed])
+    if args.sort:
+        with_it = [row for row in listed if _sortable(row[2].get(args.sort))]
+        with_it.sort(key=lambda row: row[2][args.sort], reverse=not args.ascending)  # stable: ties oldest first
+        listed = with_it + [row for row in listed if not _sortable(row[2].get(args.sort))]
+    rows = [("run id", "created", "reuse from", *keys, "state")]
+    rows += [
+        (info["run_id"], info.get("created", "-"), info.get("reuse_from") or "-",
+         *(number_cell(numbers.get(key)) for key in keys), state)
+        for info, state, numbers in listed
+    ]
     print("\n".join(table(rows)))
+    if unread:
+        print("\nNumbers not shown:\n" + "\n".join(f"  {line}" for line in unread))
     return 0
+
+
+def _check_known(keys: list[str], numbers: list[dict[str, run_outputs.Number]]) -> None:
+    """Refuse a ``--metric``/``--sort`` number no run saved (a typo), listing those there are."""
+    known = dict.fromkeys(key for found in numbers for key in found)
+    missing = [key for key in keys if key not in known]
+    if missing:
+        there = ", ".join(known) or "none (no run saved a versioned JSON output holding numbers)"
+        names = ", ".join(map(repr, missing))
+        raise RunError(f"No run saved a number called {names}. Numbers the runs saved: {there}.")
+
+
+def _sortable(value: run_outputs.Number | None) -> bool:
+    return value is not None and not math.isnan(value)
 
 
 def explain(project: Project, run_id: str, *, staleness: bool = True) -> list[tuple[str, str, str, str]]:

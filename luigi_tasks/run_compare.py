@@ -24,15 +24,13 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from luigi_tasks import run_info, run_outputs, runs
-from luigi_tasks.cli_support import MODULE_HELP, guard, load_project, table
-from luigi_tasks.datasets.json import JSONDataset
-from luigi_tasks.errors import DatasetError
+from luigi_tasks.cli_support import MODULE_HELP, guard, load_project, number_cell, table
 from luigi_tasks.fingerprint import Fingerprint
 from luigi_tasks.graph import current_graph
 from luigi_tasks.project import Project
 from luigi_tasks.run_commands import explain, project_nodes, state_note
 
-Number = int | float
+Number = run_outputs.Number
 
 
 @dataclass(frozen=True)
@@ -77,7 +75,9 @@ def compare_runs(project: Project, a: str, b: str) -> RunComparison:
     ]
     unread: list[str] = []
     records_a, records_b = runs.read_node_records(project, a), runs.read_node_records(project, b)
-    values_a, values_b = _numbers(project, info_a, records_a, unread), _numbers(project, info_b, records_b, unread)
+    values_a, values_b = run_outputs.run_numbers(project, info_a, records_a, unread), run_outputs.run_numbers(
+        project, info_b, records_b, unread
+    )
     numbers = [(key, values_a.get(key), values_b.get(key)) for key in dict.fromkeys([*values_a, *values_b])]
     return RunComparison(
         a=a,
@@ -111,42 +111,6 @@ def _differ(
     return lines
 
 
-def _numbers(
-    project: Project, info: dict[str, Any], records: dict[str, runs.NodeRecord], unread: list[str]
-) -> dict[str, Number]:
-    """The numbers of run ``info``; why saved ones cannot be read is added to ``unread``."""
-    run_id, stored = info["run_id"], run_info.storage(project)
-    found: dict[str, Number] = {}
-    for name in project.catalog:
-        entry = project.catalog.entry(name)
-        if not entry.versioned or not issubclass(entry.dataset_type, JSONDataset):
-            continue
-        version = run_outputs.output_version(records, name)
-        if version is None:  # not saved in that run
-            continue
-        was, now = (info.get("catalog") or {}).get(name), stored.get(name)
-        if was is not None and was != now:
-            unread.append(
-                f"{name} of run {run_id}: moved in the catalog since (was {was}, now {now}); "
-                "restore the entry to see it"
-            )
-            continue
-        try:
-            value = project.catalog.load(name, run_id=version)
-        except DatasetError as exc:  # deleted since
-            unread.append(f"{name} of run {run_id}: {exc}")
-            continue
-        flat = run_info.flatten(value) if isinstance(value, dict) else {"": value}
-        for key, number in flat.items():
-            if isinstance(number, (int, float)) and not isinstance(number, bool):
-                found[f"{name}.{key}" if key else name] = number
-    return found
-
-
-def _shown(value: Number | None) -> str:
-    return "-" if value is None else f"{value:.6g}" if isinstance(value, float) else str(value)
-
-
 def _change(old: Number | None, new: Number | None) -> str:
     if old is None or new is None or math.isnan(old) or math.isnan(new):
         return "-"
@@ -170,7 +134,7 @@ def render(c: RunComparison) -> list[str]:
         lines += ["", f"Why nodes made other results in {c.b}:", *(f"  {line}" for line in c.differ)]
     if c.numbers:
         lines += ["", *table([("number", c.a, c.b, "change"),
-                               *((key, _shown(x), _shown(y), _change(x, y)) for key, x, y in c.numbers)])]
+                               *((key, number_cell(x), number_cell(y), _change(x, y)) for key, x, y in c.numbers)])]
     elif not c.unread:
         lines += ["", "No numbers to compare: neither run has a versioned JSON output holding numbers."]
     if c.unread:

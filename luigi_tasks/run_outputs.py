@@ -1,5 +1,6 @@
 """A run's outputs: load them as the run has them (its own versions, or those it reused),
-and set them aside so that nodes run again (``luigi-tasks invalidate``).
+read the numbers they hold (``runs list --metric``, ``runs compare``), and set them aside so
+that nodes run again (``luigi-tasks invalidate``).
 
 Example:
     >>> metrics = load_output("metrics", "exp2")      # even if exp2 reused it from exp1
@@ -12,14 +13,17 @@ import socket
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
-from luigi_tasks.errors import RunError
+from luigi_tasks.datasets.json import JSONDataset
+from luigi_tasks.errors import DatasetError, RunError
 from luigi_tasks.project import Project, current_project
-from luigi_tasks.run_info import check_catalog, list_runs, parameter_diff
+from luigi_tasks.run_info import check_catalog, flatten, list_runs, parameter_diff, storage
 from luigi_tasks.runs import COMPLETE, NodeRecord, latest_run, read_node_records, require_run, write_node_record
 from luigi_tasks.versioning import LATEST, is_latest
 
 if TYPE_CHECKING:
     from luigi_tasks.node import NodeTask
+
+Number = int | float
 
 
 def output_version(records: dict[str, NodeRecord], name: str) -> str | None:
@@ -29,6 +33,40 @@ def output_version(records: dict[str, NodeRecord], name: str) -> str | None:
         if name in record.versions and record.status in COMPLETE:
             return record.versions[name]
     return None
+
+
+def run_numbers(
+    project: Project, info: dict[str, Any], records: dict[str, NodeRecord], unread: list[str]
+) -> dict[str, Number]:
+    """The numbers run ``info`` saved: those of every versioned JSON dataset (nested keys
+    joined with dots: ``metrics.r2``), from the version its ``records`` point at (another
+    run's, if reused). Why a saved one cannot be read is added to ``unread``."""
+    run_id, stored = info["run_id"], storage(project)
+    found: dict[str, Number] = {}
+    for name in project.catalog:
+        entry = project.catalog.entry(name)
+        if not entry.versioned or not issubclass(entry.dataset_type, JSONDataset):
+            continue
+        version = output_version(records, name)
+        if version is None:  # not saved in that run
+            continue
+        was, now = (info.get("catalog") or {}).get(name), stored.get(name)
+        if was is not None and was != now:
+            unread.append(
+                f"{name} of run {run_id}: moved in the catalog since (was {was}, now {now}); "
+                "restore the entry to see it"
+            )
+            continue
+        try:
+            value = project.catalog.load(name, run_id=version)
+        except DatasetError as exc:  # deleted since
+            unread.append(f"{name} of run {run_id}: {exc}")
+            continue
+        flat = flatten(value) if isinstance(value, dict) else {"": value}
+        for key, number in flat.items():
+            if isinstance(number, (int, float)) and not isinstance(number, bool):
+                found[f"{name}.{key}" if key else name] = number
+    return found
 
 
 def load_output(name: str, run_id: str = LATEST, project: Project | None = None) -> Any:

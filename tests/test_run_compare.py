@@ -84,6 +84,36 @@ def test_compare_shows_a_failed_node_and_a_number_only_one_run_has(toy: Path) ->
     assert section(reused.stdout, "number") == {"c.total": ["15", "15", "+0"]}  # read from r2's version
 
 
+def test_runs_list_ranks_runs_by_a_saved_number_and_refuses_one_no_run_saved(toy: Path) -> None:
+    """Twenty experiments later, which run is best: ``--sort`` orders by a number of their
+    JSON outputs (highest first, ``--ascending`` for an error), runs without it last."""
+    (toy / "FAIL_B").touch()
+    assert run_toy(toy, "ToyPipeline", "--local-scheduler", "--run-id", "r1").returncode == 30
+    (toy / "FAIL_B").unlink()
+    assert run_toy(toy, "ToyPipeline", "--local-scheduler", "--run-id", "r2").returncode == 0  # total 15
+    (toy / "data/01_raw/raw.csv").write_text("x\n1\n2\n3\n4\n5\n", encoding="utf-8")
+    assert run_toy(toy, "ToyPipeline", "--local-scheduler", "--run-id", "r3").returncode == 0  # total 35
+
+    def listed(*args: str) -> list[list[str]]:
+        done = run_cli(toy, "runs", "list", *args, "--module", "toy_pipeline", env=TOY_ENV)
+        assert done.returncode == 0, done.stderr
+        rows = [re.split(r"\s{2,}", line.strip()) for line in done.stdout.splitlines()]
+        return [[row[0], *row[3:]] for row in rows]  # created is a time
+
+    assert listed("--sort", "c.total") == [
+        ["run id", "c.total", "state"], ["r3", "35", "complete"], ["r2", "15", "complete"],
+        ["r1", "-", "failed: toy.StepB"],
+    ]
+    assert [row[0] for row in listed("--sort", "c.total", "--ascending")] == ["run id", "r2", "r3", "r1"]
+    assert [row[:2] for row in listed("--metric", "c.total")] == [["run id", "c.total"], ["r1", "-"], ["r2", "15"],
+                                                                  ["r3", "35"]]  # oldest first, as without it
+    typo = run_cli(toy, "runs", "list", "--sort", "c.totl", "--module", "toy_pipeline", env=TOY_ENV)
+    assert typo.returncode == 2 and typo.stdout == ""
+    assert typo.stderr == (
+        "luigi-tasks: error: No run saved a number called 'c.totl'. Numbers the runs saved: c.total.\n"
+    )
+
+
 def test_compare_with_a_run_that_does_not_exist_says_so_in_one_line(toy: Path) -> None:
     assert run_toy(toy, "ToyPipeline", "--local-scheduler", "--run-id", "r1").returncode == 0
     wrong = run_cli(toy, "runs", "compare", "r1", "r9", "--module", "toy_pipeline", env=TOY_ENV)
