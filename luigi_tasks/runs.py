@@ -355,7 +355,10 @@ def _prepare(project: Project, root: luigi.Task) -> RunState:
             run_state.reasons[family] = f"{why or 'outputs gone'} since run {source}"
 
     _remake_downstream(graph, nodes, records, remade, run_state)
-    _keep_shared_files_unread(graph, nodes, records, shared, reusable)
+    while True:  # each drop may make the other rule drop more
+        _keep_shared_files_unread(graph, nodes, records, shared, reusable)
+        if not _reuse_only_with_upstream(graph, nodes, records, reusable, remade, run_state, source):
+            break
     for task in shared.keys() - reusable.keys():
         run_state.must_run.add(task.get_task_family())
     for reused in reusable.values():
@@ -397,6 +400,49 @@ def _remake_downstream(
         for child in children.get(task, []):
             cause.setdefault(child, cause[task])
             stack.append(child)
+
+
+def _reuse_only_with_upstream(
+    graph: NodeGraph,
+    nodes: list[type[NodeTask]],
+    records: dict[str, NodeRecord],
+    reusable: dict[type[NodeTask], NodeRecord],
+    remade: dict[type[NodeTask], str],
+    run_state: RunState,
+    source: str | None,
+) -> bool:
+    """Drop from ``reusable`` each node with an upstream node that is made in this run (it
+    ran in it, runs again, or its outputs in the earlier run are gone): what the node made in
+    run ``source`` came from that run's upstream data, which a node that is not deterministic
+    (a random split, a model's training) makes different in this one. Returns whether any
+    node was dropped."""
+    dropped = False
+    for task in nodes:  # upstream first: a node dropped here makes its downstream unsafe too
+        if task not in reusable:
+            continue
+        made_here = [up for up in graph.upstream[task] if not _reused_here(up, records, reusable, remade, run_state)]
+        if made_here:
+            del reusable[task]
+            run_state.reasons[task.get_task_family()] = (
+                f"{made_here[0].get_task_family()} upstream is made in this run, not reused from run {source}, "
+                f"so what was made from it in run {source} is made again too"
+            )
+            dropped = True
+    return dropped
+
+
+def _reused_here(
+    task: type[NodeTask],
+    records: dict[str, NodeRecord],
+    reusable: dict[type[NodeTask], NodeRecord],
+    remade: dict[type[NodeTask], str],
+    run_state: RunState,
+) -> bool:
+    """Whether this run has ``task``'s outputs from the run it reuses from, as they are there."""
+    if task in reusable:
+        return True
+    rec, family = records.get(task.get_task_family()), task.get_task_family()
+    return rec is not None and rec.status == "reused" and task not in remade and family not in run_state.must_run
 
 
 def _rewritten(project: Project, rec: NodeRecord) -> list[str]:

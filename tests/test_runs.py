@@ -40,7 +40,8 @@ def test_run_record_holds_parameters_versions_and_per_node_facts(project: Path) 
     train = records(project, "rec")["data_science.TrainModel"]
     assert train["status"] == "done" and train["duration_s"] >= 0 and train["reason"] == "missing"
     assert train["versions"] == {"model": "rec"} and train["outputs"]["model"].endswith("model.pkl/rec/model.pkl")
-    assert set(train["fingerprint"]) == {"code", "params", "inputs", "digest", "options"}
+    assert set(train["fingerprint"]) == {"code", "params", "inputs", "digest", "options", "outputs"}
+    assert train["fingerprint"]["outputs"] == "model"
     assert set(train["fingerprint"]["inputs"]) == {"train_x", "train_y"}
 
 
@@ -928,6 +929,27 @@ def test_a_node_the_reused_run_never_had_is_said_to_be_not_in_it(toy: Path, tmp_
     assert reused.returncode == 0, reused.stderr[-2000:]
     assert records(toy, "s2")["toy.StepD"]["reason"] == "not in run s1"
     assert records(toy, "s2")["toy.StepA"]["status"] == "reused"
+
+
+def test_a_node_whose_upstream_is_made_again_is_not_reused_from_the_earlier_run(toy: Path) -> None:
+    """b's version in run r1 is gone, so run r2 (reusing r1) makes b again: c and what else r1
+    made from its b must be made from r2's b too. A node that is not deterministic (a
+    model's training) makes another b, and r1's c would not be c of r2's b."""
+    assert run_toy(toy, "ToyPipeline", "--local-scheduler", "--run-id", "r1").returncode == 0
+    (toy / "data/02/b.parquet/r1/b.parquet").unlink()
+    (toy / "calls.log").unlink()
+    reuse = run_toy(toy, "ToyPipeline", "--local-scheduler", "--run-id", "r2", "--reuse-from", "r1")
+    assert reuse.returncode == 0, reuse.stderr[-2000:]
+    assert sorted(calls(toy)) == ["b", "c"]  # a and d (beside b) reused
+    made = records(toy, "r2")
+    assert {family: rec["status"] for family, rec in made.items()} == {
+        "toy.StepA": "reused", "toy.StepB": "done", "toy.StepC": "done", "toy.StepD": "reused"
+    }
+    assert made["toy.StepC"]["reason"] == (
+        "toy.StepB upstream is made in this run, not reused from run r1, so what was made from it in run r1 "
+        "is made again too"
+    )
+    assert (toy / "data/03/c.json/r2/c.json").exists() and made["toy.StepC"]["versions"] == {"c": "r2"}
 
 
 TWO_OUTPUTS = """
