@@ -237,6 +237,8 @@ class NodeTask(FixedParams, luigi.Task):
             try:
                 targets[name].save(value)
             except VersionExistsError:
+                if targets[name].version is None:
+                    raise  # a table with if_exists 'fail', one for every run: fails whichever run made it
                 winner = self._saved_meanwhile(targets[name])
                 if winner is not None:
                     raise _SavedElsewhere(winner) from None

@@ -294,3 +294,42 @@ def test_a_table_read_as_raw_input_is_fingerprinted_by_its_rows(sql_project: Pat
     changed = run_luigi(sql_project, *run, "--run-id", "q3", "--reuse-from", "q1", env=env)
     assert changed.returncode == 0 and "why: input changed: houses_table since run q1" in changed.stderr, changed.stderr
     assert json.loads((sql_project / "data/08_reporting/summary.json/q3/summary.json").read_text())["price"] == 80501.0
+
+
+EXPORT = """
+from luigi_tasks import PipelineTask, node
+
+
+def export(raw):
+    return raw
+
+
+Export = node(export, "raw", "exported", namespace="export")
+
+
+class Exporting(PipelineTask):
+    parts = (Export,)
+"""
+
+
+def test_a_node_saving_a_table_that_exists_fails_as_if_exists_fail_says(toy: Path) -> None:
+    """``if_exists: fail`` (the default) on a table another run made: the node fails with
+    what to set, and the table is neither replaced nor renamed aside."""
+    from tests.conftest import run_luigi
+
+    (toy / "exporting.py").write_text(EXPORT)
+    with open(toy / "config/catalog.yml", "a", encoding="utf-8") as f:
+        f.write("exported: {type: pandas.SQLTableDataset, table_name: exported, credentials: db}\n")
+    (toy / "config/local/credentials.yml").write_text("db: {con: 'sqlite:///data/out.db'}\n")
+    env = {"PYTHONPATH": str(toy)}
+    first = run_luigi(toy, "--module", "exporting", "Exporting", "--local-scheduler", "--run-id", "t1", env=env)
+    assert first.returncode == 0, first.stderr[-2000:]
+    db = toy / "data/out.db"
+    assert sqlite_rows(db, "exported") == [(1,), (2,), (3,)]
+    (toy / "data/01_raw/raw.csv").write_text("x\n7\n", encoding="utf-8")
+    second = run_luigi(toy, "--module", "exporting", "Exporting", "--local-scheduler", "--run-id", "t2", env=env)
+    assert second.returncode == 30, second.stderr[-2000:]
+    assert "export.Export failed: VersionExistsError: Dataset 'exported' (SQLTableDataset): table exported exists " \
+        "already in" in second.stderr
+    assert "save_args if_exists is 'fail'" in second.stderr and "set aside" not in second.stderr
+    assert tables(db) == ["exported"] and sqlite_rows(db, "exported") == [(1,), (2,), (3,)]
