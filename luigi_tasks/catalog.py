@@ -146,9 +146,10 @@ class DataCatalog:
         return cls(entries)
 
     @classmethod
-    def from_project(cls, root: Path, env: str = DEFAULT_ENV, cache_dir: str | None = None) -> DataCatalog:
+    def from_project(cls, root: Path | str, env: str = DEFAULT_ENV, cache_dir: str | None = None) -> DataCatalog:
         """Read ``config/catalog.yml`` with its ``config/<env>/`` overlay and credentials
         (``cache_dir``: see :func:`~luigi_tasks.config.load_config`)."""
+        root = Path(root)
         base, overlay, sources = load_config(root, "catalog", env, cache_dir)
         unknown = sorted(k for k in overlay if k not in base and not str(k).startswith("_"))
         if unknown:

@@ -105,8 +105,10 @@ def test_a_query_is_load_only_and_refused_as_a_node_output_before_a_run(sql_proj
         ("{type: pandas.SQLQueryDataset, credentials: db}", r"'x': give the query in 'sql', or the path of a .sql file"),
         ("{type: pandas.SQLTableDataset, table_name: t, credentials: db, sql: SELECT 1}", r"unknown key 'sql'"),
         ("{type: pandas.SQLTableDataset, table_name: t, credentials: memory}", r"an in-memory SQLite database cannot work here"),
+        ("{type: pandas.SQLTableDataset, table_name: t, credentials: db, filepath: data/x.db}",
+         r"'x': 'filepath' does not apply to a table: the database is the 'con' of its credentials .*Remove 'filepath'\.$"),
     ],
-    ids=["versioned-table", "versioned-query", "inline-credentials", "con-in-load-args", "no-table", "no-con", "no-query", "sql-key", "memory-db"],
+    ids=["versioned-table", "versioned-query", "inline-credentials", "con-in-load-args", "no-table", "no-con", "no-query", "sql-key", "memory-db", "table-filepath"],
 )
 def test_bad_sql_entries_are_refused_naming_the_file_and_dataset(project: Path, entry: str, message: str) -> None:
     (project / "config" / "catalog.yml").write_text(f"x: {entry}\n")

@@ -260,6 +260,12 @@ class SQLTableDataset(_SQLDataset):
     def catalog_options(cls, options: dict[str, Any], *, root: str) -> dict[str, Any]:
         if not isinstance(options.get("table_name"), str) or not options["table_name"]:
             raise ValueError("'table_name' is missing or not a string: name the table to load and save")
+        if options.get("filepath"):
+            raise ValueError(
+                "'filepath' does not apply to a table: the database is the 'con' of its credentials "
+                "(e.g. con: sqlite:///data/shop.db in config/local/credentials.yml), the table is 'table_name'. "
+                "Remove 'filepath'"
+            )
         return super().catalog_options(options, root=root)
 
     @classmethod
