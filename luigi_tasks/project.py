@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import difflib
 import functools
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -42,6 +42,8 @@ class Project:
     catalog: DataCatalog
     parameters: dict[str, Any]
     runs_dir: str
+    #: Top-level parameters an overlay (``config/<env>/parameters.yml``) replaces: its file.
+    overlaid: dict[str, Path] = field(default_factory=dict)
 
     @classmethod
     def load(cls, root: Path, env: str = DEFAULT_ENV, runs_dir: str = "data/09_runs") -> Project:
@@ -71,6 +73,7 @@ class Project:
             catalog=DataCatalog.from_project(root, env, cache_dir),
             parameters={**base, **overlay},
             runs_dir=runs_dir,
+            overlaid={key: sources[key] for key in overlay},
         )
 
     def parameter(self, ref: str) -> Any:
@@ -85,6 +88,14 @@ class Project:
         path = ref.removeprefix(PARAMS_PREFIX)
         for part in path.split("."):
             if not isinstance(value, dict) or part not in value:
+                top = path.split(".")[0]
+                if top in self.overlaid and top != path:
+                    raise ConfigError(
+                        f"Parameter '{path}' is not in the parameters: {self.overlaid[top]} sets '{top}', which "
+                        f"replaces the whole '{top}' of config/parameters.yml (an overlay replaces a top-level "
+                        f"entry whole, as in Kedro). Give '{top}' all its keys there, or fix the name in the "
+                        "node's inputs."
+                    )
                 raise ConfigError(
                     f"Parameter '{path}' is not in config/parameters.yml (under {self.root}). "
                     "Add it there, or fix the name in the node's inputs."

@@ -141,6 +141,15 @@ def test_an_empty_mapping_of_the_base_is_open_and_an_entry_may_leave_keys_out(pr
     assert Project.load(project).parameter("params:model.init_args.solver.name") == "svd"
     write_overlay(project, "split: {test_size: 0.3}\n")
     assert Project.load(project).parameter("params:split") == {"test_size": 0.3}
+    with pytest.raises(ConfigError) as left_out:  # a node asking for a key the entry left out
+        Project.load(project).parameter("params:split.random_state")
+    assert str(left_out.value) == (
+        f"Parameter 'split.random_state' is not in the parameters: {project}/config/local/parameters.yml sets "
+        "'split', which replaces the whole 'split' of config/parameters.yml (an overlay replaces a top-level entry "
+        "whole, as in Kedro). Give 'split' all its keys there, or fix the name in the node's inputs."
+    )
+    with pytest.raises(ConfigError, match=r"^Parameter 'model.init_args.nope' is not in config/parameters.yml"):
+        Project.load(project).parameter("params:model.init_args.nope")  # not overlaid: the base lacks it
 
 
 def test_kedro_interpolation_is_refused_not_used_as_written(project: Path) -> None:
