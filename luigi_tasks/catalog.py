@@ -128,18 +128,23 @@ class DataCatalog:
         root: Path,
         credentials: Mapping[str, Any] | None = None,
         source: str = "catalog.yml",
+        credentials_file: str = f"config/{DEFAULT_ENV}/credentials.yml",
     ) -> DataCatalog:
         """Validate a parsed catalog; relative filepaths resolve against ``root``.
 
         ``config`` is taken to be a committed file: storage options holding a credential
         (:data:`SECRET_OPTIONS`) are refused; give them through ``credentials``.
 
+        ``credentials_file`` is where ``credentials`` come from, named in messages.
+
         Raises:
             CatalogError: naming ``source``, the dataset and the key that is wrong.
         """
         _refuse_secret_options(config, lambda _name: source)
         entries = {
-            name: _parse_entry(name, raw, root=root, credentials=credentials or {}, source=source)
+            name: _parse_entry(
+                name, raw, root=root, credentials=credentials or {}, source=source, credentials_file=credentials_file
+            )
             for name, raw in config.items()
             if not str(name).startswith("_")
         }
@@ -168,7 +173,8 @@ class DataCatalog:
         for name, raw in {**base, **overlay}.items():
             if not str(name).startswith("_"):
                 entries[name] = _parse_entry(
-                    name, raw, root=root, credentials=credentials, source=str(sources[name])
+                    name, raw, root=root, credentials=credentials, source=str(sources[name]),
+                    credentials_file=f"config/{env}/credentials.yml",
                 )
         return cls(entries)
 
@@ -260,7 +266,7 @@ class DataCatalog:
 
 
 def _parse_entry(
-    name: str, raw: Any, *, root: Path, credentials: Mapping[str, Any], source: str
+    name: str, raw: Any, *, root: Path, credentials: Mapping[str, Any], source: str, credentials_file: str
 ) -> DatasetEntry:
     where = f"{source}: dataset '{name}'"
     check_dataset_name(name, where=source)
@@ -310,7 +316,7 @@ def _parse_entry(
         except ValueError as exc:
             raise CatalogError(f"{where}: {exc}.") from None
     if raw.get("credentials") is not None:
-        options["credentials"] = _credentials(where, raw["credentials"], credentials)
+        options["credentials"] = _credentials(where, raw["credentials"], credentials, credentials_file)
     options.update(_table_options(where, raw, type_ref))
     if needs_filepath:
         filepath = resolve_path(root, raw["filepath"])
@@ -380,16 +386,16 @@ def _table_options(
     return options
 
 
-def _credentials(where: str, ref: Any, credentials: Mapping[str, Any]) -> dict[str, Any]:
+def _credentials(where: str, ref: Any, credentials: Mapping[str, Any], credentials_file: str) -> dict[str, Any]:
     if isinstance(ref, Mapping):
         raise CatalogError(
-            f"{where}: 'credentials' must name an entry of config/local/credentials.yml, "
+            f"{where}: 'credentials' must name an entry of {credentials_file}, "
             "not hold the secrets themselves (the catalog is committed)."
         )
     if ref not in credentials or not isinstance(credentials[ref], Mapping):
         raise CatalogError(
-            f"{where}: credentials '{ref}' are not in config/local/credentials.yml. Add them "
-            "there (that folder is git-ignored)."
+            f"{where}: credentials '{ref}' are not in {credentials_file}. Add them "
+            "there (config/<env>/credentials.yml is git-ignored)."
         )
     return dict(credentials[ref])
 

@@ -12,7 +12,7 @@ import pytest
 
 from luigi_tasks.errors import ConfigError
 from luigi_tasks.project import Project
-from tests.conftest import run_cli, run_luigi
+from tests.conftest import REPO, run_cli, run_luigi
 from tests.crash_support import saved_files
 
 STAGING_MODEL = "data/06_models/staging_model.pkl"
@@ -150,6 +150,24 @@ def test_an_empty_mapping_of_the_base_is_open_and_an_entry_may_leave_keys_out(pr
     )
     with pytest.raises(ConfigError, match=r"^Parameter 'model.init_args.nope' is not in config/parameters.yml"):
         Project.load(project).parameter("params:model.init_args.nope")  # not overlaid: the base lacks it
+
+
+def test_credentials_of_another_env_are_looked_for_and_named_in_its_folder(staging: Path) -> None:
+    """With ``env = staging`` the credentials come from config/staging/credentials.yml, which
+    the message names (not config/local/, which that env does not read), and git ignores."""
+    with open(staging / "config/catalog.yml", "a", encoding="utf-8") as f:
+        f.write("shop: {type: pandas.SQLTableDataset, table_name: shop, credentials: db}\n")
+    (staging / "config/local/credentials.yml").write_text("db: {con: 'sqlite:///data/shop.db'}\n")
+    listed = run_cli(staging, "catalog", "list")
+    assert listed.returncode == 2
+    assert listed.stderr == (
+        f"luigi-tasks: error: {staging}/config/catalog.yml: dataset 'shop': credentials 'db' are not in "
+        "config/staging/credentials.yml. Add them there (config/<env>/credentials.yml is git-ignored).\n"
+    )
+    (staging / "config/local/credentials.yml").rename(staging / "config/staging/credentials.yml")
+    assert run_cli(staging, "catalog", "list").returncode == 0
+    ignored = subprocess.run(["git", "check-ignore", "-q", "config/staging/credentials.yml"], cwd=REPO, check=False)
+    assert ignored.returncode == 0, "the repository's .gitignore lets config/<env>/credentials.yml be committed"
 
 
 def test_kedro_interpolation_is_refused_not_used_as_written(project: Path) -> None:
