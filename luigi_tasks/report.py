@@ -121,7 +121,8 @@ class RunReport:
             target = task.output()
             declared = getattr(target, "declared_in", None) or "config/catalog.yml"
             what = (
-                f"Put the file there, or fix its filepath in {declared}."
+                (target.missing_hint() if hasattr(target, "missing_hint") else f"Put the file there, or fix its "
+                 f"filepath in {declared}.")
                 if getattr(target, "version", None) is None
                 else "It is versioned, so each run reads its own version, which no node of this module "
                 f"makes: run the module that makes it with this --run-id first, or, for a raw input, "

@@ -335,3 +335,38 @@ def test_a_node_saving_a_table_that_exists_fails_as_if_exists_fail_says(toy: Pat
         "already in" in second.stderr
     assert "save_args if_exists is 'fail'" in second.stderr and "set aside" not in second.stderr
     assert tables(db) == ["exported"] and sqlite_rows(db, "exported") == [(1,), (2,), (3,)]
+
+
+COUNT = """
+from luigi_tasks import PipelineTask, node
+
+
+def count(rows):
+    return {"n": len(rows)}
+
+
+Count = node(count, "rows", "n", namespace="q")
+
+
+class Counting(PipelineTask):
+    parts = (Count,)
+"""
+
+
+def test_a_raw_query_whose_database_is_missing_says_where_the_database_comes_from(toy: Path) -> None:
+    """A SQL dataset has no filepath to fix: the message points at its credentials' 'con'."""
+    from tests.conftest import run_luigi
+
+    (toy / "counting.py").write_text(COUNT)
+    with open(toy / "config/catalog.yml", "a", encoding="utf-8") as f:
+        f.write("rows: {type: pandas.SQLQueryDataset, sql: SELECT * FROM t, credentials: db}\n")
+        f.write("n: {type: json.JSONDataset, filepath: data/n.json, versioned: true}\n")
+    (toy / "config/local/credentials.yml").write_text("db: {con: 'sqlite:///data/crm.db'}\n")
+    done = run_luigi(toy, "--module", "counting", "Counting", "--local-scheduler", "--run-id", "q1",
+                     env={"PYTHONPATH": str(toy)})
+    assert done.returncode == 20, done.stderr[-2000:]
+    assert (
+        f"  raw dataset 'rows' is missing: expected at {toy}/data/crm.db (query sql). Create it there, or fix the "
+        f"'con' of its credentials (config/<env>/credentials.yml) or its entry in {toy}/config/catalog.yml."
+    ) in done.stderr
+    assert not (toy / "data/crm.db").exists()

@@ -160,7 +160,7 @@ class AbstractDataset(luigi.Target, Generic[T], abc.ABC):
         except Exception as exc:  # noqa: BLE001 - any reader error becomes a DatasetError
             # Asked only on failure: checking first would cost every load a trip to storage.
             if not self.exists():
-                raise DatasetError(f"{self._describe()} has no data at {self.path}. {self._missing_hint()}") from None
+                raise DatasetError(f"{self._describe()} has no data at {self.path}. {self.missing_hint()}") from None
             self.check_filepath()
             self._fail(
                 f"{self._describe()} could not be loaded from {self.path}: {type(exc).__name__}: {exc}. "
@@ -463,7 +463,8 @@ class AbstractDataset(luigi.Target, Generic[T], abc.ABC):
         """Where the user fixes this dataset's entry."""
         return self.declared_in or "the catalog"
 
-    def _missing_hint(self) -> str:
+    def missing_hint(self) -> str:
+        """What to do when this dataset has no data: where to put it, or what makes it."""
         if self.version is None:
             return f"Put the file there, or fix its filepath in {self._declared()}."
         return f"Run the node that produces it for run {self.version!r} first."

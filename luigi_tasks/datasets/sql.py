@@ -172,6 +172,12 @@ class _SQLDataset(AbstractDataset[Any]):
 
     # -- what users call ----------------------------------------------------------------
 
+    def missing_hint(self) -> str:
+        return (
+            f"Create it there, or fix the 'con' of its credentials (config/<env>/credentials.yml) or its entry in "
+            f"{self._declared()}."
+        )
+
     def check_filepath(self) -> None:
         """Nothing to check: a SQL dataset has no filepath."""
 
