@@ -13,14 +13,18 @@ import os
 import sys
 from collections.abc import Sequence
 
+import luigi.configuration
+
 from luigi_tasks import __version__, catalog_commands, run_commands, run_compare, scheduler, viz
+from luigi_tasks.cli_support import DEFAULT_MODULE
 
 
 def build_parser() -> argparse.ArgumentParser:
+    module = luigi.configuration.get_config().get("core", "module", DEFAULT_MODULE)  # luigi.cfg's, as commands use
     parser = argparse.ArgumentParser(
         prog="luigi-tasks",
-        description="Kedro-style ML projects on Luigi. Run pipelines with "
-        "'luigi --module luigi_tasks.pipelines FullPipeline --local-scheduler'.",
+        description=f"Kedro-style ML projects on Luigi. Run pipelines with "
+        f"'luigi --module {module} FullPipeline --local-scheduler'.",
     )
     parser.add_argument("--version", action="version", version=f"luigi-tasks {__version__}")
     commands = parser.add_subparsers(title="commands", metavar="COMMAND")

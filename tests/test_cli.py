@@ -31,6 +31,14 @@ def test_without_a_command_the_help_lists_every_command(project: Path) -> None:
         assert f"\n    {action}" in runs_help, action
 
 
+def test_the_help_names_the_projects_own_module(project: Path) -> None:
+    """A team's project sets ``[core] module = churn.pipelines``: the help shows its command."""
+    cfg = project / "luigi.cfg"
+    cfg.write_text(cfg.read_text().replace("[core]\n", "[core]\nmodule = churn.pipelines\n", 1))
+    shown = " ".join(run_cli(project, "--help").stdout.split())
+    assert "Run pipelines with 'luigi --module churn.pipelines FullPipeline --local-scheduler'." in shown
+
+
 def test_a_module_without_nodes_is_refused_in_one_line(project: Path) -> None:
     """luigi_tasks.pipeline (the library's module, not the example's pipelines) makes no node:
     the commands would print an empty diagram or table."""
