@@ -9,6 +9,7 @@ parameters. After that, finding a node's upstream tasks is a dictionary lookup.
 
 from __future__ import annotations
 
+import difflib
 import functools
 import inspect
 import os
@@ -284,9 +285,19 @@ def _check_signature(task: type[NodeTask]) -> None:
         else:
             signature.bind(**dict.fromkeys(spec.input_names))
     except TypeError as exc:
+        shown: object = list(spec.inputs)
+        why = str(exc)
+        if spec.input_names is not None:
+            shown = dict(zip(spec.input_names, spec.inputs, strict=True))
+            params = signature.parameters
+            if not any(p.kind is p.VAR_KEYWORD for p in params.values()):
+                unknown = [name for name in spec.input_names if name not in params]
+                if unknown:  # bind() names a missing argument first; the typo is this key
+                    close = difflib.get_close_matches(unknown[0], list(params), n=1)
+                    why = f"it has no argument {unknown[0]!r}" + (f" (did you mean {close[0]!r}?)" if close else "")
         raise NodeError(
-            f"Node {task.get_task_family()}: inputs {list(spec.inputs)} do not fit "
-            f"{spec.func_name}{signature}: {exc}. Make the inputs match the function's arguments."
+            f"Node {task.get_task_family()}: inputs {shown} do not fit "
+            f"{spec.func_name}{signature}: {why}. Make the inputs match the function's arguments."
         ) from None
 
 

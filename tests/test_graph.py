@@ -67,6 +67,21 @@ def test_inputs_must_fit_the_function(example: Project) -> None:
         graph.resolve([two], example)
 
 
+def _pick(logreg: dict, forest: dict) -> dict:
+    return logreg
+
+
+def test_a_dict_input_key_the_function_lacks_is_named(example: Project) -> None:
+    """Python's bind() would say 'missing a required argument: forest': the typo is the key 'forst'."""
+    typo = node(_pick, {"logreg": "houses", "forst": "train_x"}, "test_x", name="pick", namespace="g6")
+    with pytest.raises(NodeError) as refused:
+        graph.resolve([typo], example)
+    assert str(refused.value) == (
+        "Node g6.Pick: inputs {'logreg': 'houses', 'forst': 'train_x'} do not fit _pick(logreg: 'dict', forest: 'dict') "
+        "-> 'dict': it has no argument 'forst' (did you mean 'forest'?). Make the inputs match the function's arguments."
+    )
+
+
 def test_node_declaration_errors() -> None:
     with pytest.raises(NodeError, match="has no outputs"):
         node(ident, "houses", [], name="nothing")
