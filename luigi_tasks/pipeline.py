@@ -71,4 +71,18 @@ def node_classes(task_class: type[luigi.Task]) -> list[type[NodeTask]]:
     return list(found)
 
 
+def pipeline_nodes() -> list[type[NodeTask]]:
+    """The nodes of the pipeline tasks, upstream first; every node if there is no pipeline
+    task. A node left out of every pipeline's ``parts`` (Kedro's way to take one out) is not
+    counted in a run's state."""
+    resolved = graph.current_graph()
+    pipelines, pending = [], list(PipelineTask.__subclasses__())
+    while pending:
+        cls = pending.pop()
+        pipelines.append(cls)
+        pending.extend(cls.__subclasses__())
+    starts = [task for cls in pipelines for task in node_classes(cls) if task in resolved.upstream]
+    return resolved.closure_of(starts or list(resolved.upstream))
+
+
 report.connect(PipelineTask)

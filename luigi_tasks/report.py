@@ -163,7 +163,7 @@ class RunReport:
         except Exception:  # noqa: BLE001 - an unanswerable root is reported as not complete
             complete = False
         if complete and not problems:
-            return [f"luigi-tasks: run {run_id} is complete."]
+            return [self._complete(run_id)]
         records = runs.read_node_records(project, run_id).values() if project is not None else []
         if interrupts.interrupted():
             return self._interrupted(run_id, list(records))
@@ -184,6 +184,19 @@ class RunReport:
             out.append(f"luigi-tasks: (if the fix is other parameters, that is a new run: {new_run_command(run_id)})")
         out.append(f"luigi-tasks: resume with: {self.resume_command(run_id)}")
         return out
+
+    def _complete(self, run_id: str) -> str:
+        """The closing line of a complete root: the run's, or of the part of it asked for."""
+        from luigi_tasks.graph import current_graph  # late: both import this module
+        from luigi_tasks.pipeline import pipeline_nodes
+
+        asked, every = current_graph().closure(self.root), pipeline_nodes()
+        if set(every) <= set(asked):
+            return f"luigi-tasks: run {run_id} is complete."
+        return (
+            f"luigi-tasks: {self.root.get_task_family()} is complete in run {run_id} ({len(asked)} of "  # type: ignore[union-attr]
+            f"the pipelines' {len(every)} nodes; `luigi-tasks runs show {run_id}` lists the others)."
+        )
 
     def _interrupted(self, run_id: str, records: list[runs.NodeRecord]) -> list[str]:
         """The closing lines of a run that Ctrl-C (SIGINT) stopped."""

@@ -20,7 +20,7 @@ from luigi_tasks.errors import RunError
 from luigi_tasks.fingerprint import Fingerprint, node_fingerprint
 from luigi_tasks.graph import current_graph
 from luigi_tasks.node import NodeTask
-from luigi_tasks.pipeline import PipelineTask, node_classes
+from luigi_tasks.pipeline import pipeline_nodes
 from luigi_tasks.project import Project
 from luigi_tasks.report import luigi_command
 from luigi_tasks.scheduler import exited_here
@@ -72,20 +72,6 @@ def find_node(name: str) -> type[NodeTask]:
     raise RunError(f"No node called '{name}'. Nodes: {known}.")
 
 
-def project_nodes() -> list[type[NodeTask]]:
-    """The nodes of the pipeline tasks, upstream first; every node if there is no pipeline
-    task. A node left out of every pipeline's ``parts`` (Kedro's way to take one out) is not
-    counted in a run's state."""
-    graph = current_graph()
-    pipelines, pending = [], list(PipelineTask.__subclasses__())
-    while pending:
-        cls = pending.pop()
-        pipelines.append(cls)
-        pending.extend(cls.__subclasses__())
-    starts = [task for cls in pipelines for task in node_classes(cls) if task in graph.upstream]
-    return graph.closure_of(starts or list(graph.upstream))
-
-
 def run_nodes(info: dict[str, Any], nodes: list[type[NodeTask]]) -> list[type[NodeTask]]:
     """Those of ``nodes`` that run ``info`` could make: with an output in the catalog it was
     created with (a node added since is not counted against an older run)."""
@@ -119,7 +105,7 @@ def cmd_list(args: argparse.Namespace) -> int:
     if args.ascending and not args.sort:
         raise RunError("--ascending orders by the number given with --sort: add --sort <dataset.key>.")
     keys = list(dict.fromkeys([*args.metric, *([args.sort] if args.sort else [])]))
-    nodes = project_nodes()
+    nodes = pipeline_nodes()
     unread: list[str] = []
     listed = []
     for info in infos:
@@ -168,7 +154,7 @@ def explain(project: Project, run_id: str, *, staleness: bool = True) -> list[tu
     """
     info = runs.require_run(project, run_id)
     records = runs.read_node_records(project, run_id)
-    order = run_nodes(info, project_nodes())
+    order = run_nodes(info, pipeline_nodes())
     rows = []
     for task in order:
         family = task.get_task_family()

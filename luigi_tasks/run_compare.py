@@ -27,8 +27,9 @@ from luigi_tasks import run_info, run_outputs, runs
 from luigi_tasks.cli_support import MODULE_HELP, guard, load_project, number_cell, table
 from luigi_tasks.fingerprint import Fingerprint
 from luigi_tasks.graph import current_graph
+from luigi_tasks.pipeline import pipeline_nodes
 from luigi_tasks.project import Project
-from luigi_tasks.run_commands import explain, project_nodes, state_note
+from luigi_tasks.run_commands import explain, state_note
 
 Number = run_outputs.Number
 
@@ -70,7 +71,7 @@ def compare_runs(project: Project, a: str, b: str) -> RunComparison:
     nodes = [
         (family, state_note(*by_a[family][1:])[1] if family in by_a else "-",
          state_note(*by_b[family][1:])[1] if family in by_b else "-")
-        for family in (task.get_task_family() for task in project_nodes())
+        for family in (task.get_task_family() for task in pipeline_nodes())
         if family in by_a or family in by_b
     ]
     unread: list[str] = []

@@ -67,7 +67,11 @@ def test_without_run_id_a_fresh_timestamp_id_is_made_and_printed(project: Path) 
     result = run_luigi(project, *MODULE, "DataEngineeringPipeline", "--local-scheduler")
     assert result.returncode == 0, result.stderr
     last = result.stderr.strip().splitlines()[-1]
-    match = re.fullmatch(r"luigi-tasks: run (\d{4}-\d\d-\d\dT\d\d\.\d\d\.\d\d\.\d{3}Z) is complete\.", last)
+    match = re.fullmatch(
+        r"luigi-tasks: DataEngineeringPipeline is complete in run (\d{4}-\d\d-\d\dT\d\d\.\d\d\.\d\d\.\d{3}Z) "
+        r"\(2 of the pipelines' 5 nodes; `luigi-tasks runs show \1` lists the others\)\.",
+        last,
+    )
     assert match, last
     run_id = match.group(1)
     assert all(p.is_file() for p in outputs(project, run_id)[:5])
@@ -79,6 +83,10 @@ def test_one_node_runs_with_its_upstream_only(project: Path) -> None:
     assert result.returncode == 0, result.stderr
     made = [p.exists() for p in outputs(project, "n1")]
     assert made == [True] * 6 + [False, False]
+    assert result.stderr.strip().splitlines()[-1] == (  # not "run n1 is complete": runs list says unfinished
+        "luigi-tasks: data_science.TrainModel is complete in run n1 (3 of the pipelines' 5 nodes; "
+        "`luigi-tasks runs show n1` lists the others)."
+    )
 
 
 def test_failed_node_exits_non_zero_and_resume_runs_only_it_and_downstream(toy: Path) -> None:
