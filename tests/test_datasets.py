@@ -269,8 +269,12 @@ def test_open_args_load_and_save_reach_the_file_open(tmp_path: Path) -> None:
     assert cat.load("text") == LATIN1
     cat.save("json", {"town": "Nîmes"})
     assert (tmp_path / "m.json").read_bytes().startswith(b"\xff\xfe") and cat.load("json") == {"town": "Nîmes"}
-    with pytest.raises(DatasetError, match="could not be loaded"):  # as before: UTF-8 unless told
+    with pytest.raises(DatasetError, match="could not be loaded") as untold:  # as before: UTF-8 unless told
         CSVDataset(str(tmp_path / "raw.csv"), load_args={"sep": ";"}).load()
+    assert str(untold.value).endswith(
+        "The file is not utf-8 text: give its encoding in the catalog, e.g. "
+        "'fs_args: {open_args_load: {encoding: latin-1}}'."
+    )
 
 
 @pytest.mark.parametrize(

@@ -167,6 +167,9 @@ class AbstractDataset(luigi.Target, Generic[T], abc.ABC):
                 + (
                     f"A load_args entry is not an argument of the reader: fix load_args in {self._declared()}."
                     if _bad_argument(exc)
+                    else f"The file is not {exc.encoding} text: give its encoding in {self._declared()}, e.g. "
+                    "'fs_args: {open_args_load: {encoding: latin-1}}'."
+                    if isinstance(exc, UnicodeDecodeError)
                     else "The file may be corrupt or truncated, or not of this type: check the file, or the "
                     "dataset's type and load_args in the catalog."
                 ),
