@@ -103,9 +103,8 @@ class RunReport:
         if isinstance(exception, RPCError):
             port = urlsplit(luigi.interface.core().scheduler_url or "").port or 8082
             self.problems.append(
-                f"the central scheduler does not answer ({exception}). Start it with: luigid "
-                f"--background --address 127.0.0.1 --port {port} --pidfile .luigid/pid --logdir "
-                ".luigid --state-path .luigid/state.pickle ; or run without it: add --local-scheduler."
+                f"the central scheduler does not answer ({exception}). Start it with: luigi-tasks scheduler "
+                f"start --port {port} ; or run without it: add --local-scheduler."
             )
             return
         self.problems.append(f"{task.task_id} could not be scheduled: {type(exception).__name__}: {exception}")

@@ -158,7 +158,7 @@ def start(paths: SchedulerPaths, port: int, timeout: float = 20.0) -> int:
         raise SchedulerError(f"luigid is already running (pid {pid}, pid file {paths.pidfile}).")
     if answers(url):
         raise SchedulerError(f"Something already answers at {url} (another luigid?). Stop it, or pass --port.")
-    paths.folder.mkdir(parents=True, exist_ok=True)
+    _private_folder(paths)
     paths.pidfile.unlink(missing_ok=True)  # stale: its process is gone
     logged = {err: err.stat().st_size for err in paths.folder.glob("luigi-server-*.err")}
     # --background daemonizes: this command returns at once and the daemon writes the pid file.
@@ -190,6 +190,30 @@ def start(paths: SchedulerPaths, port: int, timeout: float = 20.0) -> int:
         f"luigid did not answer at {url} within {timeout:.0f} s. See its logs in "
         f"{paths.folder} (luigi-server.log and luigi-server-<date>.err)."
     )
+
+
+def _private_folder(paths: SchedulerPaths) -> None:
+    """Make ``.luigid/`` readable by its owner only, and set aside a state file that others
+    could write.
+
+    luigid daemonizes with umask 0 (python-daemon's default), so it creates its state, pid and
+    log files writable by every user, and it unpickles the state file when it starts: whoever
+    can write that file runs code as luigid's user. In a folder of mode 0700 nobody else
+    reaches them. A state file left writable by others in a folder they could enter may have
+    been written by anyone: it is renamed, not loaded (luigid then starts with no tasks; run
+    records and outputs are on disk, so a resume loses nothing).
+    """
+    open_before = paths.folder.is_dir() and paths.folder.stat().st_mode & 0o077
+    paths.folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+    os.chmod(paths.folder, 0o700)
+    if open_before and paths.state.exists() and paths.state.stat().st_mode & 0o022:
+        aside = paths.state.with_name(f"state.pickle.untrusted-{int(time.time())}")
+        paths.state.rename(aside)
+        print(
+            f"luigi-tasks: {paths.state} was writable by other users, so it is not loaded (moved to {aside.name}); "
+            f"{paths.folder} is now private to you. luigid starts with no tasks: resume runs as usual.",
+            file=sys.stderr,
+        )
 
 
 def _pid_in_file(paths: SchedulerPaths) -> int | None:

@@ -357,7 +357,7 @@ def test_11_no_central_scheduler_says_how_to_start_it(proj: Path) -> None:
     result = luigi(proj, "FullPipeline", "--scheduler-url", f"http://127.0.0.1:{port}", "--run-id", "r1")
     elapsed = time.monotonic() - started
     assert_refused(
-        result, "the central scheduler does not answer", f"luigid --background --address 127.0.0.1 --port {port} ", "--local-scheduler"
+        result, "the central scheduler does not answer", f"Start it with: luigi-tasks scheduler start --port {port} ;", "--local-scheduler"
     )
     assert elapsed < 30, f"took {elapsed:.0f} s to give up"
     # The closing lines explain it: no framework traceback (urllib, tenacity) on the console, and

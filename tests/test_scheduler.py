@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import os
+import pickle
 import re
+import stat
 import subprocess
 import time
 import uuid
@@ -281,6 +283,44 @@ def test_scheduler_command_starts_serves_and_stops_luigid(tmp_path: Path) -> Non
     assert not (state / "pid").exists()
     assert (state / "state.pickle").exists() and (state / "luigi-server.log").exists()
     assert luigi_tasks_cmd(project, "scheduler", "status")[0] == 1
+
+
+class _MakesFolder:
+    """Unpickled, it makes a folder: what an attacker's state file would do, harmlessly."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+
+    def __reduce__(self) -> tuple:
+        return (os.mkdir, (str(self.path),))
+
+
+def test_scheduler_start_keeps_luigids_files_private_and_never_loads_a_state_others_could_write(
+    tmp_path: Path,
+) -> None:
+    """luigid daemonizes with umask 0 (its files are mode 0666) and unpickles its state file
+    at start: in a folder others can enter, any local user could run code as luigid's user."""
+    project = copy_project(tmp_path / "project")
+    port = free_port()
+    use_scheduler(project, f"http://127.0.0.1:{port}")
+    state, marker = project / ".luigid", tmp_path / "ran-the-pickle"
+    state.mkdir(mode=0o755)
+    (state / "state.pickle").write_bytes(pickle.dumps(_MakesFolder(marker)))
+    os.chmod(state / "state.pickle", 0o666)  # as an earlier luigid left it, in a folder of mode 0755
+    try:
+        code, out = luigi_tasks_cmd(project, "scheduler", "start")
+        assert code == 0, out
+        assert "state.pickle was writable by other users, so it is not loaded (moved to state.pickle.untrusted-" in out
+        assert stat.S_IMODE(state.stat().st_mode) == 0o700
+        assert luigi_tasks_cmd(project, "scheduler", "status")[0] == 0
+    finally:
+        code, out = luigi_tasks_cmd(project, "scheduler", "stop")
+    assert code == 0, out
+    assert not marker.exists()
+    assert [p.name.split("-")[0] for p in state.glob("state.pickle.untrusted-*")] == ["state.pickle.untrusted"]
+    code, out = luigi_tasks_cmd(project, "scheduler", "start")  # its own state, in its private folder: loaded
+    luigi_tasks_cmd(project, "scheduler", "stop")
+    assert code == 0 and "not loaded" not in out, out
 
 
 def test_scheduler_start_outside_a_project_is_refused(tmp_path: Path) -> None:
