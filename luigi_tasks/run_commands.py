@@ -81,8 +81,9 @@ def run_nodes(info: dict[str, Any], nodes: list[type[NodeTask]]) -> list[type[No
     return [task for task in nodes if any(name in recorded for name in task.node.outputs)]
 
 
-def run_state(records: dict[str, runs.NodeRecord], families: list[str]) -> str:
+def run_state(records: dict[str, runs.NodeRecord], families: list[str], gone: list[str] = ()) -> str:
     """A run at a glance, from its node records: ``complete``, ``failed: <nodes>``,
+    ``outputs gone: <nodes>`` (completed, their outputs deleted since: ``gone``),
     ``unfinished: k of n nodes done`` (stopped, still running, or only part of it asked for),
     or ``not started`` (no node record: refused, or stopped before its first node ended)."""
     if not records:
@@ -90,6 +91,8 @@ def run_state(records: dict[str, runs.NodeRecord], families: list[str]) -> str:
     failed = sorted(family for family, record in records.items() if record.status == "failed")
     if failed:
         return "failed: " + ", ".join(failed)
+    if gone:
+        return "outputs gone: " + ", ".join(gone)
     done = sum(1 for family in families if family in records and records[family].status in runs.COMPLETE)
     return "complete" if done == len(families) else f"unfinished: {done} of {len(families)} nodes done"
 
@@ -111,7 +114,13 @@ def cmd_list(args: argparse.Namespace) -> int:
     for info in infos:
         run_id = info["run_id"]
         records = runs.read_node_records(project, run_id)
-        state = run_state(records, [task.get_task_family() for task in run_nodes(info, nodes)])
+        made = run_nodes(info, nodes)
+        gone = [
+            task.get_task_family() for task in made
+            if (rec := records.get(task.get_task_family())) and rec.status in runs.COMPLETE
+            and runs.missing_outputs(project, run_id, task, rec)
+        ]
+        state = run_state(records, [task.get_task_family() for task in made], gone)
         numbers = run_outputs.run_numbers(project, info, records, unread) if keys else {}
         listed.append((info, state, numbers))
     if keys:
@@ -166,7 +175,10 @@ def explain(project: Project, run_id: str, *, staleness: bool = True) -> list[tu
         reason = rec.error if rec.status == "failed" else rec.reason or ""
         if rec.status == "running" and exited_here(rec.host, rec.pid):
             status, reason = "interrupted", f"its worker (pid {rec.pid} on this host) exited while it ran"
-        if staleness and rec.status in runs.COMPLETE and not rec.fingerprint:
+        gone = runs.missing_outputs(project, run_id, task, rec) if staleness and rec.status in runs.COMPLETE else []
+        if gone:
+            status, reason = "outputs gone", f"{', '.join(gone)} deleted since; running the run again makes them again"
+        elif staleness and rec.status in runs.COMPLETE and not rec.fingerprint:
             reason = f"{NOT_CHECKED}: no fingerprint was recorded (a raw input upstream was missing)"
         elif staleness and rec.status in runs.COMPLETE:
             current = node_fingerprint(task, run_id)
@@ -188,7 +200,7 @@ def state_note(status: str, reason: str, duration: str) -> tuple[str, str]:
         return "reused", status
     if status == "ran":
         return status, f"ran in {duration}" + (f" ({NOT_CHECKED})" if reason.startswith(NOT_CHECKED) else "")
-    shown = ("failed", "stale", "interrupted")
+    shown = ("failed", "stale", "interrupted", "outputs gone")
     note = f"{status}: {reason}" if reason and status in shown else status  # others: why it ran
     if len(note) > _LONGEST_NOTE:
         note = note[: _LONGEST_NOTE - 3] + "..."

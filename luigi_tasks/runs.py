@@ -314,7 +314,7 @@ def _prepare(project: Project, root: luigi.Task) -> RunState:
             remade[task] = "its file was rewritten or removed"
             continue
         if rec and rec.status in COMPLETE:
-            if not all(project.catalog.dataset(n, rec.versions.get(n, run_id)).exists() for n in task.node.outputs):
+            if missing_outputs(project, run_id, task, rec):
                 remade[task] = "its outputs were gone"  # Luigi runs it again, into this run's versions
             elif rec.status == "reused":
                 run_state.versions[family] = dict(rec.versions)
@@ -443,6 +443,12 @@ def _reused_here(
         return True
     rec, family = records.get(task.get_task_family()), task.get_task_family()
     return rec is not None and rec.status == "reused" and task not in remade and family not in run_state.must_run
+
+
+def missing_outputs(project: Project, run_id: str, task: type[NodeTask], rec: NodeRecord) -> list[str]:
+    """The outputs of ``task``, completed in run ``run_id`` as ``rec`` says, that are gone now
+    (deleted by hand; for a reused one, the earlier run's version)."""
+    return [n for n in task.node.outputs if not project.catalog.dataset(n, rec.versions.get(n, run_id)).exists()]
 
 
 def _rewritten(project: Project, rec: NodeRecord) -> list[str]:

@@ -36,7 +36,7 @@ def read_json(url: str) -> Any | None:
     try:
         with opener(path, "rb") as f:
             return json.loads(f.read())
-    except FileNotFoundError:
+    except (FileNotFoundError, NotADirectoryError):  # a file where its folder would be: a user's note
         return None
 
 

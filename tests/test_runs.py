@@ -822,6 +822,7 @@ def test_runs_list_shows_each_run_complete_failed_or_unfinished(toy: Path) -> No
     (toy / "FAIL_B").unlink()
     assert run_toy(toy, "ToyPipeline", "--local-scheduler", "--run-id", "r2", "--reuse-from", "r1").returncode == 0
     assert run_toy(toy, "toy.StepA", "--local-scheduler", "--run-id", "r3").returncode == 0
+    (toy / "data/09_runs/NOTES.txt").write_text("a user's note beside the runs\n")  # not a run
 
     listed = run_cli(toy, "runs", "list", "--module", "toy_pipeline", env=env)
     assert listed.returncode == 0, listed.stderr
@@ -835,6 +836,28 @@ def test_runs_list_shows_each_run_complete_failed_or_unfinished(toy: Path) -> No
     }
     with pytest.raises(RunError, match=re.escape("Run 'r1' has no 'b': no node saved it in that run")):
         load_output("b", "r1", Project.load(toy))
+
+
+def test_runs_list_and_show_say_when_a_complete_runs_outputs_were_deleted(toy: Path) -> None:
+    """Freeing disk by hand: a run whose file is gone (its own, or the earlier run's it
+    reused) is not 'complete', as its rerun would make the node again."""
+    env = {"PYTHONPATH": os.pathsep.join([str(TOY_DIR), str(REPO)])}
+    assert run_toy(toy, "ToyPipeline", "--local-scheduler", "--run-id", "g1").returncode == 0
+    assert run_toy(toy, "ToyPipeline", "--local-scheduler", "--run-id", "g2", "--reuse-from", "g1").returncode == 0
+    shutil.rmtree(toy / "data/03/c.json/g1")
+
+    def states() -> dict[str, str]:
+        listed = run_cli(toy, "runs", "list", "--module", "toy_pipeline", env=env)
+        assert listed.returncode == 0, listed.stderr
+        return {cells[0]: cells[-1] for cells in (re.split(r"\s{2,}", line) for line in listed.stdout.splitlines()[1:])}
+
+    assert states() == {"g1": "outputs gone: toy.StepC", "g2": "outputs gone: toy.StepC"}
+    shown = run_cli(toy, "runs", "show", "g2", "--module", "toy_pipeline", env=env)
+    step_c = next(line for line in shown.stdout.splitlines() if line.startswith("toy.StepC"))
+    cells = re.split(r"\s{2,}", step_c)  # node, status, duration, reason
+    assert (cells[1], cells[3]) == ("outputs gone", "c deleted since; running the run again makes them again")
+    assert run_toy(toy, "ToyPipeline", "--local-scheduler", "--run-id", "g1").returncode == 0  # makes c again
+    assert states() == {"g1": "complete", "g2": "complete"}  # g2's c is g1's version, there again
 
 
 def test_a_run_named_latest_from_before_the_name_was_reserved_is_left_out(project: Path) -> None:
