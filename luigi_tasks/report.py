@@ -171,8 +171,8 @@ class RunReport:
         if not problems and not self.scheduling:
             return [
                 f"luigi-tasks: run {run_id} did not start here: Luigi stopped before checking any task "
-                "(the reason is above: for one, the same command already running on this host, or an "
-                "error in config/logging.ini).",
+                "(Luigi printed why: 'Pid(s) ... already running' on standard output when the same command "
+                "runs on this host, or an error in config/logging.ini above).",
                 f"luigi-tasks: once that is resolved, run the same command: {self.resume_command(run_id)}",
             ]
         if not problems:  # nothing failed here: others run part of it, or the scheduler held tasks back
