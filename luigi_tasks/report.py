@@ -162,7 +162,7 @@ class RunReport:
         except Exception:  # noqa: BLE001 - an unanswerable root is reported as not complete
             complete = False
         if complete and not problems:
-            return [self._complete(run_id)]
+            return [self._complete(project, run_id)]
         records = runs.read_node_records(project, run_id).values() if project is not None else []
         if interrupts.interrupted():
             return self._interrupted(run_id, list(records))
@@ -179,18 +179,29 @@ class RunReport:
             return self._unfinished(run_id, list(records))
         out = [f"luigi-tasks: run {run_id} did not complete."]
         out += [f"luigi-tasks:   {p}" for p in problems]
-        if failed:  # a node's error may come from a parameter; fixing it there is a new experiment
-            out.append(f"luigi-tasks: (if the fix is other parameters, that is a new run: {new_run_command(run_id)})")
+        if failed and (hint := self.new_run_hint(run_id)):  # a node's error may come from a parameter
+            out.append(f"luigi-tasks: {hint}")
         out.append(f"luigi-tasks: resume with: {self.resume_command(run_id)}")
         return out
 
-    def _complete(self, run_id: str) -> str:
-        """The closing line of a complete root: the run's, or of the part of it asked for."""
-        from luigi_tasks.graph import current_graph  # late: both import this module
+    def new_run_hint(self, run_id: str) -> str | None:
+        """The line saying that a fix by other parameters is a new run, with its command; ``None``
+        when the root task cannot reuse (a single node: only pipeline tasks take --reuse-from)."""
+        if self.root is None or not hasattr(self.root, "reuse_from"):
+            return None
+        return f"(if the fix is other parameters, that is a new run: {new_run_command(run_id)})"
+
+    def _complete(self, project: Project | None, run_id: str) -> str:
+        """The closing line of a complete root: the run's, or of the part of it asked for
+        (unless the rest is complete too, made by other commands)."""
+        from luigi_tasks import runs  # late: these import this module
+        from luigi_tasks.graph import current_graph
         from luigi_tasks.pipeline import pipeline_nodes
 
         asked, every = current_graph().closure(self.root), pipeline_nodes()
-        if set(every) <= set(asked):
+        rest = [task for task in every if task not in set(asked)]
+        records = runs.read_node_records(project, run_id) if project is not None and rest else {}
+        if all((r := records.get(task.get_task_family())) is not None and r.status in runs.COMPLETE for task in rest):
             return f"luigi-tasks: run {run_id} is complete."
         return (
             f"luigi-tasks: {self.root.get_task_family()} is complete in run {run_id} ({len(asked)} of "  # type: ignore[union-attr]
@@ -390,7 +401,10 @@ def node_failure(task: luigi.Task, exception: BaseException) -> str:
     run_id = getattr(task, "run_id", None)
     lines = [message, ""]
     if run_id:
-        lines += [f"rerun with: {rerun_command(task, run_id)}", ""]
+        lines += [f"rerun with: {rerun_command(task, run_id)}"]
+        if os.path.basename(sys.argv[0]) == "luigi" and (hint := report.new_run_hint(run_id)):  # as the console's
+            lines += [hint]
+        lines += [""]
     lines.append("".join(traceback.format_exception(type(exception), exception, exception.__traceback__)).rstrip())
     return "\n".join(lines)
 

@@ -136,3 +136,14 @@ def test_the_new_run_hint_replaces_the_commands_run_id_and_reuse_from(monkeypatc
     argv = ["luigi", "--module", "m", "FullPipeline", "--run-id", "t1", "--reuse-from=s2", "--local-scheduler"]
     monkeypatch.setattr(sys, "argv", argv)
     assert new_run_command("t1") == "luigi --module m FullPipeline --local-scheduler --run-id <new id> --reuse-from t1"
+
+
+def test_a_failed_single_node_is_not_offered_a_new_run_reusing_it(toy: Path) -> None:
+    """Only pipeline tasks take --reuse-from: for one node, the new-run hint would be refused."""
+    (toy / "FAIL_B").touch()
+    failed = run_toy(toy, "toy.StepB", "--local-scheduler", "--run-id", "s1")
+    assert failed.returncode == 30, failed.stderr
+    assert "that is a new run" not in failed.stderr
+    assert failed.stderr.strip().splitlines()[-1] == (
+        "luigi-tasks: resume with: luigi --module toy_pipeline toy.StepB --local-scheduler --run-id s1"
+    )

@@ -199,8 +199,20 @@ def test_a_failed_node_shows_failed_and_the_command_that_reruns_it(luigid: Luigi
     assert task["status_message"] == "failed: RuntimeError: explode failed on purpose", task
     error = json.loads(luigid.api("fetch_error", task_id=task["task_id"])["error"])  # Luigi sends it as JSON
     head = "RuntimeError: explode failed on purpose\n\nrerun with: luigi --module fail_toy fail_toy.Explode --run-id "
+    # No "new run ... --reuse-from" line: a single node takes no --reuse-from (pipelines do).
     assert error.startswith(f"{head}{run_id}\n\nTraceback (most recent call last):\n"), error
     assert 'raise RuntimeError("explode failed on purpose")' in error
+
+    piped = fresh_id("failpipe")  # through a pipeline: a fix by other parameters is a new run reusing this one
+    done = run_luigi(project, "--module", "fail_toy", "Exploding", "--run-id", piped, env=toy_env(project))
+    assert done.returncode == TASK_FAILED, done.stderr
+    task = luigid.tasks(piped)["fail_toy.Explode"]
+    error = json.loads(luigid.api("fetch_error", task_id=task["task_id"])["error"])
+    assert error.startswith(
+        f"RuntimeError: explode failed on purpose\n\nrerun with: luigi --module fail_toy Exploding --run-id {piped}\n"
+        f"(if the fix is other parameters, that is a new run: luigi --module fail_toy Exploding --run-id <new id> "
+        f"--reuse-from {piped})\n\nTraceback"
+    ), error
 
 
 # -- --scheduler-port against luigi.cfg's scheduler_url -------------------------------------------

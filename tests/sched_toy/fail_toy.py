@@ -11,7 +11,7 @@ from __future__ import annotations
 import os
 import time
 
-from luigi_tasks import NodeTask, node
+from luigi_tasks import NodeTask, PipelineTask, node
 from luigi_tasks.report import node_failure
 
 
@@ -30,3 +30,9 @@ def _on_failure(self: NodeTask, exception: BaseException) -> str:
 
 
 Explode.on_failure = _on_failure  # type: ignore[method-assign]
+
+
+class Exploding(PipelineTask):
+    """The node as a pipeline's part: a pipeline takes --reuse-from, so a new run can reuse."""
+
+    parts = (Explode,)
