@@ -12,7 +12,9 @@ import atexit
 import contextlib
 import importlib
 import os
+import re
 import shlex
+import signal
 import socket
 import sys
 import traceback
@@ -32,6 +34,9 @@ from luigi_tasks.errors import ConfigError
 if TYPE_CHECKING:
     from luigi_tasks import runs
     from luigi_tasks.project import Project
+
+#: Luigi's message when a task's process ends without reporting (``--workers N``).
+_DIED = re.compile(r"died unexpectedly with exit code (-?\d+)")
 
 
 def describe(value: Any) -> str:
@@ -134,6 +139,18 @@ class RunReport:
 
     def died(self, task: luigi.Task, message: str) -> None:
         """A worker process running ``task`` ended without reporting (killed, crashed)."""
+        code = _DIED.search(message)
+        if code is not None:  # Luigi's message names the task id and a bare exit code
+            n = int(code.group(1))
+            how = (
+                f"exit code {n}" if n >= 0
+                else "killed by SIGKILL: out of memory, or kill -9" if n == -signal.SIGKILL
+                else f"killed by signal {-n}"
+            )
+            message = (
+                f"{task.get_task_family()} died: its process ended ({how}) before the node finished, so "
+                "nothing it saved counts as done"
+            )
         self.problems.append(message)
 
     def checked(self, *_: Any) -> None:

@@ -344,3 +344,33 @@ def test_two_local_commands_on_one_run_keep_the_first_save_and_never_set_it_asid
     b = ParquetDataset(str(toy / "data/02/b.parquet"), version="w1").load()
     c = json.loads((toy / "data/03/c.json/w1/c.json").read_text(encoding="utf-8"))
     assert set(b["pid"]) == {first.pid} and c["b_pid"] == first.pid  # one run, one story
+
+
+_KILLED_B = '''
+def step_b(a: pd.DataFrame) -> pd.DataFrame:
+    import os
+    import signal
+    _called("b")
+    if Path("KILL_B").exists():
+        os.kill(os.getpid(), signal.SIGKILL)  # what the kernel's out-of-memory killer does
+    return a.assign(x=a["x"] + 1)
+'''
+
+
+def test_a_worker_killed_by_sigkill_is_named_by_its_node_and_the_resume_finishes(tmp_path: Path) -> None:
+    """With --workers N a node runs in a child process: killed (out of memory), Luigi names
+    the task id and a bare exit code; the closing lines name the node and what happened."""
+    toy, module_dir = _toy_replacing(tmp_path, "def step_b(", "def step_c(", _KILLED_B)
+    env = {**os.environ, "PYTHONPATH": str(module_dir)}
+    command = [LUIGI, "--module", "toy_pipeline", "ToyPipeline", "--local-scheduler", "--run-id", "k1", "--workers", "2"]
+    (toy / "KILL_B").touch()
+    killed = subprocess.run(command, cwd=toy, env=env, capture_output=True, text=True, timeout=120, check=False)
+    assert killed.returncode == 30, killed.stderr[-2000:]
+    assert (
+        "luigi-tasks:   toy.StepB died: its process ended (killed by SIGKILL: out of memory, or kill -9) before the "
+        "node finished, so nothing it saved counts as done"
+    ) in killed.stderr.splitlines(), killed.stderr[-2000:]
+    assert not (toy / "data/02/b.parquet/k1").exists()
+    (toy / "KILL_B").unlink()
+    resumed = subprocess.run(command, cwd=toy, env=env, capture_output=True, text=True, timeout=120, check=False)
+    assert resumed.returncode == 0 and resumed.stderr.strip().endswith("luigi-tasks: run k1 is complete.")
