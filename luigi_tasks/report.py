@@ -64,6 +64,9 @@ class RunReport:
         self._scheduler_checked = False
         #: Nodes this process was running when Ctrl-C stopped it.
         self.interrupted: list[str] = []
+        #: ``<node> failed: <error>`` for each node that failed in this process: its record says
+        #: so too, unless it could not be written.
+        self.failed_here: list[str] = []
 
     def task_created(self, task: luigi.Task) -> None:
         """Called by every node and pipeline task; the first one of a command is its root.
@@ -183,8 +186,9 @@ class RunReport:
         records = runs.read_node_records(project, run_id).values() if project is not None else []
         if interrupts.interrupted():
             return self._interrupted(run_id, list(records))
-        failed = [f"{r.node} failed: {r.error}" for r in records if r.status == "failed"]
-        problems += failed
+        failed = list(dict.fromkeys([f"{r.node} failed: {r.error}" for r in records if r.status == "failed"]
+                                    + self.failed_here))
+        problems += [line for line in failed if line not in problems]
         if not problems and not self.scheduling:
             return [
                 f"luigi-tasks: run {run_id} did not start here: Luigi stopped before checking any task "

@@ -152,6 +152,11 @@ def create_or_check_run(
             write_json(posixpath.join(run_dir(project, run_id), RUN_FILE), info, overwrite=False)
         except VersionExistsError:  # another worker created it first: check against theirs
             info = read_run_info(project, run_id) or info
+        except OSError as exc:
+            raise RunError(
+                f"Run '{run_id}' cannot be recorded in {run_dir(project, run_id)}: {exc.strerror or exc}. "
+                f"Make {project.runs_dir} a folder you can write to (permissions, free disk); nothing ran."
+            ) from None
     diff = parameter_diff(info.get("parameters") or {}, project.parameters)
     if diff:
         raise RunError(

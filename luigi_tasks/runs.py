@@ -101,7 +101,13 @@ _signatures: dict[str, tuple[tuple[str, str, int, int], ...] | None] = {}
 def write_node_record(project: Project, record: NodeRecord) -> None:
     """Make ``record`` the node's latest in its run."""
     folder = run_dir(project, record.run_id)
-    journal.append(folder, {f: getattr(record, f) for f in _RECORD_FIELDS})
+    try:
+        journal.append(folder, {f: getattr(record, f) for f in _RECORD_FIELDS})
+    except OSError as exc:
+        raise RunError(
+            f"The record of {record.node} in run '{record.run_id}' cannot be written in {folder}: "
+            f"{exc.strerror or exc}. Make it a folder you can write to (permissions, free disk), then rerun."
+        ) from None
     known = _known.get(folder)
     if known is not None:
         known[record.node] = record

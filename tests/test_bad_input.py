@@ -17,6 +17,7 @@ import errno
 import os
 import pickle
 import re
+import shutil
 import time
 from pathlib import Path
 
@@ -619,3 +620,32 @@ def test_17_a_raw_input_over_a_folder_of_versions_is_named_not_read(proj: Path) 
     )
     assert "Traceback" not in result.stderr
     assert_unchanged(before, proj)
+
+
+def test_18_a_run_record_that_cannot_be_written_is_named_without_a_traceback(proj: Path) -> None:
+    """data/09_runs is not a writable folder (a file in the way stands for permissions or a
+    full disk, which root cannot be refused): the run is refused before any node runs."""
+    runs_dir = proj / "data" / "09_runs"
+    shutil.rmtree(runs_dir)
+    runs_dir.write_text("not a folder\n")
+    result = luigi(proj, *FULL, "--run-id", "w1")
+    assert result.returncode == 40
+    assert_refused(
+        result, f"Run 'w1' cannot be recorded in {runs_dir}/w1: Not a directory. Make {runs_dir} a folder you can "
+        "write to (permissions, free disk); nothing ran."
+    )
+    assert not list((proj / "data").rglob("w1"))  # no node ran: no version of run w1 anywhere
+
+
+def test_18_a_node_record_that_cannot_be_written_fails_the_node_and_says_so(proj: Path) -> None:
+    """The run's journal folder cannot be made: the node fails (its result is not recorded as
+    done) and the closing lines say which node and why, though no record could say it."""
+    (proj / "data" / "09_runs" / "w2").mkdir(parents=True)
+    (proj / "data" / "09_runs" / "w2" / "journal").write_text("in the way\n")
+    result = luigi(proj, *FULL, "--run-id", "w2")
+    assert result.returncode == 30, result.stderr[-2000:]
+    assert_refused(
+        result, "luigi-tasks: run w2 did not complete.",
+        "data_engineering.PreprocessHouses failed: RunError: The record of data_engineering.PreprocessHouses in run "
+        f"'w2' cannot be written in {proj}/data/09_runs/w2: File exists.",
+    )
