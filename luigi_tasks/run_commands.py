@@ -8,6 +8,7 @@ Example:
 from __future__ import annotations
 
 import argparse
+import json
 import math
 import os
 from typing import Any
@@ -47,6 +48,10 @@ def add_cli(commands: Any) -> Any:
         "--sort", metavar="NUMBER", help="best run first by this number, highest first (its column is added)"
     )
     list_parser.add_argument("--ascending", action="store_true", help="with --sort: lowest first (an error, a loss)")
+    list_parser.add_argument(
+        "--json", action="store_true",
+        help="print a JSON list instead (run_id, created, reuse_from, state, and the numbers asked for), for scripts",
+    )
     list_parser.set_defaults(func=guard(cmd_list))
     show = runs_sub.add_parser("show", help="each node of a run: ran / reused / failed / not run, and why")
     show.add_argument("run_id", help="a run id, or latest (the newest run)")
@@ -103,7 +108,7 @@ def cmd_list(args: argparse.Namespace) -> int:
     project = load_project(args.module)
     infos = run_info.list_runs(project)
     if not infos:
-        print(f"No runs yet in {project.runs_dir}.")
+        print("[]" if args.json else f"No runs yet in {project.runs_dir}.")
         return 0
     if args.ascending and not args.sort:
         raise RunError("--ascending orders by the number given with --sort: add --sort <dataset.key>.")
@@ -129,6 +134,13 @@ def cmd_list(args: argparse.Namespace) -> int:
         with_it = [row for row in listed if _sortable(row[2].get(args.sort))]
         with_it.sort(key=lambda row: row[2][args.sort], reverse=not args.ascending)  # stable: ties oldest first
         listed = with_it + [row for row in listed if not _sortable(row[2].get(args.sort))]
+    if args.json:
+        print(json.dumps([
+            {"run_id": info["run_id"], "created": info.get("created"), "reuse_from": info.get("reuse_from"),
+             "state": state, **({"numbers": {key: _json_number(numbers.get(key)) for key in keys}} if keys else {})}
+            for info, state, numbers in listed
+        ], indent=2))
+        return 0
     rows = [("run id", "created", "reuse from", *keys, "state")]
     rows += [
         (info["run_id"], info.get("created", "-"), info.get("reuse_from") or "-",
@@ -149,6 +161,10 @@ def _check_known(keys: list[str], numbers: list[dict[str, run_outputs.Number]]) 
         there = ", ".join(known) or "none (no run saved a versioned JSON output holding numbers)"
         names = ", ".join(map(repr, missing))
         raise RunError(f"No run saved a number called {names}. Numbers the runs saved: {there}.")
+
+
+def _json_number(value: run_outputs.Number | None) -> run_outputs.Number | None:
+    return None if value is None or (isinstance(value, float) and math.isnan(value)) else value  # NaN: not JSON
 
 
 def _sortable(value: run_outputs.Number | None) -> bool:
