@@ -220,7 +220,7 @@ class RunReport:
         from luigi_tasks.pipeline import pipeline_nodes
 
         asked, every = current_graph().closure(self.root), pipeline_nodes()
-        rest = [task for task in every if task not in set(asked)]
+        rest = list(set(every) - set(asked))
         records = runs.read_node_records(project, run_id) if project is not None and rest else {}
         if all((r := records.get(task.get_task_family())) is not None and r.status in runs.COMPLETE for task in rest):
             return f"luigi-tasks: run {run_id} is complete."
