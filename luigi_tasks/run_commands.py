@@ -11,6 +11,7 @@ import argparse
 import json
 import math
 import os
+from collections.abc import Sequence
 from typing import Any
 
 import luigi.configuration
@@ -86,7 +87,7 @@ def run_nodes(info: dict[str, Any], nodes: list[type[NodeTask]]) -> list[type[No
     return [task for task in nodes if any(name in recorded for name in task.node.outputs)]
 
 
-def run_state(records: dict[str, runs.NodeRecord], families: list[str], gone: list[str] = ()) -> str:
+def run_state(records: dict[str, runs.NodeRecord], families: list[str], gone: Sequence[str] = ()) -> str:
     """A run at a glance, from its node records: ``complete``, ``failed: <nodes>``,
     ``outputs gone: <nodes>`` (completed, their outputs deleted since: ``gone``),
     ``unfinished: k of n nodes done`` (stopped, still running, or only part of it asked for),
