@@ -1,4 +1,4 @@
-"""``luigi-tasks runs list|show`` and ``luigi-tasks invalidate``: runs without the scheduler.
+"""``luigi-tasks runs list|show|delete`` and ``luigi-tasks invalidate``: runs without the scheduler.
 
 Example:
     $ luigi-tasks runs show exp2
@@ -58,6 +58,12 @@ def add_cli(commands: Any) -> Any:
     show.add_argument("run_id", help="a run id, or latest (the newest run)")
     show.add_argument("--module", help=MODULE_HELP)
     show.set_defaults(func=guard(cmd_show))
+
+    delete = runs_sub.add_parser("delete", help="delete a run: its versions of every dataset and its record")
+    delete.add_argument("run_id", help="a run id (not latest: name the run you mean)")
+    delete.add_argument("--yes", action="store_true", help="delete; without it, only list what would be deleted")
+    delete.add_argument("--module", help=MODULE_HELP)
+    delete.set_defaults(func=guard(cmd_delete))
 
     inv = commands.add_parser("invalidate", help="make a node and its downstream run again in a run")
     inv.add_argument("--run-id", required=True, help="a run id, or latest (the newest run)")
@@ -241,6 +247,23 @@ def cmd_show(args: argparse.Namespace) -> int:
     print(f"{'node':<{width}}  {'status':<20}  {'duration':>9}  reason")
     for family, status, reason, duration in rows:
         print(f"{family:<{width}}  {status:<20}  {duration:>9}  {reason}")
+    return 0
+
+
+def cmd_delete(args: argparse.Namespace) -> int:
+    """``runs delete R``: list what deleting run R removes; with ``--yes``, delete it."""
+    project = load_project(args.module)
+    if args.run_id.lower() == "latest":
+        raise RunError("Name the run to delete: 'latest' is whichever run is newest when the command runs.")
+    runs.require_run(project, args.run_id)
+    folders = run_outputs.delete_run(project, args.run_id, dry_run=not args.yes)
+    if args.yes:
+        print(f"Deleted run {args.run_id}:")
+        print("\n".join(f"  {folder}" for folder in folders))
+    else:
+        print(f"Deleting run {args.run_id} would remove (no other run reuses them):")
+        print("\n".join(f"  {folder}" for folder in folders))
+        print(f"Run again with --yes to delete: luigi-tasks runs delete {args.run_id} --yes")
     return 0
 
 

@@ -22,6 +22,7 @@ from contextlib import suppress
 from datetime import datetime, timezone
 from typing import Any
 
+from luigi_tasks.datasets import filesystem
 from luigi_tasks.errors import RunError, VersionExistsError
 from luigi_tasks.project import Project
 from luigi_tasks.storage import list_names, local_cache_path, read_cached, read_json, write_cached, write_json
@@ -43,6 +44,15 @@ def run_dir(project: Project, run_id: str) -> str:
 def read_run_info(project: Project, run_id: str) -> dict[str, Any] | None:
     """The run's ``run.json``, or ``None`` if the run was never started."""
     return read_json(posixpath.join(run_dir(project, run_id), RUN_FILE))
+
+
+def remove_record(project: Project, run_id: str, *, dry_run: bool = False) -> str:
+    """Delete run ``run_id``'s record folder (``run.json`` and its node records); return it."""
+    folder = run_dir(project, run_id)
+    if not dry_run:
+        fs, path = filesystem.resolve(folder)
+        fs.rm(path, recursive=True)
+    return folder
 
 
 def list_runs(project: Project) -> list[dict[str, Any]]:

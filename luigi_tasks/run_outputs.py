@@ -1,6 +1,6 @@
 """A run's outputs: load them as the run has them (its own versions, or those it reused),
-read the numbers they hold (``runs list --metric``, ``runs compare``), and set them aside so
-that nodes run again (``luigi-tasks invalidate``).
+read the numbers they hold (``runs list --metric``, ``runs compare``), set them aside so
+that nodes run again (``luigi-tasks invalidate``), or delete a run (``runs delete``).
 
 Example:
     >>> metrics = load_output("metrics", "exp2")      # even if exp2 reused it from exp1
@@ -9,6 +9,7 @@ Example:
 
 from __future__ import annotations
 
+import posixpath
 import socket
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any
@@ -16,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 from luigi_tasks.datasets.json import JSONDataset
 from luigi_tasks.errors import DatasetError, RunError
 from luigi_tasks.project import Project, current_project
-from luigi_tasks.run_info import check_catalog, flatten, list_runs, parameter_diff, storage
+from luigi_tasks.run_info import check_catalog, flatten, list_runs, parameter_diff, remove_record, storage
 from luigi_tasks.runs import COMPLETE, NodeRecord, latest_run, read_node_records, require_run, write_node_record
 from luigi_tasks.versioning import LATEST, is_latest
 
@@ -192,3 +193,40 @@ def invalidate(project: Project, run_id: str, start: type[NodeTask]) -> list[tup
         done.append((family, moved))
     return done
 
+
+def delete_run(project: Project, run_id: str, *, dry_run: bool = False) -> list[str]:
+    """Delete run ``run_id``: every versioned dataset's version of it (the folder
+    ``<filepath>/<run id>/``, files set aside there too) and its record. Unversioned files are
+    every run's and stay. Returns the folders deleted (with ``dry_run``: those it would delete).
+
+    Raises:
+        RunError: another run reuses an output of this one (it would lose it: delete that run
+            first), a node of it is running now, or its datasets have moved in the catalog
+            since (their versions would not be found).
+    """
+    info = require_run(project, run_id)
+    names = [name for name in project.catalog if project.catalog.is_versioned(name)]
+    check_catalog(project, info, "its versions cannot be found to delete", names)
+    others = [i["run_id"] for i in list_runs(project) if i["run_id"] != run_id]
+    users = [
+        other for other in others
+        if any(run_id in rec.versions.values() for rec in read_node_records(project, other).values())
+    ]
+    if users:
+        raise RunError(
+            f"Run(s) {', '.join(users)} reuse outputs of run '{run_id}', which they would lose. Nothing was "
+            f"deleted. Delete those runs first, or keep {run_id}."
+        )
+    busy = [rec for rec in read_node_records(project, run_id).values() if _still_running(rec)]
+    if busy:
+        raise RunError(
+            f"Run '{run_id}' is running " + ", ".join(f"{rec.node} ({_where(rec)})" for rec in busy)
+            + ". Nothing was deleted: wait until it ends (or stop it), then delete it."
+        )
+    gone = []
+    for name in names:
+        target = project.catalog.dataset(name, run_id)
+        if target.remove_version(dry_run=dry_run):
+            gone.append(posixpath.dirname(target.path))
+    gone.append(remove_record(project, run_id, dry_run=dry_run))
+    return gone

@@ -27,7 +27,7 @@ def test_without_a_command_the_help_lists_every_command(project: Path) -> None:
     for command in ("scheduler", "runs", "invalidate", "catalog", "viz"):
         assert f"\n    {command}" in listed, command
     runs_help = run_cli(project, "runs", "--help").stdout
-    for action in ("list", "show", "compare"):
+    for action in ("list", "show", "compare", "delete"):
         assert f"\n    {action}" in runs_help, action
 
 

@@ -12,6 +12,7 @@ import os
 import platform
 import re
 import shutil
+import subprocess
 import weakref
 from pathlib import Path
 
@@ -858,6 +859,35 @@ def test_runs_list_and_show_say_when_a_complete_runs_outputs_were_deleted(toy: P
     assert (cells[1], cells[3]) == ("outputs gone", "c deleted since; running the run again makes them again")
     assert run_toy(toy, "ToyPipeline", "--local-scheduler", "--run-id", "g1").returncode == 0  # makes c again
     assert states() == {"g1": "complete", "g2": "complete"}  # g2's c is g1's version, there again
+
+
+def test_runs_delete_removes_a_runs_versions_and_record_but_not_what_another_run_reuses(toy: Path) -> None:
+    """Freeing disk: a run goes, versions and record, once no run reuses it; the raw file, other
+    runs and unversioned files stay; without --yes nothing is deleted."""
+    env = {"PYTHONPATH": os.pathsep.join([str(TOY_DIR), str(REPO)])}
+
+    def delete(*args: str) -> subprocess.CompletedProcess[str]:
+        return run_cli(toy, "runs", "delete", *args, "--module", "toy_pipeline", env=env)
+
+    assert run_toy(toy, "ToyPipeline", "--local-scheduler", "--run-id", "d1").returncode == 0
+    assert run_toy(toy, "ToyPipeline", "--local-scheduler", "--run-id", "d2", "--reuse-from", "d1").returncode == 0
+    (toy / "data/02/a.parquet/d1/a.parquet.aside-20260101T000000000000Z").write_bytes(b"set aside")
+    before = tree_digest(toy / "data")
+    refused = delete("d1", "--yes")
+    assert refused.returncode == 2 and refused.stderr == (
+        "luigi-tasks: error: Run(s) d2 reuse outputs of run 'd1', which they would lose. Nothing was deleted. "
+        "Delete those runs first, or keep d1.\n"
+    )
+    listed = delete("d2")  # d2 made nothing of its own: only its record
+    assert listed.returncode == 0 and listed.stdout.splitlines()[1:] == [
+        f"  {toy}/data/09_runs/d2", "Run again with --yes to delete: luigi-tasks runs delete d2 --yes"
+    ]
+    assert tree_digest(toy / "data") == before
+    assert delete("d2", "--yes").returncode == 0 and delete("d1", "--yes").returncode == 0
+    left = sorted(str(p.relative_to(toy / "data")) for p in (toy / "data").rglob("*") if p.is_file())
+    assert [p for p in left if not p.startswith("09_runs/.cache/")] == ["01_raw/raw.csv"], left
+    assert run_cli(toy, "runs", "list", "--module", "toy_pipeline", env=env).stdout.startswith("No runs yet in ")
+    assert delete("latest").returncode == 2
 
 
 def test_a_run_named_latest_from_before_the_name_was_reserved_is_left_out(project: Path) -> None:

@@ -274,6 +274,27 @@ class AbstractDataset(luigi.Target, Generic[T], abc.ABC):
         data returns :data:`luigi_tasks.fingerprint.MISSING` (``"missing"``)."""
         return None
 
+    def remove_version(self, *, dry_run: bool = False) -> bool:
+        """Delete this version's folder (``<filepath>/<run id>/``), set-aside files in it too;
+        return whether there was one (with ``dry_run``, only that). Only ``luigi-tasks runs
+        delete`` calls it: a saved version is otherwise never removed.
+
+        Raises:
+            DatasetError: the dataset is not versioned (its file is every run's), or the
+                storage refused.
+        """
+        if self.version is None:
+            raise DatasetError(f"{self._describe()} is not versioned: its file is every run's, so no run deletes it.")
+        folder = posixpath.dirname(self._path)
+        try:
+            if not self._fs.exists(folder):
+                return False
+            if not dry_run:
+                self._fs.rm(folder, recursive=True)
+        except OSError as exc:
+            self._fail(f"{self._describe()}: version {self.version!r} could not be deleted ({folder}): {exc}.", exc)
+        return True
+
     def set_aside(self) -> str:
         """Move this version's data to a dated name beside it, so it can be written again.
 
