@@ -36,6 +36,7 @@ from luigi_tasks.project import Project, current_project, is_parameter
 from luigi_tasks.storage import cache_path, read_cached, settled, stat_key, write_cached
 
 if TYPE_CHECKING:
+    from luigi_tasks.graph import NodeGraph
     from luigi_tasks.node import NodeTask
 
 
@@ -302,15 +303,22 @@ def raw_hash(project: Project, path: str) -> str:
         return MISSING
 
 
-@functools.cache
+#: Raw inputs hashed in this process, by what their stat says (a file changed since is hashed again).
+_raw_hashes: dict[str, str] = {}
+
+
 def _raw_hash(runs_dir: str, path: str) -> str:
     fs, fs_path = filesystem.resolve(path)
     if not filesystem.is_local(fs):
         return _digest(str(fs.checksum(fs_path)))
     key = stat_key(fs_path)
+    memo = json.dumps(key, sort_keys=True)
+    if memo in _raw_hashes:
+        return _raw_hashes[memo]
     cache = cache_path(runs_dir, "raw", _digest(fs_path) + ".json")
     cached = read_cached(cache, key)
     if isinstance(cached, str):
+        _raw_hashes[memo] = cached
         return cached
     sha = hashlib.sha256()
     with open(fs_path, "rb") as f:
@@ -318,19 +326,50 @@ def _raw_hash(runs_dir: str, path: str) -> str:
             sha.update(block)
     if settled(key):
         write_cached(cache, key, sha.hexdigest())
+    _raw_hashes[memo] = sha.hexdigest()
     return sha.hexdigest()
 
 
+#: Fingerprints made in this process, by (project, node, run id); forgotten when a run is
+#: prepared (:func:`forget_fingerprints`), so that it sees its raw inputs as they are then.
+_fingerprints: dict[tuple[Project, type[NodeTask], str], Fingerprint] = {}
+
+
+def forget_fingerprints() -> None:
+    """Forget the fingerprints made so far in this process (a notebook's next run may come
+    after a raw file changed)."""
+    _fingerprints.clear()
+
+
 def node_fingerprint(task_class: type[NodeTask], run_id: str) -> Fingerprint:
-    """The fingerprint of ``task_class`` in run ``run_id`` (memoised per process)."""
-    return _node_fingerprint(current_project(), task_class, run_id)
+    """The fingerprint of ``task_class`` in run ``run_id`` (memoised per process until the next
+    run is prepared).
 
-
-@functools.cache
-def _node_fingerprint(project: Project, task_class: type[NodeTask], run_id: str) -> Fingerprint:
+    Made upstream first, without recursion: a node's fingerprint combines its upstream nodes'
+    digests, so each node is worked out once, whatever the length of the chain above it.
+    """
     from luigi_tasks.graph import current_graph
 
-    spec, graph = task_class.node, current_graph()
+    project = current_project()
+    key = (project, task_class, run_id)
+    if key not in _fingerprints:
+        graph = current_graph()
+        stack = [task_class]
+        while stack:
+            task = stack[-1]
+            pending = [up for up in graph.upstream[task] if (project, up, run_id) not in _fingerprints]
+            if pending:
+                stack.extend(pending)
+                continue
+            stack.pop()
+            if (project, task, run_id) not in _fingerprints:  # a diamond puts a node on the stack twice
+                _fingerprints[(project, task, run_id)] = _node_fingerprint(project, task, run_id, graph)
+    return _fingerprints[key]
+
+
+def _node_fingerprint(project: Project, task_class: type[NodeTask], run_id: str, graph: NodeGraph) -> Fingerprint:
+    """One node's fingerprint, its upstream nodes' already made."""
+    spec = task_class.node
     params = {ref: project.parameter(ref) for ref in spec.inputs if is_parameter(ref)}
     inputs: dict[str, str] = {}
     legacy_inputs: dict[str, str] = {}
@@ -340,7 +379,7 @@ def _node_fingerprint(project: Project, task_class: type[NodeTask], run_id: str)
             continue
         producer = graph.producer(ref)
         if producer is not None:
-            upstream = _node_fingerprint(project, producer, run_id)
+            upstream = _fingerprints[(project, producer, run_id)]
             inputs[ref], legacy_inputs[ref] = upstream.digest, upstream.legacy
             missing.update(dict.fromkeys(upstream.missing))
         else:

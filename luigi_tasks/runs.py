@@ -33,7 +33,7 @@ import luigi
 from luigi_tasks import journal
 from luigi_tasks.config import require_luigi_cfg_read, require_own_code
 from luigi_tasks.errors import NodeError, RunError
-from luigi_tasks.fingerprint import Fingerprint, code_hash, node_fingerprint
+from luigi_tasks.fingerprint import Fingerprint, code_hash, forget_fingerprints, node_fingerprint
 from luigi_tasks.project import Project, current_project
 from luigi_tasks.run_info import create_or_check_run, list_runs, now, read_run_info, run_dir
 from luigi_tasks.versioning import LATEST, is_latest, validate_run_id
@@ -282,6 +282,9 @@ def _prepare(project: Project, root: luigi.Task) -> RunState:
     nodes = graph.closure(root)
     for task in nodes:  # now, so that an edit of the source during the run is not taken for what ran
         code_hash(task.node.func)
+    forget_fingerprints()  # a notebook's earlier run may have seen other raw files
+    for task in nodes:  # here, upstream first: workers forked by --workers N inherit them
+        node_fingerprint(task, run_id)
     records = read_node_records(project, run_id)
     run_state = RunState(run_id)
 

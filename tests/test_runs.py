@@ -64,6 +64,17 @@ def test_library_versions_are_looked_up_once_while_no_import_folder_changes(proj
     assert run_info._libraries(loaded) == first
 
 
+def test_a_raw_file_changed_in_a_long_lived_process_is_hashed_again(project: Path) -> None:
+    """A notebook runs, the raw table is edited, the notebook runs again: the second run must
+    see the new content (the hash was kept for the life of the process)."""
+    loaded = Project.load(project)
+    raw = Path(loaded.catalog.dataset("houses", "r1").path)
+    before = fingerprint.raw_hash(loaded, str(raw))
+    raw.write_text(raw.read_text().replace("42000", "42001", 1))
+    after = fingerprint.raw_hash(loaded, str(raw))
+    assert before != after == hashlib.sha256(raw.read_bytes()).hexdigest()
+
+
 def test_caches_that_cannot_be_written_cost_only_the_work_again(project: Path) -> None:
     """A file in the way of ``.cache/`` (as a read-only or full disk would be): config,
     library versions and raw-input hashes are worked out and nothing is cached or raised."""
@@ -1033,3 +1044,23 @@ def test_a_node_with_a_wrong_output_saves_none_of_its_outputs(toy: Path) -> None
     assert failed.returncode == 30, failed.stderr[-2000:]
     assert "Dataset 'second' (ParquetDataset) saves a DataFrame, but was given a builtins.str" in failed.stderr
     assert not (toy / "data/04").exists() or not [p for p in (toy / "data/04").rglob("*") if p.is_file()]
+
+
+def test_a_long_chain_runs_with_several_workers_and_each_fingerprint_is_made_once(tmp_path: Path) -> None:
+    """With --workers N each node runs in a forked child: a fingerprint made there from its
+    whole upstream chain recursed once per node above it (RecursionError past ~500 nodes) and
+    cost O(N) per node. They are made in the parent, upstream first, and the children inherit them."""
+    from benchmarks import trivial
+    from benchmarks.generate import luigi_tasks_project
+
+    n = 700
+    project = luigi_tasks_project(tmp_path / "chain", catalog=trivial.catalog("chain", n))
+    env = {**trivial.env("chain", n), "PYTHONPATH": str(REPO)}
+    done = run_luigi(project, "--module", "benchmarks.nodes_luigi_tasks", "Pipeline", "--local-scheduler",
+                     "--run-id", "w1", "--workers", "2", env=env)
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert done.stderr.strip().endswith("luigi-tasks: run w1 is complete.")
+    last = json.loads((project / f"data/many/d{n - 1:04d}.json/w1/d{n - 1:04d}.json").read_text())
+    assert last == n - 1  # 0, then +1 per link
+    fingerprints = {rec["fingerprint"]["digest"] for rec in records(project, "w1").values()}
+    assert len(fingerprints) == n
