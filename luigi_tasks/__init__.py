@@ -28,6 +28,7 @@ from luigi_tasks.errors import (
     LuigiTasksError,
     NodeError,
     PipelineError,
+    RunError,
     RunIdError,
     VersionExistsError,
 )
@@ -55,6 +56,7 @@ __all__ = [
     "PipelineTask",
     "Project",
     "RawData",
+    "RunError",
     "RunIdError",
     "RunIdParameter",
     "VersionExistsError",

@@ -238,7 +238,8 @@ class RunReport:
                     and r.pid != os.getpid() and scheduler.exited_here(r.host, r.pid)]
         where = f" while {', '.join(stopped)} ran" if stopped else ""
         return [
-            f"luigi-tasks: run {run_id} was interrupted (Ctrl-C){where}; a node that did not finish saved nothing.",
+            f"luigi-tasks: run {run_id} was interrupted (Ctrl-C){where}; a node that did not finish does not count "
+            "as done (what it saved is set aside when it runs again).",
             f"luigi-tasks: resume with: {self.resume_command(run_id)}",
         ]
 

@@ -171,7 +171,7 @@ def _check_known(keys: list[str], numbers: list[dict[str, run_outputs.Number]]) 
 
 
 def _json_number(value: run_outputs.Number | None) -> run_outputs.Number | None:
-    return None if value is None or (isinstance(value, float) and math.isnan(value)) else value  # NaN: not JSON
+    return None if value is None or not math.isfinite(value) else value  # NaN and infinities are not JSON
 
 
 def _sortable(value: run_outputs.Number | None) -> bool:

@@ -113,7 +113,7 @@ def _differ(
 
 
 def _change(old: Number | None, new: Number | None) -> str:
-    if old is None or new is None or math.isnan(old) or math.isnan(new):
+    if old is None or new is None or not (math.isfinite(old) and math.isfinite(new)):
         return "-"
     return f"{new - old:+.6g}"
 

@@ -270,7 +270,8 @@ def test_ctrl_c_saves_nothing_of_the_node_and_says_the_run_was_interrupted(tmp_p
     assert worker.returncode == -signal.SIGINT, stderr[-3000:]  # ended by the interrupt, as Python does (shell: 130)
     assert "Traceback" not in stderr and "KeyboardInterrupt" not in stderr
     assert stderr.strip().splitlines()[-2:] == [
-        "luigi-tasks: run c1 was interrupted (Ctrl-C) while toy.StepB ran; a node that did not finish saved nothing.",
+        "luigi-tasks: run c1 was interrupted (Ctrl-C) while toy.StepB ran; a node that did not finish does not count "
+        "as done (what it saved is set aside when it runs again).",
         "luigi-tasks: resume with: luigi --module toy_pipeline ToyPipeline --local-scheduler --run-id c1",
     ]
     assert (toy / "data/02/a.parquet/c1/a.parquet").exists()

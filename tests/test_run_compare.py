@@ -4,6 +4,7 @@ outputs, through the command a user types."""
 from __future__ import annotations
 
 import json
+import math
 import os
 import re
 from pathlib import Path
@@ -169,3 +170,17 @@ def test_compare_a_run_made_before_a_node_was_added(toy: Path, tmp_path: Path) -
     assert nodes["toy.StepE"][0] == "-" and nodes["toy.StepE"][1].startswith("ran in ")
     assert nodes["toy.StepC"] == ["ran in " + nodes["toy.StepC"][0][7:], "reused from r1"]
     assert section(done.stdout, "number")["e.e"] == ["-", "15", "-"]
+
+
+def test_infinite_and_nan_numbers_show_no_change_and_are_null_in_json() -> None:
+    """A metric can be inf (a division by zero in an error measure): inf - inf is no change to
+    show, and JSON has no Infinity (a strict parser refuses it)."""
+    from luigi_tasks.run_commands import _json_number
+    from luigi_tasks.run_compare import _change
+
+    assert [_change(x, y) for x, y in ((1.0, 2.5), (math.inf, math.inf), (-math.inf, 1.0), (math.nan, 1.0))] == [
+        "+1.5", "-", "-", "-"
+    ]
+    assert json.dumps([_json_number(v) for v in (1.5, math.inf, -math.inf, math.nan, None, 3)]) == (
+        "[1.5, null, null, null, null, 3]"
+    )
