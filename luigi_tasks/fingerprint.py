@@ -398,7 +398,8 @@ def _node_fingerprint(project: Project, task_class: type[NodeTask], run_id: str,
     return Fingerprint(code, params_hash, inputs, digest, tuple(missing), options, legacy, legacy_inputs, outputs)
 
 
-#: Catalog options that do not change the data: where and how to reach it, notes, checks.
+#: Catalog options that do not change the data: where and how to reach it, notes, checks (of fs_args, only
+#: the open arguments count: a text file's encoding).
 _NOT_DATA = frozenset({"credentials", "fs_args", "metadata", "schema", "allow_empty"})
 
 
@@ -406,9 +407,12 @@ def _options_hash(project: Project, inputs: Iterable[str], outputs: Iterable[str
     """Hash of the catalog options that change what a node reads (its inputs', but their
     ``save_args``) or writes (its outputs', but their ``load_args``); "" if none has any."""
     found = {}
-    for names, other_side in ((inputs, "save_args"), (outputs, "load_args")):
+    sides = ((inputs, "save_args", "open_args_load"), (outputs, "load_args", "open_args_save"))
+    for names, other_side, open_args in sides:
         for name in names:
             for key, value in project.catalog.entry(name).options.items():
                 if key not in _NOT_DATA and key != other_side:
                     found[f"{name}.{key}"] = value
+                elif key == "fs_args" and isinstance(value, dict) and value.get(open_args):  # a text file's encoding
+                    found[f"{name}.fs_args.{open_args}"] = value[open_args]
     return _digest(json.dumps(found, sort_keys=True, default=repr)) if found else ""

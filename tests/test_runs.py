@@ -355,6 +355,20 @@ def test_a_changed_load_or_save_arg_makes_the_nodes_it_touches_stale(toy: Path) 
     assert sorted(calls(toy)) == ["b", "c", "d"]
 
 
+def test_a_changed_encoding_of_a_raw_text_file_makes_its_reader_stale(toy: Path) -> None:
+    """``fs_args.open_args_load.encoding`` changes what a CSV reads ('café' or 'cafÃ©'): the node
+    reading it is stale, though the rest of fs_args (where and how to reach the file) is not."""
+    (toy / "data/01_raw/raw.csv").write_bytes("x,name\n1,café\n2,b\n".encode())
+    assert run_toy(toy, "ToyPipeline", "--local-scheduler", "--run-id", "e1").returncode == 0
+    (toy / "config/local/catalog.yml").write_text(
+        "raw: {type: pandas.CSVDataset, filepath: data/01_raw/raw.csv, fs_args: {open_args_load: {encoding: latin-1}}}\n"
+    )
+    refused = run_toy(toy, "ToyPipeline", "--local-scheduler", "--run-id", "e1")
+    assert refused.returncode == 40, refused.stderr[-2000:]
+    stale = [line.strip() for line in refused.stderr.splitlines() if line.startswith("  toy.")]
+    assert stale[0] == "toy.StepA: catalog options of its datasets changed (load_args, save_args, ...)", stale
+
+
 def test_a_renamed_dataset_is_named_as_renamed_in_why_its_nodes_are_stale(toy: Path, tmp_path: Path) -> None:
     """Renaming ``b`` to ``b2`` (catalog and nodes) changes the writer's and the reader's
     fingerprints; the reason named 'catalog options' or 'fingerprint', not the rename."""
