@@ -20,11 +20,15 @@ Example:
 from __future__ import annotations
 
 import ast
+import dis
 import functools
 import hashlib
+import importlib
+import importlib.util
 import inspect
 import json
 import re
+import sys
 import textwrap
 import types
 from collections.abc import Iterable
@@ -118,7 +122,9 @@ def code_hash(func: Any) -> str:
     packages, values captured in closures, data read from files that are not in the catalog.
 
     A ``functools.partial`` counts as its function and its bound arguments; a callable
-    object as its class (its state is not code).
+    object as its class (its state is not code); a decorated function (``functools.wraps``) as
+    the wrapper and what it wraps, a ``functools.lru_cache`` as what it caches; imports from the
+    package inside a function's body are followed as its globals are.
 
     The functions' trees come first, the rest after them: a function that reads no constant,
     class or module of its package and has no plain defaults hashes as before those counted.
@@ -138,6 +144,11 @@ def code_hash(func: Any) -> str:
             trees.append(_stable_repr((obj.args, sorted(obj.keywords.items()))))
             stack.append(obj.func)
             continue
+        wrapped = _wrapped(obj)
+        if wrapped is not None:  # a decorated function (functools.wraps), or functools.lru_cache's wrapper
+            stack.append(wrapped)
+            if not isinstance(obj, types.FunctionType):
+                continue  # the cache object has no code of the package's
         (more if isinstance(obj, type) and obj is not top else trees).append(_source_tree(obj))
         refs, values = _reads(obj, package)
         stack.extend(refs)
@@ -150,6 +161,16 @@ def unwrap(func: Any) -> Any:
     while isinstance(func, functools.partial):
         func = func.func
     return func
+
+
+def _wrapped(obj: Any) -> Any:
+    """What ``obj`` wraps (``__wrapped__``, set by ``functools.wraps`` and ``lru_cache``), or ``None``."""
+    if issubclass(type(obj), type):  # not isinstance: that may ask a proxy object for its __class__
+        return None
+    try:  # object's own lookup: no __getattribute__ or __getattr__ hook of obj's class runs
+        return object.__getattribute__(obj, "__dict__").get("__wrapped__")
+    except (AttributeError, TypeError):  # no __dict__
+        return None
 
 
 def _package(obj: Any) -> str:
@@ -178,11 +199,15 @@ def _reads(obj: Any, package: str) -> tuple[list[Any], list[str]]:
         for name in names:
             if name in namespace:
                 _follow(name, namespace[name], names, package, refs, values, set())
+        for name, value in _imported_inside(fn, package):
+            _follow(name, value, names, package, refs, values, set())
         positional = code.co_varnames[: code.co_argcount]  # the defaults are for the last ones
         defaults = zip(reversed(positional), reversed(fn.__defaults__ or ()), strict=False)
         for param, value in [*defaults, *(fn.__kwdefaults__ or {}).items()]:
             if (text := _plain(value)) is not None:
                 values.append(f"default {param}={text}")
+            else:  # a function or class of the package as a default (key=my_scaler)
+                _follow(f"default {param}", value, names, package, refs, values, set())
     return refs, values
 
 
@@ -196,6 +221,9 @@ def _follow(
     if issubclass(kind, (types.FunctionType, functools.partial, type)):
         if _package(unwrap(value)) == package:
             refs.append(value)
+    elif (wrapped := _wrapped(value)) is not None and callable(wrapped):  # functools.lru_cache(f) ...
+        if _package(unwrap(wrapped)) == package:
+            refs.append(value)
     elif issubclass(kind, types.ModuleType):
         attrs = vars(value)  # not getattr: no module __getattr__ hook runs
         if str(attrs.get("__name__", "")).split(".")[0] == package and id(value) not in modules:
@@ -207,6 +235,53 @@ def _follow(
         values.append(f"{name}={text}")
     elif _package(kind) == package:
         refs.append(kind)  # an instance of the package's class: its class's code
+
+
+def _imported_inside(fn: types.FunctionType, package: str) -> list[tuple[str, Any]]:
+    """What ``fn`` imports from ``package`` in its own body (``from .helpers import scale``
+    inside the function): a local name, not a global, so :func:`_follow` would not see it.
+    Only the package's modules are imported here (if not yet); others are not followed."""
+    if "IMPORT_NAME" not in _opnames(fn.__code__):
+        return []
+    try:
+        tree = ast.parse(textwrap.dedent(inspect.getsource(fn)))
+    except (OSError, TypeError, SyntaxError):
+        return []
+    module = sys.modules.get(fn.__module__ or "")
+    anchor = module.__name__ if hasattr(module, "__path__") else (fn.__module__ or "").rpartition(".")[0]
+    found = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.ImportFrom):
+            imported = _package_module("." * node.level + (node.module or ""), anchor, package)
+            if imported is not None:
+                attrs = vars(imported)
+                found += [(a.asname or a.name, attrs[a.name]) for a in node.names if a.name in attrs]
+        elif isinstance(node, ast.Import):
+            for alias in node.names:
+                if _package_module(alias.name, anchor, package) is not None:
+                    # `import a.b` binds a; `import a.b as c` binds a.b
+                    bound = alias.name if alias.asname else alias.name.split(".")[0]
+                    found.append((alias.asname or bound, sys.modules[bound]))
+    return found
+
+
+def _package_module(name: str, anchor: str, package: str) -> types.ModuleType | None:
+    """Module ``name`` (relative to ``anchor``), imported, if it is in ``package``; else ``None``."""
+    try:
+        resolved = importlib.util.resolve_name(name, anchor)
+        if resolved.split(".")[0] != package:
+            return None
+        return importlib.import_module(resolved)
+    except (ImportError, ValueError):
+        return None
+
+
+def _opnames(code: types.CodeType) -> set[str]:
+    names = {dis.opname[op] for op in code.co_code[::2]}
+    for const in code.co_consts:
+        if isinstance(const, types.CodeType):
+            names |= _opnames(const)
+    return names
 
 
 def _methods(cls: type) -> list[types.FunctionType]:
@@ -272,8 +347,11 @@ def _names(code: types.CodeType) -> set[str]:
 def _source_tree(fn: Any) -> str:
     if not isinstance(fn, (types.FunctionType, types.MethodType, type)) and callable(fn):
         fn = type(fn)  # a callable object: its class's code (its state is not code)
+    # A function's own code object: inspect.getsource(fn) would follow __wrapped__ and give a
+    # decorator's wrapper the source of what it wraps (which is followed on its own).
+    source = getattr(fn, "__func__", fn).__code__ if isinstance(fn, (types.FunctionType, types.MethodType)) else fn
     try:
-        return ast.dump(ast.parse(textwrap.dedent(inspect.getsource(fn))))
+        return ast.dump(ast.parse(textwrap.dedent(inspect.getsource(source))))
     except (OSError, TypeError, SyntaxError):
         code = getattr(fn, "__code__", None)
         return code.co_code.hex() if code is not None else _stable_repr(fn)

@@ -287,6 +287,11 @@ def _edited_toy_folder(tmp: Path, file: str, old: str, new: str) -> Path:
         pytest.param("toy_package/helpers.py", 'frame["x"] + OFFSET', 'frame["x"] - OFFSET', id="class method"),
         pytest.param("toy_package/helpers.py", "OFFSET = 0", "OFFSET = 5", id="constant read by a class method"),
         pytest.param("toy_package/helpers.py", "frame.head(rows)", "frame.tail(rows)", id="helper through a module"),
+        pytest.param("toy_package/helpers.py", "return 1  # scale", "return 3  # scale", id="lru_cache helper"),
+        pytest.param("toy_package/helpers.py", "return frame  # bump", "return frame.tail(1)  # bump",
+                     id="helper imported inside the node"),
+        pytest.param("toy_package/helpers.py", "return fn(*args, **kwargs)", "return fn(*args, **kwargs).head(1)",
+                     id="the node's decorator"),
     ],
 )
 def test_an_edit_of_what_a_node_reads_from_its_package_makes_it_stale(

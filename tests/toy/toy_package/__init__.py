@@ -1,5 +1,6 @@
 """The toy pipeline's step_a and a node whose code is spread over its package, for fingerprint
-tests: ``step_e`` reads a constant, a default argument, a class and a module of ``toy_package``
+tests: ``step_e`` (decorated) reads a constant, a default argument, a class, a module and, inside
+its body, an import of ``toy_package``
 (a package of its own: ``toy_pipeline``, a single-file module, is another one)."""
 
 from __future__ import annotations
@@ -15,10 +16,13 @@ FACTOR = 1
 ROWS = 2
 
 
+@helpers.logged
 def step_e(a: pd.DataFrame, rows: int = ROWS) -> pd.DataFrame:
+    from toy_package.helpers import bump
+
     _called("e")
-    out = helpers.top(Shift()(a), rows)
-    return out.assign(x=out["x"] * FACTOR)
+    out = bump(helpers.top(Shift()(a), rows))
+    return out.assign(x=out["x"] * FACTOR * helpers.scale())
 
 
 E = node(step_e, "a", "e", namespace="toy")
