@@ -35,7 +35,7 @@ from luigi_tasks.config import require_luigi_cfg_read, require_own_code
 from luigi_tasks.errors import NodeError, RunError
 from luigi_tasks.fingerprint import Fingerprint, code_hash, forget_fingerprints, node_fingerprint
 from luigi_tasks.project import Project, current_project
-from luigi_tasks.run_info import create_or_check_run, list_runs, now, read_run_info, run_dir
+from luigi_tasks.run_info import create_or_check_run, list_runs, now, read_run_info, run_dir, storage
 from luigi_tasks.versioning import LATEST, is_latest, validate_run_id
 
 if TYPE_CHECKING:
@@ -307,6 +307,8 @@ def _prepare(project: Project, root: luigi.Task) -> RunState:
         )
 
     earlier = read_node_records(project, source) if source else {}
+    stored = ((read_run_info(project, source) or {}).get("catalog") or {}) if source else {}
+    stored_now = storage(project) if stored else {}
     reusable: dict[type[NodeTask], NodeRecord] = {}
     shared: dict[type[NodeTask], list[str]] = {}
     remade: dict[type[NodeTask], str] = {}  # complete, but runs again (why): what was made from it must too
@@ -353,6 +355,9 @@ def _prepare(project: Project, root: luigi.Task) -> RunState:
             run_state.reasons[family] = f"raw input {', '.join(current.missing)} is missing"
             continue
         why = current.explain_change(Fingerprint.from_dict(old.fingerprint), task.node.func_name)
+        moved = [n for n in task.node.outputs if n in stored and stored[n] != stored_now.get(n)]
+        if why is None and moved:  # another type at the same filepath: its saved file is not what it reads now
+            why = f"{moved[0]} is stored otherwise now (was {stored[moved[0]]}, now {stored_now.get(moved[0])})"
         versions = old.versions or dict.fromkeys(task.node.outputs, source)
         if why is None and all(project.catalog.dataset(n, v).exists() for n, v in versions.items()):
             reusable[task] = NodeRecord(

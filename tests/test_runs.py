@@ -374,6 +374,24 @@ def test_a_changed_encoding_of_a_raw_text_file_makes_its_reader_stale(toy: Path)
     assert stale[0] == "toy.StepA: catalog options of its datasets changed (load_args, save_args, ...)", stale
 
 
+def test_a_dataset_of_another_type_at_the_same_filepath_is_not_reused(toy: Path) -> None:
+    """b becomes a PickleDataset at its old filepath: run v0's b.parquet is Parquet, which the
+    new type cannot read, so b (and what is made from it) is made again, not reused."""
+    assert run_toy(toy, "ToyPipeline", "--local-scheduler", "--run-id", "v0").returncode == 0
+    (toy / "config/local/catalog.yml").write_text(
+        "b: {type: pickle.PickleDataset, filepath: data/02/b.parquet, versioned: true}\n"
+    )
+    (toy / "calls.log").unlink()
+    reuse = run_toy(toy, "ToyPipeline", "--local-scheduler", "--run-id", "w1", "--reuse-from", "v0")
+    assert reuse.returncode == 0, reuse.stderr[-2000:]
+    assert sorted(calls(toy)) == ["b", "c"]
+    assert records(toy, "w1")["toy.StepB"]["reason"] == (
+        "b is stored otherwise now (was ParquetDataset at data/02/b.parquet, versioned, now PickleDataset at "
+        "data/02/b.parquet, versioned) since run v0"
+    )
+    assert load_output("b", "w1", Project.load(toy))["x"].tolist() == [3, 5, 7]
+
+
 def test_a_renamed_dataset_is_named_as_renamed_in_why_its_nodes_are_stale(toy: Path, tmp_path: Path) -> None:
     """Renaming ``b`` to ``b2`` (catalog and nodes) changes the writer's and the reader's
     fingerprints; the reason named 'catalog options' or 'fingerprint', not the rename."""
