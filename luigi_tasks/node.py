@@ -260,7 +260,6 @@ class NodeTask(FixedParams, luigi.Task):
     def on_failure(self, exception: BaseException) -> str:
         family = self.get_task_family()
         message = f"{type(exception).__name__}: {exception}"
-        report.failed_here.append(f"{family} failed: {message}")
         try:
             runs.state(current_project(), self.run_id).must_run.add(family)  # its outputs may exist
             record = self._record or runs.read_node_record(current_project(), self.run_id, family)

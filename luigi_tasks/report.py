@@ -140,6 +140,13 @@ class RunReport:
                 f"{getattr(target, 'path', target)}. {what}"
             )
 
+    def failed(self, task: luigi.Task, exception: BaseException) -> None:
+        """``task`` failed in this process: a node (its record says so too, if it could be
+        written) or a pipeline task (Luigi fails one whose parts are missing when it runs)."""
+        line = f"{task.get_task_family()} failed: {type(exception).__name__}: {exception}"
+        if line not in self.failed_here:
+            self.failed_here.append(line)
+
     def died(self, task: luigi.Task, message: str) -> None:
         """A worker process running ``task`` ended without reporting (killed, crashed)."""
         code = _DIED.search(message)
@@ -165,6 +172,7 @@ class RunReport:
         task_class.event_handler(luigi.Event.BROKEN_TASK)(self.broken)
         task_class.event_handler(luigi.Event.DEPENDENCY_MISSING)(self.missing)
         task_class.event_handler(luigi.Event.PROCESS_FAILURE)(self.died)
+        task_class.event_handler(luigi.Event.FAILURE)(self.failed)
         for event in (luigi.Event.DEPENDENCY_DISCOVERED, luigi.Event.DEPENDENCY_PRESENT,
                       luigi.Event.DEPENDENCY_MISSING, luigi.Event.BROKEN_TASK, luigi.Event.START):
             task_class.event_handler(event)(self.checked)

@@ -147,3 +147,43 @@ def test_a_failed_single_node_is_not_offered_a_new_run_reusing_it(toy: Path) -> 
     assert failed.stderr.strip().splitlines()[-1] == (
         "luigi-tasks: resume with: luigi --module toy_pipeline toy.StepB --local-scheduler --run-id s1"
     )
+
+
+VANISHING = """
+from pathlib import Path
+
+from luigi_tasks import PipelineTask, node
+
+
+def make(raw):
+    return raw
+
+
+def consume(made):
+    Path("data/04/made.parquet/v1/made.parquet").unlink()  # as a teammate's cleanup would, mid-run
+    return made
+
+
+Make = node(make, "raw", "made", namespace="v")
+Consume = node(consume, "made", "consumed", namespace="v")
+
+
+class Both(PipelineTask):
+    parts = (Make, Consume)
+"""
+
+
+def test_a_pipeline_task_that_fails_is_named_in_the_closing_lines(toy: Path) -> None:
+    """Luigi fails a pipeline task whose parts are missing when it runs; the closing lines said
+    'nothing failed in this process' (they listed node failures only)."""
+    (toy / "vanishing.py").write_text(VANISHING)
+    with open(toy / "config/catalog.yml", "a", encoding="utf-8") as f:
+        f.write("made: {type: pandas.ParquetDataset, filepath: data/04/made.parquet, versioned: true}\n")
+        f.write("consumed: {type: pandas.ParquetDataset, filepath: data/04/consumed.parquet, versioned: true}\n")
+    done = run_luigi(toy, "--module", "vanishing", "Both", "--local-scheduler", "--run-id", "v1",
+                     env={"PYTHONPATH": str(toy)})
+    assert done.returncode == 30, done.stderr[-2000:]
+    assert "nothing failed in this process" not in done.stderr
+    assert "luigi-tasks:   Both failed: RuntimeError: Unfulfilled dependency at run time: v.Make" in done.stderr, (
+        done.stderr[-2000:]
+    )
