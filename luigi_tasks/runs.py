@@ -243,6 +243,17 @@ class RunState:
     #: Node -> end time of its record that no longer counts: it completed, but another run
     #: has rewritten its unversioned file since.
     outdated: dict[str, str | None] = field(default_factory=dict)
+    #: The nodes prepared, and the --reuse-from the root asked for: a later root of the same
+    #: run in this process (a notebook's next ``luigi.build``) needing more, or asking for
+    #: another run to reuse, prepares again.
+    nodes: frozenset[type[NodeTask]] = frozenset()
+    asked: str | None = None
+
+    def covers(self, root: luigi.Task) -> bool:
+        """Whether every node ``root`` needs was prepared."""
+        from luigi_tasks.graph import current_graph
+
+        return self.nodes.issuperset(current_graph().closure(root))
 
 
 #: Per Project object (a reloaded project prepares again), gone with it: never another's by a reused id().
@@ -264,7 +275,8 @@ def prepare(root: luigi.Task) -> RunState:
     project = current_project()
     states = _states.setdefault(project, {})
     run_id: str = root.run_id  # type: ignore[attr-defined]
-    if run_id not in states:
+    prepared, asked = states.get(run_id), getattr(root, "reuse_from", "") or None
+    if prepared is None or (asked and asked != prepared.asked) or not prepared.covers(root):
         require_luigi_cfg_read(project.root)  # `luigi` run from a subfolder: refused
         require_own_code(project.root, type(root).__module__)  # another checkout's code: refused
         states[run_id] = _prepare(project, root)
@@ -379,6 +391,7 @@ def _prepare(project: Project, root: luigi.Task) -> RunState:
         run_state.reasons.pop(reused.node, None)
         write_node_record(project, reused)
         run_state.versions[reused.node] = reused.versions
+    run_state.nodes, run_state.asked = frozenset(nodes), getattr(root, "reuse_from", "") or None
     return run_state
 
 

@@ -1101,3 +1101,20 @@ def test_a_long_chain_runs_with_several_workers_and_each_fingerprint_is_made_onc
     assert last == n - 1  # 0, then +1 per link
     fingerprints = {rec["fingerprint"]["digest"] for rec in records(project, "w1").values()}
     assert len(fingerprints) == n
+
+
+def test_a_later_root_of_the_same_run_in_one_process_is_prepared_for_what_it_asks(in_project: Path) -> None:
+    """A notebook builds DataEngineeringPipeline(run_id="h"), then FullPipeline(run_id="h",
+    reuse_from="c"): a fresh process refuses the second (run h was started without reuse);
+    one process prepared run h once, for the first root, and silently ignored reuse_from."""
+    import luigi
+
+    from luigi_tasks.pipelines import DataEngineeringPipeline, FullPipeline
+
+    assert luigi.build([FullPipeline(run_id="c")], local_scheduler=True, log_level="WARNING")
+    assert luigi.build([DataEngineeringPipeline(run_id="h")], local_scheduler=True, log_level="WARNING")
+    with pytest.raises(RunError, match=r"^Run 'h' was started without --reuse-from, so it cannot reuse from run c now"):
+        FullPipeline(run_id="h", reuse_from="c")
+    assert luigi.build([FullPipeline(run_id="h")], local_scheduler=True, log_level="WARNING")  # prepared for DS too
+    made = read_node_records(Project.load(in_project), "h")
+    assert {family: rec.status for family, rec in made.items()}["data_science.EvaluateModel"] == "done"
