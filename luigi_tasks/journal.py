@@ -76,6 +76,11 @@ def append(run_folder: str, entry: dict[str, Any]) -> None:
             view = view[os.write(fd, view) :]
 
 
+def entries_of(run_folder: str, node: str) -> list[dict[str, Any]]:
+    """``node``'s latest record in each journal file of the run: one per writing process."""
+    return [entry for entry in _journal_entries(run_folder) if entry.get("node") == node]
+
+
 def read_latest(run_folder: str) -> dict[str, dict[str, Any]]:
     """Every node's latest record in the run (journal lines and ``nodes/*.json`` files)."""
     latest: dict[str, dict[str, Any]] = {}

@@ -249,13 +249,18 @@ class NodeTask(FixedParams, luigi.Task):
         return targets
 
     def _saved_meanwhile(self, target: AbstractDataset) -> runs.NodeRecord | None:
-        """The record of another worker that saved ``target`` since this command started (after
-        Luigi found the node incomplete here) and completed the node; ``None`` if the version is
-        older (an earlier attempt's, killed or failed) or that worker failed after saving it."""
-        saved = target.saved_at()
-        if saved is None or saved < _COMMAND_STARTED - _CLOCK_SLACK_S:
+        """The record of another worker that saved ``target`` (since this command started, after
+        Luigi found the node incomplete here; or before, while it still runs the node) and
+        completed the node; ``None`` if the version is an earlier attempt's (killed, or failed
+        after saving) or that worker failed after saving it."""
+        saved, project = target.saved_at(), current_project()
+        if saved is None:
             return None
-        return runs.wait_for_other_worker(current_project(), self.run_id, self.get_task_family(), _COMMAND_STARTED)
+        if saved < _COMMAND_STARTED - _CLOCK_SLACK_S:  # before this command: a killed attempt's, unless
+            if not runs.running_elsewhere(project, self.run_id, self.get_task_family()):  # another runs it now
+                return None
+            return runs.wait_for_other_worker(project, self.run_id, self.get_task_family(), saved - _CLOCK_SLACK_S)
+        return runs.wait_for_other_worker(project, self.run_id, self.get_task_family(), _COMMAND_STARTED)
 
     def on_failure(self, exception: BaseException) -> str:
         family = self.get_task_family()

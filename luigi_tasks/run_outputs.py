@@ -18,7 +18,15 @@ from luigi_tasks.datasets.json import JSONDataset
 from luigi_tasks.errors import DatasetError, RunError
 from luigi_tasks.project import Project, current_project
 from luigi_tasks.run_info import check_catalog, flatten, list_runs, parameter_diff, remove_record, storage
-from luigi_tasks.runs import COMPLETE, NodeRecord, latest_run, read_node_records, require_run, write_node_record
+from luigi_tasks.runs import (
+    COMPLETE,
+    NodeRecord,
+    latest_run,
+    live_writers,
+    read_node_records,
+    require_run,
+    write_node_record,
+)
 from luigi_tasks.versioning import LATEST, is_latest
 
 if TYPE_CHECKING:
@@ -118,6 +126,16 @@ def _invalidated(records: dict[str, NodeRecord], name: str) -> bool:
     return any(rec.status == "invalidated" and name in rec.outputs for rec in records.values())
 
 
+def _refuse_while_worked_on(project: Project, run_id: str, what_to_do: str) -> None:
+    """Refuse while a node of the run runs (its record says so), or another process of this
+    host works on the run (a command that prepared it, a node not yet started or quick)."""
+    running = [rec for rec in read_node_records(project, run_id).values() if _still_running(rec)]
+    busy = [f"{rec.node} ({_where(rec)})" for rec in running]
+    busy += [f"pid {pid} on this host" for pid in live_writers(project, run_id) if pid not in {r.pid for r in running}]
+    if busy:
+        raise RunError(f"Run '{run_id}' is being run now: {', '.join(busy)}. {what_to_do}")
+
+
 def _still_running(rec: NodeRecord) -> bool:
     """Whether ``rec`` is of a node running now: its worker is on another host (which cannot
     be asked), or has not exited here (the test ``runs show`` makes for "interrupted")."""
@@ -169,12 +187,10 @@ def invalidate(project: Project, run_id: str, start: type[NodeTask]) -> list[tup
             + ". Invalidate those first (luigi-tasks invalidate --run-id <run> --from <node>), then this."
         )
     records = read_node_records(project, run_id)
-    busy = [rec for task in tasks if (rec := records.get(task.get_task_family())) and _still_running(rec)]
-    if busy:
-        raise RunError(
-            f"Run '{run_id}' is running " + ", ".join(f"{rec.node} ({_where(rec)})" for rec in busy)
-            + ": invalidating now would be undone when it saves. Wait until it ends (or stop it), then invalidate."
-        )
+    _refuse_while_worked_on(
+        project, run_id,
+        "Invalidating now would be undone when it saves: wait until it ends (or stop it), then invalidate.",
+    )
     done = []
     for task in tasks:
         family = task.get_task_family()
@@ -217,12 +233,7 @@ def delete_run(project: Project, run_id: str, *, dry_run: bool = False) -> list[
             f"Run(s) {', '.join(users)} reuse outputs of run '{run_id}', which they would lose. Nothing was "
             f"deleted. Delete those runs first, or keep {run_id}."
         )
-    busy = [rec for rec in read_node_records(project, run_id).values() if _still_running(rec)]
-    if busy:
-        raise RunError(
-            f"Run '{run_id}' is running " + ", ".join(f"{rec.node} ({_where(rec)})" for rec in busy)
-            + ". Nothing was deleted: wait until it ends (or stop it), then delete it."
-        )
+    _refuse_while_worked_on(project, run_id, "Nothing was deleted: wait until it ends (or stop it), then delete it.")
     gone = []
     for name in names:
         target = project.catalog.dataset(name, run_id)

@@ -19,10 +19,13 @@ parameters or input changed), and decides which nodes are reused from an earlier
 
 from __future__ import annotations
 
+import atexit
 import os
+import posixpath
 import socket
 import time
 from collections.abc import Callable
+from contextlib import suppress
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any
@@ -32,10 +35,12 @@ import luigi
 
 from luigi_tasks import journal
 from luigi_tasks.config import require_luigi_cfg_read, require_own_code
+from luigi_tasks.datasets import filesystem
 from luigi_tasks.errors import NodeError, RunError
 from luigi_tasks.fingerprint import Fingerprint, code_hash, forget_fingerprints, node_fingerprint
 from luigi_tasks.project import Project, current_project
 from luigi_tasks.run_info import create_or_check_run, list_runs, now, read_run_info, run_dir, storage
+from luigi_tasks.storage import list_names
 from luigi_tasks.versioning import LATEST, is_latest, validate_run_id
 
 if TYPE_CHECKING:
@@ -151,27 +156,88 @@ def may_be_complete(project: Project, run_id: str, node: str) -> bool:
     return True
 
 
+#: Where a command that prepared a run says, by an empty file named ``<host>-<pid>``, that it
+#: works on the run; it removes the file when it exits (a killed one leaves it: its pid is gone).
+WORKERS_DIR = "workers"
+
+
+def _take_lease(project: Project, run_id: str) -> None:
+    fs, path = filesystem.resolve(posixpath.join(run_dir(project, run_id), WORKERS_DIR))
+    if not filesystem.is_local(fs):
+        return  # object stores: other hosts' workers cannot be asked anyway
+    os.makedirs(path, exist_ok=True)
+    lease = posixpath.join(path, f"{socket.gethostname()}-{os.getpid()}")
+    with open(lease, "a"):
+        pass
+    atexit.register(_drop_lease, lease, os.getpid())
+
+
+def _drop_lease(lease: str, pid: int) -> None:
+    if os.getpid() == pid:  # not in a forked worker that inherited the hook
+        with suppress(OSError):
+            os.unlink(lease)
+
+
+def live_writers(project: Project, run_id: str) -> list[int]:
+    """The pids of the other processes on this host that work on run ``run_id`` now (that
+    prepared it, and have not exited). Those of other hosts cannot be asked, and are not listed."""
+    from luigi_tasks.scheduler import exited_here  # late: it imports the command-line helpers
+
+    here = socket.gethostname()
+    found = set()
+    for name in list_names(posixpath.join(run_dir(project, run_id), WORKERS_DIR)):
+        host, _, pid = name.rpartition("-")
+        if host == here and pid.isdigit() and int(pid) != os.getpid() and not exited_here(host, int(pid)):
+            found.add(int(pid))
+    return sorted(found)
+
+
+def running_elsewhere(project: Project, run_id: str, node: str) -> list[NodeRecord]:
+    """Records of ``node`` running in run ``run_id`` in other processes of this host that are
+    alive (a node records that it runs once it has run for a second)."""
+    from luigi_tasks.scheduler import exited_here  # late: it imports the command-line helpers
+
+    here = socket.gethostname()
+    return [
+        r for r in _others_records(project, run_id, node)
+        if r.status == "running" and r.host == here and not exited_here(r.host, r.pid)
+    ]
+
+
+def _others_records(project: Project, run_id: str, node: str) -> list[NodeRecord]:
+    """``node``'s latest record by each other process that wrote one in the run."""
+    here = (socket.gethostname(), os.getpid())
+    entries = journal.entries_of(run_dir(project, run_id), node)
+    return [_parse(e) for e in entries if (e.get("host"), e.get("pid")) != here]
+
+
 def wait_for_other_worker(
     project: Project, run_id: str, node: str, since: float, timeout: float = 30.0
 ) -> NodeRecord | None:
-    """Another process saved ``node``'s outputs in run ``run_id`` after ``since`` (``time.time()``),
-    while this one ran it: wait for that process to record the node's end (it saves, then
-    records). Its record if it completed the node, ``None`` if it failed.
+    """Another process may have saved ``node``'s outputs in run ``run_id`` (after ``since``,
+    ``time.time()``) while this one ran it: wait for it to record the node's end (it saves,
+    then records). The latest such record if it completed the node; ``None`` if it failed, or
+    if no process that could still finish it is alive (a killed attempt's outputs).
+
+    Each writing process's own latest record is looked at, not only the run's latest: this
+    process's "running" record, written later, must not hide another's.
 
     Raises:
-        NodeError: no other process recorded the node's end within ``timeout`` seconds.
+        NodeError: another process working on the run, alive, has not recorded the node's end
+            within ``timeout`` seconds.
     """
     from luigi_tasks.scheduler import exited_here  # late: it imports the command-line helpers
 
-    here, deadline = (socket.gethostname(), os.getpid()), time.monotonic() + timeout
+    deadline = time.monotonic() + timeout
     while True:
-        record = current_node_record(project, run_id, node)
-        if record is not None and (record.host, record.pid) == here:
-            return None  # this process's own earlier attempt
-        if record is not None and record.ended and datetime.fromisoformat(record.ended).timestamp() >= since:
-            return record if record.status in COMPLETE else None
-        if record is not None and record.status == "running" and exited_here(record.host, record.pid):
-            return None  # a worker killed while saving
+        others = _others_records(project, run_id, node)
+        ended = [r for r in others if r.ended and datetime.fromisoformat(r.ended).timestamp() >= since]
+        if ended:
+            last = max(ended, key=lambda r: r.ended or "")
+            return last if last.status in COMPLETE else None
+        running = [r for r in others if r.status == "running" and not exited_here(r.host, r.pid)]
+        if not running and not live_writers(project, run_id):
+            return None  # nobody alive to finish it: a killed attempt's outputs
         if time.monotonic() >= deadline:
             raise NodeError(
                 f"{node}: another process saved its outputs in run {run_id} while this one ran it, and has not "
@@ -290,6 +356,7 @@ def _prepare(project: Project, root: luigi.Task) -> RunState:
     existing = read_run_info(project, run_id)
     source = _reuse_source(project, run_id, existing, getattr(root, "reuse_from", "") or None)
     create_or_check_run(project, run_id, source, existing)
+    _take_lease(project, run_id)  # tells other commands (runs delete, invalidate, a second saver) it works on the run
     graph = current_graph()
     nodes = graph.closure(root)
     for task in nodes:  # now, so that an edit of the source during the run is not taken for what ran

@@ -179,6 +179,19 @@ class SlowParquetDataset(ParquetDataset):
         time.sleep(0.2)
 
 
+class GatedParquetDataset(ParquetDataset):
+    """A Parquet dataset whose save waits, before writing, for a file ``GO_<pid>`` in the
+    working folder: a test holds a worker between two of a node's saves."""
+
+    def _save_to(self, data: pd.DataFrame, dst: Source) -> None:
+        gate = Path(f"GO_{os.getpid()}")
+        for _ in range(1200):
+            if gate.exists():
+                break
+            time.sleep(0.05)
+        super()._save_to(data, dst)
+
+
 def save_concurrently(path: str, value: int, barrier: Any, results: Any) -> None:
     """Child process: wait for the other one, then save a frame of ``value`` as version v1."""
     from luigi_tasks.errors import VersionExistsError

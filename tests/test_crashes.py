@@ -25,6 +25,7 @@ from typing import Any
 
 import pytest
 
+from luigi_tasks import journal
 from luigi_tasks.datasets import ParquetDataset
 from luigi_tasks.datasets.atomic import HOST
 from luigi_tasks.project import Project
@@ -375,3 +376,75 @@ def test_a_worker_killed_by_sigkill_is_named_by_its_node_and_the_resume_finishes
     (toy / "KILL_B").unlink()
     resumed = subprocess.run(command, cwd=toy, env=env, capture_output=True, text=True, timeout=120, check=False)
     assert resumed.returncode == 0 and resumed.stderr.strip().endswith("luigi-tasks: run k1 is complete.")
+
+
+_TWO_OUTPUTS = """
+import os
+import time
+
+import pandas as pd
+
+from luigi_tasks import PipelineTask, node
+
+
+def gen(raw):
+    time.sleep(1.3)  # over a second: the node records that it runs
+    frame = pd.DataFrame({"x": range(3), "pid": os.getpid()})
+    return frame, frame.assign(x=frame["x"] * 2)
+
+
+Gen = node(gen, "raw", ["p", "q"], namespace="two")
+
+
+class Both(PipelineTask):
+    parts = (Gen,)
+"""
+
+
+def test_a_second_local_command_never_sets_aside_what_a_live_one_saved_before_it_started(tmp_path: Path) -> None:
+    """Command A saved p and is saving q when command B (started after p was saved) reaches
+    its own save of p: that p is not a killed attempt's (A runs the node now), so B waits for
+    A's record and keeps A's outputs, instead of setting p aside and mixing the two."""
+    from tests.toy import make_toy_project
+
+    toy = make_toy_project(tmp_path / "toy", REPO)
+    (toy / "two.py").write_text(_TWO_OUTPUTS)
+    with open(toy / "config/catalog.yml", "a", encoding="utf-8") as f:
+        f.write("p: {type: pandas.ParquetDataset, filepath: data/04/p.parquet, versioned: true}\n")
+        f.write("q: {type: tests.crash_support.GatedParquetDataset, filepath: data/04/q.parquet, versioned: true}\n")
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(toy), str(REPO)])}
+
+    def start(task: str) -> subprocess.Popen[str]:
+        command = [LUIGI, "--module", "two", task, "--local-scheduler", "--run-id", "m1"]
+        return subprocess.Popen(command, cwd=toy, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+
+    def wait_until(check: Any) -> None:
+        for _ in range(600):
+            if check():
+                return
+            time.sleep(0.05)
+        raise AssertionError("never happened")
+
+    first = start("Both")
+    wait_until((toy / "data/04/p.parquet/m1/p.parquet").exists)  # A saved p; it waits before writing q
+    second = start("two.Gen")  # another command line: Luigi's lock lets it run
+    try:
+        def second_runs_gen() -> bool:
+            latest = journal.read_latest(str(toy / "data/09_runs/m1")).get("two.Gen", {})
+            return latest.get("pid") == second.pid and latest.get("status") == "running"
+
+        wait_until(second_runs_gen)  # B's own "running" record is now the node's latest
+        time.sleep(0.5)  # B reaches its save of p
+        (toy / f"GO_{first.pid}").touch()
+        _, first_err = first.communicate(timeout=120)
+        (toy / f"GO_{second.pid}").touch()
+        _, second_err = second.communicate(timeout=120)
+    finally:
+        first.kill()
+        second.kill()
+    assert first.returncode == 0 and second.returncode == 0, first_err[-2000:] + second_err[-2000:]
+    assert "set aside" not in first_err + second_err, second_err[-2000:]
+    assert f"another worker (host {socket.gethostname()}, pid {first.pid}) saved its outputs" in second_err
+    p = ParquetDataset(str(toy / "data/04/p.parquet"), version="m1").load()
+    q = ParquetDataset(str(toy / "data/04/q.parquet"), version="m1").load()
+    assert set(p["pid"]) == set(q["pid"]) == {first.pid}  # one worker's outputs, not a mix

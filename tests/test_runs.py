@@ -12,6 +12,7 @@ import os
 import platform
 import re
 import shutil
+import socket
 import subprocess
 import weakref
 from pathlib import Path
@@ -536,15 +537,28 @@ def test_invalidate_refuses_a_node_that_is_running_now(toy: Path, tmp_path: Path
         cwd=toy, env={**os.environ, "PYTHONPATH": str(waiting)}, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
     )
     try:
+        lease = toy / f"data/09_runs/i1/workers/{socket.gethostname()}-{slow.pid}"
+        for _ in range(300):  # the command has prepared the run: its lease names it
+            if lease.exists():
+                break
+            time.sleep(0.02)
+
+        def saved() -> dict[str, str]:  # but the journal, where the node records that it runs
+            return {k: v for k, v in tree_digest(toy / "data").items() if "/journal/" not in k}
+
+        before = saved()
+        early = run_cli(toy, "runs", "delete", "i1", "--yes", "--module", "toy_pipeline", env=env)
+        assert early.returncode == 2, early.stderr
+        assert early.stderr.startswith(f"luigi-tasks: error: Run 'i1' is being run now: pid {slow.pid} on this host")
+        assert "Nothing was deleted" in early.stderr
         for _ in range(300):  # a node busy for over a second records that it runs
             if records(toy, "i1").get("toy.StepB", {}).get("status") == "running":
                 break
             time.sleep(0.1)
-        before = tree_digest(toy / "data")
         refused = run_cli(toy, "invalidate", "--run-id", "i1", "--from", "step_a", "--module", "toy_pipeline", env=env)
         assert refused.returncode == 2, refused.stderr
-        assert f"Run 'i1' is running toy.StepB (pid {slow.pid} on this host): invalidating now" in refused.stderr
-        assert tree_digest(toy / "data") == before
+        assert f"Run 'i1' is being run now: toy.StepB (pid {slow.pid} on this host). Invalidating now" in refused.stderr
+        assert saved() == before
     finally:
         (toy / "GO").touch()
         assert slow.wait(timeout=120) == 0, slow.stderr.read() if slow.stderr else ""
@@ -565,7 +579,7 @@ def test_invalidate_takes_a_running_record_whose_worker_exited_for_an_interrupte
     assert done.returncode == 0 and "invalidated toy.StepB" in done.stdout, done.stderr
     write_node_record(Project.load(toy), dataclasses.replace(NodeRecord.start("toy.StepC", "i1"), host="elsewhere"))
     refused = run_cli(toy, "invalidate", "--run-id", "i1", "--from", "step_b", "--module", "toy_pipeline", env=env)
-    assert refused.returncode == 2 and "is running toy.StepC (host elsewhere, pid" in refused.stderr
+    assert refused.returncode == 2 and "is being run now: toy.StepC (host elsewhere, pid" in refused.stderr
 
 
 def test_latest_is_the_newest_run_that_has_what_is_asked(toy: Path) -> None:
