@@ -377,7 +377,7 @@ def raw_hash(project: Project, path: str) -> str:
     """
     try:
         return _raw_hash(project.runs_dir, path)
-    except FileNotFoundError:
+    except (FileNotFoundError, NotADirectoryError, IsADirectoryError):  # the load says what is wrong there
         return MISSING
 
 

@@ -20,6 +20,7 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -308,6 +309,23 @@ def step_c(b: pd.DataFrame) -> dict[str, float]:
 '''
 
 
+def _release_in_turn(
+    toy: Path, first: subprocess.Popen[str], second: subprocess.Popen[str], ready: Callable[[], None]
+) -> tuple[str, str]:
+    """Once ``ready()`` returns, let ``first`` go on (its file ``GO_<pid>``) and end, then
+    ``second``; their stderr. Both are killed if anything goes wrong."""
+    try:
+        ready()
+        (toy / f"GO_{first.pid}").touch()
+        _, first_err = first.communicate(timeout=120)
+        (toy / f"GO_{second.pid}").touch()
+        _, second_err = second.communicate(timeout=120)
+    finally:
+        first.kill()
+        second.kill()
+    return first_err, second_err
+
+
 def test_two_local_commands_on_one_run_keep_the_first_save_and_never_set_it_aside(tmp_path: Path) -> None:
     """Luigi's lock refuses only an identical command line, and two --local-scheduler processes
     do not coordinate: both may run one node. The second to save keeps the first one's
@@ -329,15 +347,7 @@ def test_two_local_commands_on_one_run_keep_the_first_save_and_never_set_it_asid
     first = start_command("ToyPipeline")
     wait_for(toy / f"B_{first.pid}")
     second = start_command("toy.StepC")  # another command line: Luigi's lock lets it run
-    try:
-        wait_for(toy / f"B_{second.pid}")  # both are inside step_b now
-        (toy / f"GO_{first.pid}").touch()
-        _, first_err = first.communicate(timeout=120)
-        (toy / f"GO_{second.pid}").touch()
-        _, second_err = second.communicate(timeout=120)
-    finally:
-        first.kill()
-        second.kill()
+    first_err, second_err = _release_in_turn(toy, first, second, lambda: wait_for(toy / f"B_{second.pid}"))
     assert first.returncode == 0 and second.returncode == 0, first_err[-2000:] + second_err[-2000:]
     assert first_err.strip().endswith("luigi-tasks: run w1 is complete.")
     assert second_err.strip().endswith("luigi-tasks: run w1 is complete.")
@@ -428,20 +438,16 @@ def test_a_second_local_command_never_sets_aside_what_a_live_one_saved_before_it
     first = start("Both")
     wait_until((toy / "data/04/p.parquet/m1/p.parquet").exists)  # A saved p; it waits before writing q
     second = start("two.Gen")  # another command line: Luigi's lock lets it run
-    try:
+
+    def second_reaches_its_save() -> None:
         def second_runs_gen() -> bool:
             latest = journal.read_latest(str(toy / "data/09_runs/m1")).get("two.Gen", {})
             return latest.get("pid") == second.pid and latest.get("status") == "running"
 
         wait_until(second_runs_gen)  # B's own "running" record is now the node's latest
         time.sleep(0.5)  # B reaches its save of p
-        (toy / f"GO_{first.pid}").touch()
-        _, first_err = first.communicate(timeout=120)
-        (toy / f"GO_{second.pid}").touch()
-        _, second_err = second.communicate(timeout=120)
-    finally:
-        first.kill()
-        second.kill()
+
+    first_err, second_err = _release_in_turn(toy, first, second, second_reaches_its_save)
     assert first.returncode == 0 and second.returncode == 0, first_err[-2000:] + second_err[-2000:]
     assert "set aside" not in first_err + second_err, second_err[-2000:]
     assert f"another worker (host {socket.gethostname()}, pid {first.pid}) saved its outputs" in second_err
