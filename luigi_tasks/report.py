@@ -227,8 +227,12 @@ class RunReport:
         from luigi_tasks.graph import current_graph
         from luigi_tasks.pipeline import pipeline_nodes
 
-        asked, every = current_graph().closure(self.root), pipeline_nodes()
-        rest = list(set(every) - set(asked))
+        prepared = runs.state(project, run_id).nodes if project is not None else frozenset()
+        asked = prepared or frozenset(current_graph().closure(self.root))
+        if len(asked) == len(current_graph().upstream):  # the root needs every node there is
+            return f"luigi-tasks: run {run_id} is complete."
+        every = pipeline_nodes()
+        rest = list(set(every) - asked)
         records = runs.read_node_records(project, run_id) if project is not None and rest else {}
         if all((r := records.get(task.get_task_family())) is not None and r.status in runs.COMPLETE for task in rest):
             return f"luigi-tasks: run {run_id} is complete."
