@@ -109,6 +109,9 @@ def signature(run_folder: str) -> tuple[tuple[str, str, int, int], ...] | None:
 
 def _journal_fd(folder: str) -> int:
     fd = _open.pop(folder, None)
+    if fd is not None and os.fstat(fd).st_nlink == 0:  # deleted since (`luigi-tasks runs delete`): a new file
+        os.close(fd)
+        fd = None
     if fd is None:
         journal = posixpath.join(folder, JOURNAL_DIR)
         os.makedirs(journal, exist_ok=True)

@@ -830,6 +830,16 @@ def test_a_long_lived_process_keeps_a_bounded_number_of_journals_open(tmp_path: 
     assert all(journal.read_latest(run)["ns.A"]["status"] == "running" for run in runs_[1:])
 
 
+def test_a_journal_deleted_under_a_long_lived_process_is_made_again(tmp_path: Path) -> None:
+    """A notebook keeps its journal file open; `luigi-tasks runs delete` removes the run from
+    another shell; the notebook runs it again: its records must land in a file that exists."""
+    run = str(tmp_path / "d1")
+    journal.append(run, {"node": "ns.A", "status": "done"})
+    shutil.rmtree(run)
+    journal.append(run, {"node": "ns.A", "status": "running"})
+    assert journal.read_latest(run)["ns.A"]["status"] == "running"
+
+
 def test_on_an_object_store_each_record_is_a_file_of_its_own() -> None:
     import fsspec
 
