@@ -165,10 +165,13 @@ def _take_lease(project: Project, run_id: str) -> None:
     fs, path = filesystem.resolve(posixpath.join(run_dir(project, run_id), WORKERS_DIR))
     if not filesystem.is_local(fs):
         return  # object stores: other hosts' workers cannot be asked anyway
-    os.makedirs(path, exist_ok=True)
     lease = posixpath.join(path, f"{socket.gethostname()}-{os.getpid()}")
-    with open(lease, "a"):
-        pass
+    try:
+        os.makedirs(path, exist_ok=True)
+        with open(lease, "a"):
+            pass
+    except OSError:  # the run's records will say why they cannot be written; the lease is a courtesy
+        return
     atexit.register(_drop_lease, lease, os.getpid())
 
 
