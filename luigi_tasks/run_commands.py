@@ -122,6 +122,7 @@ def cmd_list(args: argparse.Namespace) -> int:
     keys = list(dict.fromkeys([*args.metric, *([args.sort] if args.sort else [])]))
     nodes = pipeline_nodes()
     unread: list[str] = []
+    stored = run_info.storage(project) if keys else {}
     listed = []
     for info in infos:
         run_id = info["run_id"]
@@ -133,7 +134,7 @@ def cmd_list(args: argparse.Namespace) -> int:
             and runs.missing_outputs(project, run_id, task, rec)
         ]
         state = run_state(records, [task.get_task_family() for task in made], gone)
-        numbers = run_outputs.run_numbers(project, info, records, unread) if keys else {}
+        numbers = run_outputs.run_numbers(project, info, records, unread, stored) if keys else {}
         listed.append((info, state, numbers))
     if keys:
         _check_known(keys, [numbers for *_, numbers in listed])
@@ -255,7 +256,6 @@ def cmd_delete(args: argparse.Namespace) -> int:
     project = load_project(args.module)
     if args.run_id.lower() == "latest":
         raise RunError("Name the run to delete: 'latest' is whichever run is newest when the command runs.")
-    runs.require_run(project, args.run_id)
     folders = run_outputs.delete_run(project, args.run_id, dry_run=not args.yes)
     if args.yes:
         print(f"Deleted run {args.run_id}:")

@@ -76,9 +76,9 @@ def compare_runs(project: Project, a: str, b: str) -> RunComparison:
     ]
     unread: list[str] = []
     records_a, records_b = runs.read_node_records(project, a), runs.read_node_records(project, b)
-    values_a, values_b = run_outputs.run_numbers(project, info_a, records_a, unread), run_outputs.run_numbers(
-        project, info_b, records_b, unread
-    )
+    stored = run_info.storage(project)
+    values_a = run_outputs.run_numbers(project, info_a, records_a, unread, stored)
+    values_b = run_outputs.run_numbers(project, info_b, records_b, unread, stored)
     numbers = [(key, values_a.get(key), values_b.get(key)) for key in dict.fromkeys([*values_a, *values_b])]
     return RunComparison(
         a=a,

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 from luigi_tasks.datasets.json import JSONDataset
 from luigi_tasks.errors import DatasetError, RunError
 from luigi_tasks.project import Project, current_project
-from luigi_tasks.run_info import check_catalog, flatten, list_runs, parameter_diff, remove_record, storage
+from luigi_tasks.run_info import check_catalog, flatten, list_runs, parameter_diff, remove_record
 from luigi_tasks.runs import (
     COMPLETE,
     NodeRecord,
@@ -45,12 +45,13 @@ def output_version(records: dict[str, NodeRecord], name: str) -> str | None:
 
 
 def run_numbers(
-    project: Project, info: dict[str, Any], records: dict[str, NodeRecord], unread: list[str]
+    project: Project, info: dict[str, Any], records: dict[str, NodeRecord], unread: list[str], stored: dict[str, str]
 ) -> dict[str, Number]:
     """The numbers run ``info`` saved: those of every versioned JSON dataset (nested keys
     joined with dots: ``metrics.r2``), from the version its ``records`` point at (another
-    run's, if reused). Why a saved one cannot be read is added to ``unread``."""
-    run_id, stored = info["run_id"], storage(project)
+    run's, if reused). Why a saved one cannot be read is added to ``unread``. ``stored`` is
+    the catalog's :func:`~luigi_tasks.run_info.storage`, worked out once for every run read."""
+    run_id = info["run_id"]
     found: dict[str, Number] = {}
     for name in project.catalog:
         entry = project.catalog.entry(name)

@@ -356,8 +356,9 @@ def _prepare(project: Project, root: luigi.Task) -> RunState:
     from luigi_tasks.graph import current_graph
 
     run_id: str = root.run_id  # type: ignore[attr-defined]
+    asked = getattr(root, "reuse_from", "") or None
     existing = read_run_info(project, run_id)
-    source = _reuse_source(project, run_id, existing, getattr(root, "reuse_from", "") or None)
+    source = _reuse_source(project, run_id, existing, asked)
     create_or_check_run(project, run_id, source, existing)
     _take_lease(project, run_id)  # tells other commands (runs delete, invalidate, a second saver) it works on the run
     graph = current_graph()
@@ -461,7 +462,7 @@ def _prepare(project: Project, root: luigi.Task) -> RunState:
         run_state.reasons.pop(reused.node, None)
         write_node_record(project, reused)
         run_state.versions[reused.node] = reused.versions
-    run_state.nodes, run_state.asked = frozenset(nodes), getattr(root, "reuse_from", "") or None
+    run_state.nodes, run_state.asked = frozenset(nodes), asked
     return run_state
 
 
@@ -538,7 +539,8 @@ def _reused_here(
     """Whether this run has ``task``'s outputs from the run it reuses from, as they are there."""
     if task in reusable:
         return True
-    rec, family = records.get(task.get_task_family()), task.get_task_family()
+    family = task.get_task_family()
+    rec = records.get(family)
     return rec is not None and rec.status == "reused" and task not in remade and family not in run_state.must_run
 
 
