@@ -27,7 +27,7 @@ from typing import Any, ClassVar, Literal
 
 import luigi
 
-from luigi_tasks import fingerprint, graph, interrupts, runs
+from luigi_tasks import fingerprint, graph, interrupts, leases, node_records, run_plan
 from luigi_tasks.datasets import AbstractDataset
 from luigi_tasks.errors import NodeError, VersionExistsError
 from luigi_tasks.project import Project, current_project, is_parameter
@@ -108,20 +108,20 @@ class NodeTask(FixedParams, luigi.Task):
         super().__init__(*args, **kwargs)
         report.before_run()  # scheduler options that would be ignored: refused before run.json exists
         graph.check_before_run()  # check the whole project once, before anything runs
-        runs.prepare(self)  # refuse other parameters or stale results; decide reuse
+        run_plan.prepare(self)  # refuse other parameters or stale results; decide reuse
         report.task_created(self)
         # Luigi asks for these several times per task; they are fixed once the run is prepared.
         self._upstream_tasks: list[luigi.Task] | None = None
         self._output_targets: dict[str, AbstractDataset] | None = None
         self._input_targets: dict[str, AbstractDataset] | None = None
-        self._record: runs.NodeRecord | None = None  # this attempt's, for on_failure
+        self._record: node_records.NodeRecord | None = None  # this attempt's, for on_failure
 
     def complete(self) -> bool:
         """Luigi's rule (every output exists), but a node with an unversioned output counts
         as complete only once this run has completed it: that one file, shared by every run,
         may hold another run's result (Kedro makes it again in each run, too). Nor does a node
         whose record says it failed, though it may have saved before failing."""
-        return runs.may_be_complete(current_project(), self.run_id, self.get_task_family()) and super().complete()
+        return run_plan.may_be_complete(current_project(), self.run_id, self.get_task_family()) and super().complete()
 
     def requires(self) -> list[luigi.Task]:
         if self._upstream_tasks is None:
@@ -158,10 +158,10 @@ class NodeTask(FixedParams, luigi.Task):
     def run(self) -> None:
         self._record = None
         project, spec, family = current_project(), self.node, self.get_task_family()
-        previous = runs.read_node_record(project, self.run_id, family)
-        reason = runs.state(project, self.run_id).reasons.get(family) or runs.reason_to_run(previous)
+        previous = node_records.read_node_record(project, self.run_id, family)
+        reason = run_plan.state(project, self.run_id).reasons.get(family) or node_records.reason_to_run(previous)
         attempt = (previous.attempt if previous else 0) + 1
-        record = self._record = runs.NodeRecord.start(family, self.run_id, reason=reason, attempt=attempt)
+        record = self._record = node_records.NodeRecord.start(family, self.run_id, reason=reason, attempt=attempt)
         started, start_clock = time.perf_counter(), _clock()
         steps = len(spec.inputs) + 1 + len(spec.outputs)  # load each input, call, save each output
 
@@ -189,7 +189,8 @@ class NodeTask(FixedParams, luigi.Task):
             report.interrupted_in(family)
             raise
         except _SavedElsewhere as elsewhere:
-            runs.write_node_record(project, elsewhere.record)  # theirs stays the latest, after any "running" of ours
+            # theirs stays the latest, after any "running" of ours
+            node_records.write_node_record(project, elsewhere.record)
             logger.warning(
                 "%s [run %s]: another worker (host %s, pid %s) saved its outputs while this one ran it: those "
                 "stand, and this result is discarded (two commands on one run with --local-scheduler do not "
@@ -198,7 +199,7 @@ class NodeTask(FixedParams, luigi.Task):
             )
             return
 
-        runs.write_node_record(
+        node_records.write_node_record(
             project,
             record.finish(
                 "done",
@@ -208,15 +209,15 @@ class NodeTask(FixedParams, luigi.Task):
                 stamps={n: st for n, t in targets.items() if t.version is None and (st := t.stamp())},
             ),
         )
-        runs.state(project, self.run_id).must_run.discard(family)
+        run_plan.state(project, self.run_id).must_run.discard(family)
         logger.info(
             "%s [run %s] done in %.2f s (%s-%s; why: %s); out: %s",
             family, self.run_id, duration, start_clock, _clock(), reason, outputs_text,
         )
 
-    def _long_run(self, project: Project, record: runs.NodeRecord, start_clock: str) -> None:
+    def _long_run(self, project: Project, record: node_records.NodeRecord, start_clock: str) -> None:
         logger.info("%s [run %s] running since %s (why: %s)", record.node, self.run_id, start_clock, record.reason)
-        runs.write_node_record(project, record)
+        node_records.write_node_record(project, record)
 
     def _load_inputs(self, status: StatusReporter, steps: int) -> list[Any]:
         project, sources = current_project(), self.input_targets()
@@ -248,7 +249,7 @@ class NodeTask(FixedParams, luigi.Task):
                 targets[name].save(value)
         return targets
 
-    def _saved_meanwhile(self, target: AbstractDataset) -> runs.NodeRecord | None:
+    def _saved_meanwhile(self, target: AbstractDataset) -> node_records.NodeRecord | None:
         """The record of another worker that saved ``target`` (since this command started, after
         Luigi found the node incomplete here; or before, while it still runs the node) and
         completed the node; ``None`` if the version is an earlier attempt's (killed, or failed
@@ -257,20 +258,20 @@ class NodeTask(FixedParams, luigi.Task):
         if saved is None:
             return None
         if saved < _COMMAND_STARTED - _CLOCK_SLACK_S:  # before this command: a killed attempt's, unless
-            if not runs.running_elsewhere(project, self.run_id, self.get_task_family()):  # another runs it now
+            if not leases.running_elsewhere(project, self.run_id, self.get_task_family()):  # another runs it now
                 return None
-            return runs.wait_for_other_worker(project, self.run_id, self.get_task_family(), saved - _CLOCK_SLACK_S)
-        return runs.wait_for_other_worker(project, self.run_id, self.get_task_family(), _COMMAND_STARTED)
+            return leases.wait_for_other_worker(project, self.run_id, self.get_task_family(), saved - _CLOCK_SLACK_S)
+        return leases.wait_for_other_worker(project, self.run_id, self.get_task_family(), _COMMAND_STARTED)
 
     def on_failure(self, exception: BaseException) -> str:
         family = self.get_task_family()
         message = f"{type(exception).__name__}: {exception}"
         try:
-            runs.state(current_project(), self.run_id).must_run.add(family)  # its outputs may exist
-            record = self._record or runs.read_node_record(current_project(), self.run_id, family)
+            run_plan.state(current_project(), self.run_id).must_run.add(family)  # its outputs may exist
+            record = self._record or node_records.read_node_record(current_project(), self.run_id, family)
             if record is None or record.status != "running":
-                record = runs.NodeRecord.start(family, self.run_id)
-            runs.write_node_record(current_project(), record.finish("failed", error=message))
+                record = node_records.NodeRecord.start(family, self.run_id)
+            node_records.write_node_record(current_project(), record.finish("failed", error=message))
         except Exception:  # the record must not hide the node's own error
             logger.exception("%s: could not record the failure", family)
         logger.error("%s [run %s] failed: %s", family, self.run_id, message)
@@ -287,7 +288,7 @@ _CLOCK_SLACK_S = 0.05
 class _SavedElsewhere(Exception):
     """Another worker saved this node's outputs in the run while this one ran it."""
 
-    def __init__(self, record: runs.NodeRecord) -> None:
+    def __init__(self, record: node_records.NodeRecord) -> None:
         super().__init__(record.node)
         self.record = record
 
@@ -300,7 +301,7 @@ def _clock() -> str:
 def output_targets(task_class: type[NodeTask], run_id: str) -> dict[str, AbstractDataset]:
     """The datasets a node's task outputs in run ``run_id`` (reused versions included)."""
     project = current_project()
-    versions = runs.state(project, run_id).versions.get(task_class.get_task_family(), {})
+    versions = run_plan.state(project, run_id).versions.get(task_class.get_task_family(), {})
     return {name: project.catalog.dataset(name, versions.get(name, run_id)) for name in task_class.node.outputs}
 
 

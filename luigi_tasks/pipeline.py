@@ -18,7 +18,7 @@ from typing import Any, ClassVar
 
 import luigi
 
-from luigi_tasks import graph, runs
+from luigi_tasks import graph, run_plan
 from luigi_tasks.node import NodeTask, output_targets
 from luigi_tasks.project import current_project
 from luigi_tasks.report import report
@@ -30,7 +30,7 @@ class PipelineTask(FixedParams, luigi.WrapperTask):
     """A wrapper task requiring each of :attr:`parts` with the same ``run_id``."""
 
     run_id = RunIdParameter()
-    reuse_from = runs.ReuseFromParameter()
+    reuse_from = run_plan.ReuseFromParameter()
     #: Node task classes and/or other PipelineTask classes.
     parts: ClassVar[Sequence[type[luigi.Task]]] = ()
 
@@ -38,7 +38,7 @@ class PipelineTask(FixedParams, luigi.WrapperTask):
         super().__init__(*args, **kwargs)
         report.before_run()  # scheduler options that would be ignored: refused before run.json exists
         graph.check_before_run()  # check the whole project once, before anything runs
-        runs.prepare(self)  # refuse other parameters or stale results; decide reuse
+        run_plan.prepare(self)  # refuse other parameters or stale results; decide reuse
         report.task_created(self)
 
     def requires(self) -> list[luigi.Task]:
@@ -52,7 +52,7 @@ class PipelineTask(FixedParams, luigi.WrapperTask):
         complete run Luigi then never builds the node tasks (a fast no-op rerun).
         """
         project, nodes = current_project(), node_classes(type(self))
-        return all(runs.may_be_complete(project, self.run_id, task.get_task_family()) for task in nodes) and all(
+        return all(run_plan.may_be_complete(project, self.run_id, task.get_task_family()) for task in nodes) and all(
             target.exists() for task in nodes for target in output_targets(task, self.run_id).values()
         )
 

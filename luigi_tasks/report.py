@@ -30,9 +30,10 @@ from luigi.rpc import RPCError
 
 from luigi_tasks import interrupts, status
 from luigi_tasks.errors import ConfigError
+from luigi_tasks.processes import exited_here
 
 if TYPE_CHECKING:
-    from luigi_tasks import runs
+    from luigi_tasks import node_records
     from luigi_tasks.project import Project
 
 #: Luigi's message when a task's process ends without reporting (``--workers N``).
@@ -179,7 +180,7 @@ class RunReport:
 
     def lines(self, project: Project | None) -> list[str]:
         """The closing lines for the root task's run."""
-        from luigi_tasks import runs  # late: runs imports the project, which imports this
+        from luigi_tasks import node_records  # late: it imports the project, which imports this
 
         if self.root is None:
             return []
@@ -191,7 +192,7 @@ class RunReport:
             complete = False
         if complete and not problems:
             return [self._complete(project, run_id)]
-        records = runs.read_node_records(project, run_id).values() if project is not None else []
+        records = node_records.read_node_records(project, run_id).values() if project is not None else []
         if interrupts.interrupted():
             return self._interrupted(run_id, list(records))
         failed = list(dict.fromkeys([f"{r.node} failed: {r.error}" for r in records if r.status == "failed"]
@@ -223,31 +224,30 @@ class RunReport:
     def _complete(self, project: Project | None, run_id: str) -> str:
         """The closing line of a complete root: the run's, or of the part of it asked for
         (unless the rest is complete too, made by other commands)."""
-        from luigi_tasks import runs  # late: these import this module
+        from luigi_tasks import node_records, run_plan  # late: these import this module
         from luigi_tasks.graph import current_graph
+        from luigi_tasks.node_records import COMPLETE
         from luigi_tasks.pipeline import pipeline_nodes
 
-        prepared = runs.state(project, run_id).nodes if project is not None else frozenset()
+        prepared = run_plan.state(project, run_id).nodes if project is not None else frozenset()
         asked = prepared or frozenset(current_graph().closure(self.root))
         if len(asked) == len(current_graph().upstream):  # the root needs every node there is
             return f"luigi-tasks: run {run_id} is complete."
         every = pipeline_nodes()
         rest = list(set(every) - asked)
-        records = runs.read_node_records(project, run_id) if project is not None and rest else {}
-        if all((r := records.get(task.get_task_family())) is not None and r.status in runs.COMPLETE for task in rest):
+        records = node_records.read_node_records(project, run_id) if project is not None and rest else {}
+        if all((r := records.get(task.get_task_family())) is not None and r.status in COMPLETE for task in rest):
             return f"luigi-tasks: run {run_id} is complete."
         return (
             f"luigi-tasks: {self.root.get_task_family()} is complete in run {run_id} ({len(asked)} of "  # type: ignore[union-attr]
             f"the pipelines' {len(every)} nodes; `luigi-tasks runs show {run_id}` lists the others)."
         )
 
-    def _interrupted(self, run_id: str, records: list[runs.NodeRecord]) -> list[str]:
+    def _interrupted(self, run_id: str, records: list[node_records.NodeRecord]) -> list[str]:
         """The closing lines of a run that Ctrl-C (SIGINT) stopped."""
-        from luigi_tasks import scheduler  # late: it imports the command-line helpers
-
         stopped = list(self.interrupted)  # with --workers N: the forked workers' running records
         stopped += [r.node for r in records if r.status == "running" and r.node not in stopped
-                    and r.pid != os.getpid() and scheduler.exited_here(r.host, r.pid)]
+                    and r.pid != os.getpid() and exited_here(r.host, r.pid)]
         where = f" while {', '.join(stopped)} ran" if stopped else ""
         return [
             f"luigi-tasks: run {run_id} was interrupted (Ctrl-C){where}; a node that did not finish does not count "
@@ -255,7 +255,7 @@ class RunReport:
             f"luigi-tasks: resume with: {self.resume_command(run_id)}",
         ]
 
-    def _unfinished(self, run_id: str, records: list[runs.NodeRecord]) -> list[str]:
+    def _unfinished(self, run_id: str, records: list[node_records.NodeRecord]) -> list[str]:
         """The closing lines of a run not complete with nothing failed in this process: it goes
         on in other workers, a worker that held part of it exited, or the central scheduler
         stopped answering or lost the run."""
@@ -294,7 +294,7 @@ class RunReport:
         for node, (host, pid) in {**running, **held}.items():
             if (host, pid) == here:
                 continue
-            if not scheduler.exited_here(host, pid):
+            if not exited_here(host, pid):
                 live.append(f"{node} (host {host}, pid {pid})")
             elif node in held:
                 gone.append(f"{node} is held by a worker that exited (pid {pid} on this host)")

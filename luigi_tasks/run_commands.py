@@ -16,16 +16,17 @@ from typing import Any
 
 import luigi.configuration
 
-from luigi_tasks import run_info, run_outputs, runs
+from luigi_tasks import node_records, run_info, run_outputs, run_plan, runs
 from luigi_tasks.cli_support import DEFAULT_MODULE, MODULE_HELP, guard, load_project, number_cell, table
 from luigi_tasks.errors import RunError
 from luigi_tasks.fingerprint import Fingerprint, node_fingerprint
 from luigi_tasks.graph import current_graph
 from luigi_tasks.node import NodeTask
+from luigi_tasks.node_records import COMPLETE
 from luigi_tasks.pipeline import pipeline_nodes
+from luigi_tasks.processes import exited_here
 from luigi_tasks.project import Project
 from luigi_tasks.report import luigi_command
-from luigi_tasks.scheduler import exited_here
 
 _LONGEST_NOTE = 60
 #: How :func:`explain` starts the reason of a completed node it could not judge.
@@ -84,16 +85,22 @@ def find_node(name: str) -> type[NodeTask]:
     raise RunError(f"No node called '{name}'. Nodes: {known}.")
 
 
-def run_nodes(info: dict[str, Any], nodes: list[type[NodeTask]]) -> list[type[NodeTask]]:
-    """Those of ``nodes`` that run ``info`` could make: with an output in the catalog it was
-    created with (a node added since is not counted against an older run)."""
+def run_nodes(
+    info: dict[str, Any], nodes: list[type[NodeTask]], records: dict[str, node_records.NodeRecord]
+) -> list[type[NodeTask]]:
+    """Those of ``nodes`` that run ``info`` could make: that have a record in it (``records``)
+    or an output in the catalog it was created with (a node added since is not counted
+    against an older run; one whose output was renamed since is)."""
     recorded = info.get("catalog")
     if not recorded:  # a run made before the catalog was recorded
         return nodes
-    return [task for task in nodes if any(name in recorded for name in task.node.outputs)]
+    return [
+        task for task in nodes
+        if task.get_task_family() in records or any(name in recorded for name in task.node.outputs)
+    ]
 
 
-def run_state(records: dict[str, runs.NodeRecord], families: list[str], gone: Sequence[str] = ()) -> str:
+def run_state(records: dict[str, node_records.NodeRecord], families: list[str], gone: Sequence[str] = ()) -> str:
     """A run at a glance, from its node records: ``complete``, ``failed: <nodes>``,
     ``outputs gone: <nodes>`` (completed, their outputs deleted since: ``gone``),
     ``unfinished: k of n nodes done`` (stopped, still running, or only part of it asked for),
@@ -105,7 +112,7 @@ def run_state(records: dict[str, runs.NodeRecord], families: list[str], gone: Se
         return "failed: " + ", ".join(failed)
     if gone:
         return "outputs gone: " + ", ".join(gone)
-    done = sum(1 for family in families if family in records and records[family].status in runs.COMPLETE)
+    done = sum(1 for family in families if family in records and records[family].status in COMPLETE)
     return "complete" if done == len(families) else f"unfinished: {done} of {len(families)} nodes done"
 
 
@@ -126,12 +133,12 @@ def cmd_list(args: argparse.Namespace) -> int:
     listed = []
     for info in infos:
         run_id = info["run_id"]
-        records = runs.read_node_records(project, run_id)
-        made = run_nodes(info, nodes)
+        records = node_records.read_node_records(project, run_id)
+        made = run_nodes(info, nodes, records)
         gone = [
             task.get_task_family() for task in made
-            if (rec := records.get(task.get_task_family())) and rec.status in runs.COMPLETE
-            and runs.missing_outputs(project, run_id, task, rec)
+            if (rec := records.get(task.get_task_family())) and rec.status in COMPLETE
+            and run_plan.missing_outputs(project, run_id, task, rec)
         ]
         state = run_state(records, [task.get_task_family() for task in made], gone)
         numbers = run_outputs.run_numbers(project, info, records, unread, stored) if keys else {}
@@ -179,6 +186,11 @@ def _sortable(value: run_outputs.Number | None) -> bool:
     return value is not None and not math.isnan(value)
 
 
+def _recorded_status(rec: node_records.NodeRecord) -> str:
+    """A record's status as ``runs show`` says it."""
+    return {"done": "ran", "reused": f"reused from {rec.reused_from}"}.get(rec.status, rec.status)
+
+
 def explain(project: Project, run_id: str, *, staleness: bool = True) -> list[tuple[str, str, str, str]]:
     """Each node of the project in run ``run_id``: (node, status, reason, duration).
 
@@ -186,8 +198,8 @@ def explain(project: Project, run_id: str, *, staleness: bool = True) -> list[tu
     ``stale``; without, each node is as its record says.
     """
     info = runs.require_run(project, run_id)
-    records = runs.read_node_records(project, run_id)
-    order = run_nodes(info, pipeline_nodes())
+    records = node_records.read_node_records(project, run_id)
+    order = run_nodes(info, pipeline_nodes(), records)
     rows = []
     for task in order:
         family = task.get_task_family()
@@ -195,16 +207,16 @@ def explain(project: Project, run_id: str, *, staleness: bool = True) -> list[tu
         if rec is None:
             rows.append((family, "not run", "", "-"))
             continue
-        status = {"done": "ran", "reused": f"reused from {rec.reused_from}"}.get(rec.status, rec.status)
+        status = _recorded_status(rec)
         reason = rec.error if rec.status == "failed" else rec.reason or ""
         if rec.status == "running" and exited_here(rec.host, rec.pid):
             status, reason = "interrupted", f"its worker (pid {rec.pid} on this host) exited while it ran"
-        gone = runs.missing_outputs(project, run_id, task, rec) if staleness and rec.status in runs.COMPLETE else []
+        gone = run_plan.missing_outputs(project, run_id, task, rec) if staleness and rec.status in COMPLETE else []
         if gone:
             status, reason = "outputs gone", f"{', '.join(gone)} deleted since; running the run again makes them again"
-        elif staleness and rec.status in runs.COMPLETE and not rec.fingerprint:
+        elif staleness and rec.status in COMPLETE and not rec.fingerprint:
             reason = f"{NOT_CHECKED}: no fingerprint was recorded (a raw input upstream was missing)"
-        elif staleness and rec.status in runs.COMPLETE:
+        elif staleness and rec.status in COMPLETE:
             current = node_fingerprint(task, run_id)
             if current.missing:
                 reason = f"{NOT_CHECKED}: raw input {', '.join(current.missing)} is missing"
@@ -213,6 +225,11 @@ def explain(project: Project, run_id: str, *, staleness: bool = True) -> list[tu
         timed = rec.duration_s is not None and rec.status not in ("reused", "invalidated")  # not run in this run now
         duration = f"{rec.duration_s:.2f} s" if timed else "-"
         rows.append((family, status, reason, duration))
+    shown = {row[0] for row in rows}
+    rows += [  # a node removed (or renamed) since the run: its record still says what it did
+        (family, _recorded_status(rec), "not in the pipelines now", "-")
+        for family, rec in records.items() if family not in shown
+    ]
     return rows
 
 

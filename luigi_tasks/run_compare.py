@@ -23,10 +23,11 @@ import math
 from dataclasses import dataclass, field
 from typing import Any
 
-from luigi_tasks import run_info, run_outputs, runs
+from luigi_tasks import node_records, run_info, run_outputs, runs
 from luigi_tasks.cli_support import MODULE_HELP, guard, load_project, number_cell, table
 from luigi_tasks.fingerprint import Fingerprint
 from luigi_tasks.graph import current_graph
+from luigi_tasks.node_records import COMPLETE
 from luigi_tasks.pipeline import pipeline_nodes
 from luigi_tasks.project import Project
 from luigi_tasks.run_commands import explain, state_note
@@ -75,7 +76,7 @@ def compare_runs(project: Project, a: str, b: str) -> RunComparison:
         if family in by_a or family in by_b
     ]
     unread: list[str] = []
-    records_a, records_b = runs.read_node_records(project, a), runs.read_node_records(project, b)
+    records_a, records_b = node_records.read_node_records(project, a), node_records.read_node_records(project, b)
     stored = run_info.storage(project)
     values_a = run_outputs.run_numbers(project, info_a, records_a, unread, stored)
     values_b = run_outputs.run_numbers(project, info_b, records_b, unread, stored)
@@ -94,7 +95,7 @@ def compare_runs(project: Project, a: str, b: str) -> RunComparison:
 
 
 def _differ(
-    records_a: dict[str, runs.NodeRecord], records_b: dict[str, runs.NodeRecord], families: list[str]
+    records_a: dict[str, node_records.NodeRecord], records_b: dict[str, node_records.NodeRecord], families: list[str]
 ) -> list[str]:
     """Why each node completed in both runs made other results in ``b`` than in ``a``, from
     their recorded fingerprints (code, parameters, catalog options, inputs)."""
@@ -102,8 +103,7 @@ def _differ(
     lines = []
     for family in families:
         ra, rb = records_a.get(family), records_b.get(family)
-        if not (ra and rb and ra.fingerprint and rb.fingerprint and ra.status in runs.COMPLETE
-                and rb.status in runs.COMPLETE):
+        if not (ra and rb and ra.fingerprint and rb.fingerprint and ra.status in COMPLETE and rb.status in COMPLETE):
             continue
         old, new = Fingerprint.from_dict(ra.fingerprint), Fingerprint.from_dict(rb.fingerprint)
         why = new.explain_change(old, names.get(family, family))

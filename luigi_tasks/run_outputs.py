@@ -16,17 +16,12 @@ from typing import TYPE_CHECKING, Any
 
 from luigi_tasks.datasets.json import JSONDataset
 from luigi_tasks.errors import DatasetError, RunError
+from luigi_tasks.leases import live_writers
+from luigi_tasks.node_records import COMPLETE, NodeRecord, read_node_records, write_node_record
+from luigi_tasks.processes import exited_here
 from luigi_tasks.project import Project, current_project
 from luigi_tasks.run_info import check_catalog, flatten, list_runs, parameter_diff, remove_record
-from luigi_tasks.runs import (
-    COMPLETE,
-    NodeRecord,
-    latest_run,
-    live_writers,
-    read_node_records,
-    require_run,
-    write_node_record,
-)
+from luigi_tasks.runs import latest_run, require_run
 from luigi_tasks.versioning import LATEST, is_latest
 
 if TYPE_CHECKING:
@@ -140,8 +135,6 @@ def _refuse_while_worked_on(project: Project, run_id: str, what_to_do: str) -> N
 def _still_running(rec: NodeRecord) -> bool:
     """Whether ``rec`` is of a node running now: its worker is on another host (which cannot
     be asked), or has not exited here (the test ``runs show`` makes for "interrupted")."""
-    from luigi_tasks.scheduler import exited_here  # here: the scheduler module is no import of the package's
-
     return rec.status == "running" and not exited_here(rec.host, rec.pid)
 
 

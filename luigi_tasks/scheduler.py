@@ -19,7 +19,6 @@ import os
 import re
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -36,6 +35,7 @@ import luigi.configuration
 from luigi_tasks.cli_support import guard
 from luigi_tasks.config import find_project_root, read_luigi_cfg
 from luigi_tasks.errors import ConfigError, LuigiTasksError
+from luigi_tasks.processes import alive
 
 ADDRESS = "127.0.0.1"
 DEFAULT_PORT = 8082
@@ -130,7 +130,7 @@ def wait_until_answers(url: str, timeout: float, pid: int | None = None) -> bool
     while time.monotonic() < deadline:
         if answers(url):
             return True
-        if pid is not None and not _alive(pid):
+        if pid is not None and not alive(pid):
             return False
         time.sleep(0.2)
     return False
@@ -142,7 +142,7 @@ def read_pid(paths: SchedulerPaths) -> int | None:
         pid = int(paths.pidfile.read_text().strip())
     except (OSError, ValueError):
         return None
-    return pid if _alive(pid) else None
+    return pid if alive(pid) else None
 
 
 def start(paths: SchedulerPaths, port: int, timeout: float = 20.0) -> int:
@@ -178,7 +178,7 @@ def start(paths: SchedulerPaths, port: int, timeout: float = 20.0) -> int:
         time.sleep(0.1)
     if pid is not None and wait_until_answers(url, max(deadline - time.monotonic(), 1.0), pid):
         return pid
-    if pid is not None and not _alive(pid):
+    if pid is not None and not alive(pid):
         paths.pidfile.unlink(missing_ok=True)
         said = _new_log_lines(paths, logged)
         taken = f" Port {port} is taken: stop what uses it, or pass another --port." if _port_taken(said) else ""
@@ -257,12 +257,6 @@ def worker_host_pid(worker_id: str) -> tuple[str, int] | None:
     fields = dict(_WORKER_FIELD.findall(worker_id or ""))
     pid = fields.get("pid", "")
     return (fields["host"], int(pid)) if "host" in fields and pid.isdigit() else None
-
-
-def exited_here(host: str, pid: int) -> bool:
-    """Whether ``pid`` on ``host`` is a process of this host that is gone (a worker killed or
-    ended); ``False`` for another host, where it cannot be told."""
-    return host == socket.gethostname() and not _alive(pid)
 
 
 def run_tasks(url: str, run_id: str, timeout: float = 5.0) -> dict[str, dict[str, Any]] | None:
@@ -407,23 +401,6 @@ def _luigid_executable() -> str:
     return found
 
 
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return not _is_zombie(pid)
-
-
-def _is_zombie(pid: int) -> bool:
-    try:
-        return Path(f"/proc/{pid}/stat").read_text().split(")")[-1].split()[0] == "Z"
-    except (OSError, IndexError):
-        return False
-
-
 def _is_luigid(pid: int) -> bool:
     cmdline = Path(f"/proc/{pid}/cmdline")
     if not cmdline.parent.exists():
@@ -437,7 +414,7 @@ def _is_luigid(pid: int) -> bool:
 def _wait_dead(pid: int, timeout: float) -> bool:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        if not _alive(pid):
+        if not alive(pid):
             return True
         time.sleep(0.1)
-    return not _alive(pid)
+    return not alive(pid)

@@ -19,10 +19,10 @@ from pathlib import Path
 
 import pytest
 
-from luigi_tasks import fingerprint, journal, load_output, run_info, runs
+from luigi_tasks import fingerprint, journal, load_output, node_records, run_info, run_plan
 from luigi_tasks.errors import DatasetError, RunError
+from luigi_tasks.node_records import NodeRecord, read_node_records, write_node_record
 from luigi_tasks.project import Project
-from luigi_tasks.runs import NodeRecord, read_node_records, write_node_record
 from tests.conftest import REPO, calls, run_cli, run_luigi, run_toy, tree_digest, wait_settled
 from tests.toy import TOY_DIR
 
@@ -413,6 +413,20 @@ def test_a_renamed_dataset_is_named_as_renamed_in_why_its_nodes_are_stale(toy: P
     assert refused.returncode == 40, refused.stderr
     stale = [line.strip() for line in refused.stderr.splitlines() if line.startswith("  toy.")]
     assert stale == ["toy.StepB: writes other datasets: b -> b2", "toy.StepC: reads other datasets: b -> b2"]
+    env = {"PYTHONPATH": str(folder)}
+    shown = run_cli(toy, "runs", "show", "n1", "--module", "toy_pipeline", env=env).stdout
+    rows = {line.split()[0]: line for line in shown.splitlines() if line.startswith("toy.")}
+    assert rows.keys() == {"toy.StepA", "toy.StepB", "toy.StepC", "toy.StepD"}, shown  # b2's writer not dropped
+    assert "stale" in rows["toy.StepB"] and "writes other datasets: b -> b2" in rows["toy.StepB"], shown
+    listed = run_cli(toy, "runs", "list", "--module", "toy_pipeline", env=env).stdout
+    assert [line.split()[-1] for line in listed.splitlines() if line.startswith("n1 ")] == ["complete"], listed
+
+    removed = tmp_path / "removed"  # StepD gone from the pipeline: its record still shows
+    removed.mkdir()
+    (removed / "toy_pipeline.py").write_text((folder / "toy_pipeline.py").read_text().replace("parts = (C, D)", "parts = (C,)").replace(
+        'D = node(step_d, "a", "d", namespace="toy")', ""))
+    shown = run_cli(toy, "runs", "show", "n1", "--module", "toy_pipeline", env={"PYTHONPATH": str(removed)}).stdout
+    assert re.search(r"^toy\.StepD +ran +- +not in the pipelines now$", shown, re.M), shown
 
 
 def test_reuse_runs_only_changed_nodes_and_reused_outputs_load(project: Path) -> None:
@@ -853,14 +867,14 @@ def test_on_an_object_store_each_record_is_a_file_of_its_own() -> None:
 
 def test_a_run_state_belongs_to_its_project_object_and_goes_with_it(project: Path) -> None:
     first = Project.load(project)
-    runs._states[first] = {"r1": runs.RunState("r1", reasons={"ns.A": "missing"})}
-    assert runs.state(first, "r1").reasons == {"ns.A": "missing"}
+    run_plan._states[first] = {"r1": run_plan.RunState("r1", reasons={"ns.A": "missing"})}
+    assert run_plan.state(first, "r1").reasons == {"ns.A": "missing"}
     gone = weakref.ref(first)
     del first
     gc.collect()
     assert gone() is None  # the states do not keep it alive, so its id() may be reused ...
     second = Project.load(project)  # ... and an object there starts empty
-    assert runs.state(second, "r1").reasons == {}
+    assert run_plan.state(second, "r1").reasons == {}
 
 
 def test_a_node_start_reads_records_as_of_the_last_full_read(project: Path) -> None:
@@ -869,9 +883,9 @@ def test_a_node_start_reads_records_as_of_the_last_full_read(project: Path) -> N
     assert read_node_records(loaded, "s1")["ns.A"].status == "failed"
     # Another process's write (straight to the store: this process does not see it happen).
     journal.append(run_info.run_dir(loaded, "s1"), dataclasses.asdict(NodeRecord.start("ns.A", "s1").finish("done")))
-    assert runs.read_node_record(loaded, "s1", "ns.A").status == "failed"  # not read again
+    assert node_records.read_node_record(loaded, "s1", "ns.A").status == "failed"  # not read again
     assert read_node_records(loaded, "s1")["ns.A"].status == "done"
-    assert runs.read_node_record(loaded, "s1", "ns.A").status == "done"
+    assert node_records.read_node_record(loaded, "s1", "ns.A").status == "done"
 
 
 def test_parameter_diff_names_each_changed_key_once() -> None:

@@ -7,7 +7,7 @@ import re
 import pytest
 
 from luigi_tasks.errors import RunIdError
-from luigi_tasks.runs import ReuseFromParameter
+from luigi_tasks.run_plan import ReuseFromParameter
 from luigi_tasks.versioning import RunIdParameter, generate_run_id, session_run_id, validate_run_id, version_path
 
 

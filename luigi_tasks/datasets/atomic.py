@@ -23,6 +23,7 @@ from typing import IO, TYPE_CHECKING
 
 from luigi_tasks.datasets.filesystem import is_local
 from luigi_tasks.errors import VersionExistsError
+from luigi_tasks.processes import alive
 
 if TYPE_CHECKING:
     from fsspec import AbstractFileSystem
@@ -54,23 +55,12 @@ def remove_orphaned_temps(path: str) -> list[str]:
         return removed
     for name in names:
         pid = name[len(prefix) :].partition("-")[0] if name.startswith(prefix) else ""
-        if pid.isdigit() and not process_exists(int(pid)):
+        if pid.isdigit() and not alive(int(pid)):
             orphan = os.path.join(folder, name)
             with suppress(FileNotFoundError):
                 os.unlink(orphan)
                 removed.append(orphan)
     return removed
-
-
-def process_exists(pid: int) -> bool:
-    """Whether a process ``pid`` exists on this host (a zombie counts)."""
-    try:
-        os.kill(pid, 0)  # signal 0: only asks whether the process exists
-    except ProcessLookupError:
-        return False
-    except PermissionError:  # it exists, another user's
-        pass
-    return True
 
 
 @contextmanager

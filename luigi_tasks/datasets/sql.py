@@ -33,9 +33,10 @@ from typing import TYPE_CHECKING, Any, ClassVar, NoReturn
 from urllib.parse import quote, urlsplit
 
 from luigi_tasks.datasets import filesystem
-from luigi_tasks.datasets.atomic import HOST, TEMP_MARKER, process_exists
+from luigi_tasks.datasets.atomic import HOST, TEMP_MARKER
 from luigi_tasks.datasets.base import TEXT_OPEN_ARGS, AbstractDataset, Source, _secret_strings, text
 from luigi_tasks.errors import DatasetError, VersionExistsError
+from luigi_tasks.processes import alive
 
 if TYPE_CHECKING:
     import sqlite3
@@ -455,7 +456,7 @@ class SQLTableDataset(_SQLDataset):
         names = [r[0] for r in con.execute("SELECT name FROM sqlite_master WHERE type = 'table'")]
         for name in names:
             pid = name[len(prefix) :].partition("-")[0] if name.startswith(prefix) else ""
-            if pid.isdigit() and not process_exists(int(pid)):
+            if pid.isdigit() and not alive(int(pid)):
                 con.execute(f"DROP TABLE IF EXISTS {self.db.quote(name)}")
 
 
