@@ -205,6 +205,15 @@ def storage(project: Project) -> dict[str, str]:
     return {name: _storage_of(project, name) for name in project.catalog}
 
 
+def recorded_filepath(project: Project, where: str) -> str | None:
+    """The filepath of a versioned dataset as :func:`storage` recorded it (``where``), made
+    absolute again; ``None`` for an unversioned one."""
+    if not where.endswith(", versioned"):
+        return None
+    path = where.partition(" at ")[2].removesuffix(", versioned")
+    return path if "://" in path or posixpath.isabs(path) else posixpath.join(project.root.as_posix(), path)
+
+
 def _storage_of(project: Project, name: str) -> str:
     entry = project.catalog.entry(name)
     cls = entry.type_ref  # a built-in's "module:Class", or a user's class

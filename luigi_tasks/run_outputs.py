@@ -14,15 +14,16 @@ import socket
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
+from luigi_tasks.datasets import filesystem
 from luigi_tasks.datasets.json import JSONDataset
 from luigi_tasks.errors import DatasetError, RunError
 from luigi_tasks.leases import live_writers
 from luigi_tasks.node_records import COMPLETE, NodeRecord, read_node_records, write_node_record
 from luigi_tasks.processes import exited_here
 from luigi_tasks.project import Project, current_project
-from luigi_tasks.run_info import check_catalog, flatten, list_runs, parameter_diff, remove_record
+from luigi_tasks.run_info import check_catalog, flatten, list_runs, parameter_diff, recorded_filepath, remove_record
 from luigi_tasks.runs import latest_run, require_run
-from luigi_tasks.versioning import LATEST, is_latest
+from luigi_tasks.versioning import LATEST, is_latest, version_path
 
 if TYPE_CHECKING:
     from luigi_tasks.node import NodeTask
@@ -207,7 +208,8 @@ def invalidate(project: Project, run_id: str, start: type[NodeTask]) -> list[tup
 def delete_run(project: Project, run_id: str, *, dry_run: bool = False) -> list[str]:
     """Delete run ``run_id``: every versioned dataset's version of it (the folder
     ``<filepath>/<run id>/``, files set aside there too) and its record. Unversioned files are
-    every run's and stay. Returns the folders deleted (with ``dry_run``: those it would delete).
+    every run's and stay. A dataset of the run no longer in the catalog is found where the run
+    recorded it. Returns the folders deleted (with ``dry_run``: those it would delete).
 
     Raises:
         RunError: another run reuses an output of this one (it would lose it: delete that run
@@ -233,5 +235,22 @@ def delete_run(project: Project, run_id: str, *, dry_run: bool = False) -> list[
         target = project.catalog.dataset(name, run_id)
         if target.remove_version(dry_run=dry_run):
             gone.append(posixpath.dirname(target.path))
+    for name, where in (info.get("catalog") or {}).items():
+        path = recorded_filepath(project, where) if name not in project.catalog else None
+        if path is not None and _remove_folder(posixpath.dirname(version_path(path, run_id)), dry_run):
+            gone.append(posixpath.dirname(version_path(path, run_id)))
     gone.append(remove_record(project, run_id, dry_run=dry_run))
-    return gone
+    return list(dict.fromkeys(gone))  # a renamed dataset at the same filepath: one folder
+
+
+def _remove_folder(folder: str, dry_run: bool) -> bool:
+    """Remove ``folder`` (with ``dry_run``, only say whether it is there)."""
+    fs, path = filesystem.resolve(folder)
+    try:
+        if not fs.exists(path):
+            return False
+        if not dry_run:
+            fs.rm(path, recursive=True)
+    except OSError as exc:
+        raise RunError(f"{folder} could not be deleted: {exc.strerror or exc}. Nothing after it was deleted.") from None
+    return True

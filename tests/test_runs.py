@@ -976,6 +976,25 @@ def test_runs_delete_removes_a_runs_versions_and_record_but_not_what_another_run
     assert delete("latest").returncode == 2
 
 
+def test_runs_delete_finds_the_versions_of_a_dataset_no_longer_in_the_catalog(toy: Path, tmp_path: Path) -> None:
+    """A dataset removed from the catalog since the run (with its node) keeps its versions
+    where the run recorded them; deleting the run deletes them too, not only the others."""
+    assert run_toy(toy, "ToyPipeline", "--local-scheduler", "--run-id", "x1").returncode == 0
+    assert (toy / "data/03/d.parquet/x1/d.parquet").is_file()
+    removed = tmp_path / "removed"
+    removed.mkdir()
+    (removed / "toy_pipeline.py").write_text((TOY_DIR / "toy_pipeline.py").read_text().replace(
+        "parts = (C, D)", "parts = (C,)").replace('D = node(step_d, "a", "d", namespace="toy")', ""))
+    catalog = toy / "config/catalog.yml"
+    catalog.write_text("".join(line for line in catalog.read_text().splitlines(keepends=True) if not line.startswith("d:")))
+    env = {"PYTHONPATH": str(removed)}
+    listed = run_cli(toy, "runs", "delete", "x1", "--module", "toy_pipeline", env=env)
+    assert listed.returncode == 0 and f"  {toy}/data/03/d.parquet/x1" in listed.stdout.splitlines(), listed.stdout
+    assert (toy / "data/03/d.parquet/x1/d.parquet").is_file()  # without --yes: nothing deleted
+    assert run_cli(toy, "runs", "delete", "x1", "--yes", "--module", "toy_pipeline", env=env).returncode == 0
+    assert not (toy / "data/03/d.parquet/x1").exists() and not (toy / "data/02/a.parquet/x1").exists()
+
+
 def test_a_run_named_latest_from_before_the_name_was_reserved_is_left_out(project: Path) -> None:
     """``latest`` is no run id any more; a folder of that name must not break listing the runs."""
     for run_id in ("latest", "LATEST", "r1"):
