@@ -47,7 +47,7 @@ LUIGI_CFG = "luigi.cfg"
 DEFAULT_ENV = "local"
 #: Files never copied into the parse cache: they hold secrets.
 UNCACHED = frozenset({"credentials"})
-_CACHE_FORMAT = 1
+_CACHE_FORMAT = 2  # 2: floats and dates as Kedro's OmegaConf reads them (see _strict_loader)
 
 
 class luigi_tasks(luigi.Config):  # noqa: N801 - the class name is the luigi.cfg section name
@@ -215,7 +215,13 @@ def _strict_loader() -> type:
     """PyYAML's safe loader (libyaml's when PyYAML was built with it: ~10x faster on large
     catalogs) that refuses a key given twice in one mapping, which YAML loaders otherwise
     resolve silently by keeping the last (a second ``model:`` entry would replace the first).
-    Keys brought in by a merge (``<<: *defaults``) may be overridden, as YAML intends."""
+    Keys brought in by a merge (``<<: *defaults``) may be overridden, as YAML intends.
+
+    Scalars are typed as Kedro's loader (OmegaConf's) types them, not by YAML 1.1's rules:
+    ``1e-3`` and ``5e6`` are floats (YAML 1.1 wants ``1.0e-3``, and makes ``1e-3`` a string,
+    which a node would receive as one), and ``2024-01-05`` stays a string (not a date)."""
+    import re
+
     import yaml
 
     base = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
@@ -235,6 +241,23 @@ def _strict_loader() -> type:
                 lines[key] = key_node.start_mark.line
             return super().construct_mapping(node, deep)
 
+    StrictLoader.add_implicit_resolver(
+        "tag:yaml.org,2002:float",
+        re.compile(
+            r"""^(?:[-+]?[0-9][0-9_]*\.[0-9_]*(?:[eE][-+]?[0-9]+)?
+            |[-+]?[0-9][0-9_]*[eE][-+]?[0-9]+
+            |\.[0-9_]+(?:[eE][-+][0-9]+)?
+            |[-+]?[0-9][0-9_]*(?::[0-5]?[0-9])+\.[0-9_]*
+            |[-+]?\.(?:inf|Inf|INF)
+            |\.(?:nan|NaN|NAN))$""",
+            re.X,
+        ),
+        list("-+0123456789."),
+    )
+    StrictLoader.yaml_implicit_resolvers = {
+        first: [(tag, regexp) for tag, regexp in resolvers if tag != "tag:yaml.org,2002:timestamp"]
+        for first, resolvers in StrictLoader.yaml_implicit_resolvers.items()
+    }
     return StrictLoader
 
 
@@ -317,9 +340,9 @@ def load_config(
 ) -> tuple[dict[str, Any], dict[str, Any], dict[str, Path]]:
     """Read ``config/<name>.yml`` and its overlay ``config/<env>/<name>.yml``.
 
-    As in Kedro, a folder's part may be split over several files: ``<name>.yml``,
-    ``<name>_*.yml`` (``parameters_data_science.yml``) and ``<name>/**/*.yml``; a top-level
-    key set in two of one folder's files is refused.
+    As in Kedro, a folder's part may be split over several files (``parameters.yml``,
+    ``parameters_data_science.yaml``, ``parameters/ds.yml``: see :func:`config_files`); a
+    top-level key set in two of one folder's files is refused.
 
     Returns ``(base, overlay, sources)`` where ``sources`` maps each top-level key to the
     file that set it last. Missing files are empty. With ``cache_dir``, the base files'
@@ -331,10 +354,10 @@ def load_config(
     layers: list[dict[str, Any]] = []
     sources: dict[str, Path] = {}
     cache = cache_dir if name not in UNCACHED else None
-    for folder, folder_cache in ((root / CONFIG_DIR, cache), (root / CONFIG_DIR / env, None)):
+    for folder, folder_cache, in_env in ((root / CONFIG_DIR, cache, False), (root / CONFIG_DIR / env, None, True)):
         merged: dict[str, Any] = {}
         found: dict[str, Path] = {}
-        for path in config_files(folder, name):
+        for path in config_files(folder, name, env=in_env):
             for key, value in load_yaml(path, folder_cache).items():
                 if key in found:
                     raise ConfigError(
@@ -357,18 +380,36 @@ def declaring_file(root: Path, name: str, key: str) -> str:
     return ", ".join(map(str, files)) or str(root / CONFIG_DIR / f"{name}.yml")
 
 
-def config_files(folder: Path, name: str) -> list[Path]:
-    """The files of ``folder`` holding config ``name``: ``<name>.yml``, then ``<name>_*.yml``
-    and ``<name>/**/*.yml`` in name order."""
+#: The extensions of config files, as Kedro reads them.
+CONFIG_EXTENSIONS = (".yml", ".yaml", ".json")
+
+
+def config_files(folder: Path, name: str, *, env: bool = False) -> list[Path]:
+    """The files of ``folder`` holding config ``name``, as Kedro finds them (patterns
+    ``<name>*`` and ``<name>*/**``, each ``.yml``, ``.yaml`` or ``.json``): the folder's own
+    files first, then those in its subfolders, each in name order. In an environment's folder
+    (``env``), also ``**/<name>*``: such a file in any subfolder. (In ``config/`` itself a
+    subfolder is an environment, so only ``<name>*`` subfolders count there.) Hidden files
+    and folders (``.ipynb_checkpoints``) are skipped, as Kedro does."""
     try:
-        listed = sorted(entry.name for entry in os.scandir(folder))
+        entries = sorted(os.scandir(folder), key=lambda entry: entry.name)
     except (FileNotFoundError, NotADirectoryError):
         return []
-    files = [folder / f for f in listed if f == f"{name}.yml" or (f.startswith(f"{name}_") and f.endswith(".yml"))]
-    files = [f for f in files if f.is_file()]
-    if name in listed and (folder / name).is_dir():
-        files += sorted(p for p in (folder / name).rglob("*.yml") if p.is_file())
-    return files
+    files, nested = [], []
+    for entry in entries:
+        if entry.name.startswith("."):
+            continue
+        if entry.is_file() and entry.name.startswith(name) and entry.name.endswith(CONFIG_EXTENSIONS):
+            files.append(Path(entry.path))
+        elif entry.is_dir() and (env or entry.name.startswith(name)):
+            for path in sorted(Path(entry.path).rglob("*")):
+                parts = path.relative_to(folder).parts
+                if (
+                    path.suffix in CONFIG_EXTENSIONS and not any(part.startswith(".") for part in parts)
+                    and any(part.startswith(name) for part in parts) and path.is_file()
+                ):
+                    nested.append(path)
+    return files + nested
 
 
 def resolve_path(root: Path, filepath: str) -> str:

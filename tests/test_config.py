@@ -260,6 +260,37 @@ def test_config_may_be_split_over_several_files_as_in_kedro(project: Path) -> No
         Project.load(project)
 
 
+def test_config_files_are_found_by_kedros_patterns_not_skipped(project: Path) -> None:
+    """Files Kedro reads (``.yaml``, ``parameters-dev.yml``, a subfolder of an environment,
+    ``.json``) are read, not silently skipped; hidden ones (a notebook's checkpoints) are not."""
+    config, local = project / "config", project / "config" / "local"
+    (config / "catalog.yaml").write_text(
+        "report: {type: json.JSONDataset, filepath: data/08_reporting/report.json, versioned: true}\n", encoding="utf-8"
+    )
+    (config / "parameters-science.json").write_text('{"scoring": {"metric": "r2", "k": 1}}', encoding="utf-8")
+    (local / "parameters.yaml").write_text("split: {test_size: 0.3, random_state: 42}\n", encoding="utf-8")
+    (local / "ds").mkdir()
+    (local / "ds" / "parameters_ds.yml").write_text("scoring: {metric: mae, k: 2}\n", encoding="utf-8")
+    (local / "ds" / "notes.yml").write_text("scoring: {metric: not-config}\n", encoding="utf-8")  # not parameters*
+    (local / ".ipynb_checkpoints").mkdir()
+    (local / ".ipynb_checkpoints" / "parameters-checkpoint.yml").write_text("split: {test_size: 0.9}\n", encoding="utf-8")
+    loaded = Project.load(project)
+    assert loaded.catalog.entry("report").source == str(config / "catalog.yaml")
+    assert loaded.parameter("params:split.test_size") == 0.3
+    assert loaded.parameter("params:scoring") == {"metric": "mae", "k": 2}
+
+
+def test_yaml_numbers_and_dates_are_typed_as_kedro_types_them(project: Path) -> None:
+    """YAML 1.1 reads ``1e-3`` as a string (a node would get '1e-3'); Kedro's loader reads a
+    float, and leaves a date a string."""
+    (project / "config" / "parameters_extra.yml").write_text(
+        "extra: {alpha: 1e-3, big: 5E+6, plain: 1.5, count: 10, name: v1e3, day: 2024-01-05}\n", encoding="utf-8"
+    )
+    extra = Project.load(project).parameter("params:extra")
+    assert extra == {"alpha": 0.001, "big": 5e6, "plain": 1.5, "count": 10, "name": "v1e3", "day": "2024-01-05"}
+    assert [type(extra[k]) for k in ("alpha", "big", "count", "day")] == [float, float, int, str]
+
+
 def test_an_overlay_typo_in_split_files_names_the_files_involved(project: Path) -> None:
     config = project / "config"
     (config / "parameters_extra.yml").write_text("nest: {k: 1}\n", encoding="utf-8")
