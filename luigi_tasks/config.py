@@ -95,13 +95,16 @@ def unread_luigi_cfg(root: Path) -> Path | None:
 
     Luigi reads ``./luigi.cfg`` (and ``LUIGI_CONFIG_PATH``), not the project's: run from a
     subfolder (the root found upwards, no ``[luigi_tasks] project_root``, no luigi.cfg in the
-    working folder, ``LUIGI_CONFIG_PATH`` unset), the project's file was not read.
+    working folder, ``LUIGI_CONFIG_PATH`` not naming the project's), the project's file was
+    not read. (``LUIGI_CONFIG_PATH`` holding per-machine settings does not make it read.)
     """
-    # Cheapest first.
-    if os.environ.get("LUIGI_CONFIG_PATH") or os.path.exists(LUIGI_CFG):
+    if os.path.exists(LUIGI_CFG):  # cheapest first
         return None
     path = root / LUIGI_CFG
     if not path.is_file() or luigi_tasks().project_root:
+        return None
+    named = os.environ.get("LUIGI_CONFIG_PATH")
+    if named and os.path.isfile(named) and os.path.samefile(named, path):
         return None
     return path
 
@@ -120,6 +123,9 @@ def read_luigi_cfg(root: Path) -> bool:
     if path is None or path in _added:
         return False
     luigi.configuration.add_config_path(str(path))
+    named = os.environ.get("LUIGI_CONFIG_PATH")
+    if named and os.path.isfile(named):  # read last again: per-machine settings still win, as in a run
+        luigi.configuration.add_config_path(named)
     _added.add(path)
     return True
 

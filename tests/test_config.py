@@ -53,6 +53,28 @@ def test_luigi_from_a_subfolder_is_refused_as_its_luigi_cfg_was_not_read(project
     assert list(saved_files(project)) == ["01_raw/house.csv"]  # no run record, no output
 
 
+def test_per_machine_settings_in_luigi_config_path_do_not_hide_an_unread_luigi_cfg(project: Path) -> None:
+    """With LUIGI_CONFIG_PATH (the README's place for per-machine settings), a run from a
+    subfolder is refused all the same (it read the machine's file, not the project's: a
+    failed run would exit 0); a luigi-tasks command there reads both, the machine's last."""
+    machine = project.parent / "machine.cfg"
+    machine.write_text("[luigi_tasks]\nenv = staging\n", encoding="utf-8")
+    (project / "config" / "staging").mkdir()
+    (project / "config" / "staging" / "catalog.yml").write_text(
+        f"model: {{type: pickle.PickleDataset, filepath: {STAGING_MODEL}, versioned: true}}\n", encoding="utf-8"
+    )
+    env = {"LUIGI_CONFIG_PATH": str(machine)}
+    done = run_luigi(project / "data", "--module", "luigi_tasks.pipelines", "FullPipeline", "--local-scheduler",
+                     "--run-id", "sub2", env=env)
+    assert done.returncode == 4, done.stderr[-3000:]
+    assert done.stderr.strip().splitlines()[-1].startswith(f"ERROR: {project}/luigi.cfg was not read: ")
+    assert list(saved_files(project)) == ["01_raw/house.csv"]
+    listed = run_cli(project / "data", "catalog", "list", env=env)
+    assert listed.returncode == 0, listed.stderr
+    model = next(line for line in listed.stdout.splitlines() if line.startswith("model "))
+    assert STAGING_MODEL in model.split(), model  # the machine's env = staging, over the project's local
+
+
 def test_luigi_outside_any_project_says_so_without_a_traceback(tmp_path: Path) -> None:
     """No luigi.cfg and no config/ anywhere above: Luigi's default logging would print its
     'Uncaught exception' traceback above the one line that says what to do."""
