@@ -419,7 +419,11 @@ def config_files(folder: Path, name: str, *, env: bool = False) -> list[Path]:
 
 
 def resolve_path(root: Path, filepath: str) -> str:
-    """A catalog ``filepath``: URLs and absolute paths as given, others under ``root``."""
+    """A catalog ``filepath``: URLs and absolute paths as given, others under ``root``.
+
+    ``file://`` is the local disk, so a ``file://`` path is a path like any other (a relative
+    one under ``root``, not the working folder; written either way it is one file)."""
+    filepath = filepath.removeprefix("file://")
     if "://" in filepath:
         return filepath
     path = Path(os.path.expanduser(filepath))

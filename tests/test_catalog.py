@@ -100,6 +100,23 @@ def test_local_overlay_replaces_entries_and_parameters(project: Path) -> None:
     assert loaded.parameter("params:model.estimator").endswith("LinearRegression")
 
 
+def test_a_file_url_is_a_path_under_the_project_not_the_working_folder(tmp_path: Path) -> None:
+    """``file://data/x.csv`` is ``data/x.csv``: from a notebook in a subfolder it must not
+    save under that subfolder; ``file:///abs`` is the absolute path."""
+    elsewhere = tmp_path / "notebooks"
+    elsewhere.mkdir()
+    cwd = os.getcwd()
+    os.chdir(elsewhere)
+    try:
+        cat = catalog(tmp_path, f"a: {{type: pandas.CSVDataset, filepath: 'file://data/a.csv'}}\n"
+                                f"b: {{type: pandas.CSVDataset, filepath: 'file://{tmp_path}/b.csv'}}\n")
+        assert cat.dataset("a").path == f"{tmp_path}/data/a.csv" and cat.dataset("b").path == f"{tmp_path}/b.csv"
+        cat.save("a", pd.DataFrame({"x": [1]}))
+    finally:
+        os.chdir(cwd)
+    assert (tmp_path / "data/a.csv").is_file() and not (elsewhere / "data").exists()
+
+
 def test_catalog_save_load_through_run_ids(project: Path) -> None:
     cat = Project.load(project).catalog
     frame = pd.DataFrame({"x": [1.0]})
