@@ -293,6 +293,9 @@ def _parse_entry(
         raise CatalogError(
             f"{where}: unknown key '{unknown[0]}'{hint}. Allowed keys for {raw['type']}: {', '.join(sorted(allowed))}."
         )
+    given = [key for key in ("load_args", "save_args") if raw.get(key)]
+    if given and cls is not None and cls.no_args:
+        raise CatalogError(f"{where}: {raw['type']} takes no {given[0]}: {cls.no_args}")
     needs_filepath = cls is None or cls.needs_filepath
     if (needs_filepath or "filepath" in raw) and (not raw.get("filepath") or not isinstance(raw["filepath"], str)):
         raise CatalogError(

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import datetime
 import json
 import os
 import re
@@ -72,6 +71,9 @@ class UpperJSON(JSONDataset):
         ("x: {type: pandas.CSVDatset, filepath: x.csv}", r"unknown type 'pandas.CSVDatset'. Close matches: pandas.CSVDataset"),
         ("x: [1, 2]", r"dataset 'x': the entry must be a mapping"),
         ("x: {type: builtins.dict, filepath: x}", r"not a subclass of luigi_tasks.datasets.AbstractDataset"),
+        ("x: {type: text.TextDataset, filepath: x.txt, save_args: {encoding: latin-1}}",
+         r"cat.yml: dataset 'x': text.TextDataset takes no save_args: it has no reader or writer options \(as in "
+         r"Kedro\); give the file's encoding, errors or newline in fs_args: \{open_args_load"),
     ],
 )
 def test_bad_entries_name_file_dataset_and_key(tmp_path: Path, text: str, message: str) -> None:
@@ -180,10 +182,10 @@ def test_credentials_overlays_and_what_json_cannot_hold_are_never_cached(settled
     (project / "config" / "local" / "credentials.yml").write_text("db: {password: s3cret-value}\n")
     (project / "config" / "local" / "parameters.yml").write_text("model: {estimator: m.Ridge, init_args: {random_state: 9}}\n")
     params = project / "config" / "parameters.yml"
-    params.write_text(params.read_text() + "\nstarted: 2024-01-02\n")  # a date: JSON would make it a str
+    params.write_text(params.read_text() + "\ncodes: {1: one}\n")  # an int key: JSON would make it a str
     loaded = Project.load(project)
-    assert loaded.parameters["started"] == datetime.date(2024, 1, 2)
-    assert Project.load(project).parameters["started"] == datetime.date(2024, 1, 2)
+    assert loaded.parameters["codes"] == {1: "one"}
+    assert Project.load(project).parameters["codes"] == {1: "one"}
     assert loaded.parameters["model"] == {"estimator": "m.Ridge", "init_args": {"random_state": 9}}
     cached = "".join(f.read_text() for f in _cache_files(project))
     assert len(_cache_files(project)) == 1  # the catalog only

@@ -67,6 +67,9 @@ class AbstractDataset(luigi.Target, Generic[T], abc.ABC):
     open_args_keys: ClassVar[frozenset[str]] = frozenset()
     #: What to say when a binary format is given open args: where its options go instead.
     open_args_hint: ClassVar[str] = "give the reader's and writer's options in load_args and save_args"
+    #: Why ``load_args``/``save_args`` are refused for this class (it has no reader or writer
+    #: options), or ``None`` if it takes them.
+    no_args: ClassVar[str | None] = None
     #: Catalog keys this class takes besides the common ones (constructor keyword arguments).
     catalog_keys: ClassVar[frozenset[str]] = frozenset()
     #: Whether a catalog entry of this class needs a ``filepath``.
@@ -90,6 +93,8 @@ class AbstractDataset(luigi.Target, Generic[T], abc.ABC):
         metadata: dict[str, Any] | None = None,
         name: str | None = None,
     ) -> None:
+        if self.no_args and (load_args or save_args):
+            raise DatasetError(f"{type(self).__name__} takes no load_args or save_args: {self.no_args}")
         self.filepath = str(filepath)
         self.version = version
         self.load_args = {**self.default_load_args, **(load_args or {})}

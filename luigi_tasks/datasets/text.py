@@ -23,6 +23,10 @@ class TextDataset(AbstractDataset[str]):
 
     data_type = str
     open_args_keys = TEXT_OPEN_ARGS
+    no_args = (
+        "it has no reader or writer options (as in Kedro); give the file's encoding, errors or newline in "
+        "fs_args: {open_args_load: {encoding: ...}, open_args_save: {encoding: ...}}."
+    )
 
     def _load_from(self, src: Source) -> str:
         with text(src, "r", self._open_args_load) as f:
