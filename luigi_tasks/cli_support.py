@@ -46,6 +46,7 @@ def load_project(module: str | None) -> Project:
     Raises:
         ConfigError: the module cannot be found, or no node was made by importing it.
     """
+    project = current_project()  # first: from a subfolder, it reads the project's luigi.cfg ([core] module)
     name = module or luigi.configuration.get_config().get("core", "module", DEFAULT_MODULE)
     try:
         importlib.import_module(name)
@@ -62,7 +63,6 @@ def load_project(module: str | None) -> Project:
             f"module defining the pipelines, the one you run with `luigi --module` ({DEFAULT_MODULE} "
             "in the example project)."
         )
-    project = current_project()
     require_own_code(project.root, name)
     if module is None and name == DEFAULT_MODULE and not _inside(sys.modules[name], project.root):
         try:

@@ -251,6 +251,17 @@ def test_catalog_list_names_datasets_read_by_several_nodes_or_by_none(toy: Path)
     assert done.stdout.strip().splitlines()[-1] == "Declared in the catalog, used by no node: old_features."
 
 
+def test_a_command_from_a_subfolder_finds_the_module_in_the_projects_luigi_cfg(toy: Path) -> None:
+    """``[core] module`` in the project's luigi.cfg (the README's own-project recipe) holds
+    from a subfolder too: Luigi reads ./luigi.cfg, so the project's must be read first."""
+    cfg = toy / "luigi.cfg"
+    cfg.write_text(cfg.read_text(encoding="utf-8").replace("[core]\n", "[core]\nmodule = toy_pipeline\n", 1))
+    (toy / "notebooks").mkdir()
+    done = run_cli(toy / "notebooks", "catalog", "list", env={"PYTHONPATH": os.pathsep.join([str(TOY_DIR), str(REPO)])})
+    assert done.returncode == 0, done.stderr
+    assert _listed(done.stdout)["a"][-2:] == ["toy.StepA", "toy.StepB, toy.StepD"]
+
+
 def test_catalog_list_with_a_module_that_does_not_exist_says_so(project: Path) -> None:
     wrong = run_cli(project, "catalog", "list", "--module", "my_pipelines")
     assert wrong.returncode == 2
