@@ -27,6 +27,8 @@ from benchmarks.results import Finding, cpu_table, memory_table, table
 from benchmarks.rows import ROWS
 
 DEFAULT_OUT = REPO / "benchmarks" / "RESULTS.md"
+#: Where a toy or partial run writes: the committed RESULTS.md holds full runs only.
+PARTIAL_OUT = DEFAULT_WORK / "RESULTS-partial.md"
 ANALYSIS = REPO / "benchmarks" / "ANALYSIS.md"
 MEMORY_ROWS = ("small", "large")
 CPU_ROWS = ("small", "large", "many nodes", "scheduler")
@@ -70,7 +72,11 @@ def parse(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--only", action="append", choices=list(ROWS), metavar="ROW",
                         help=f"run only this row (repeatable): {', '.join(ROWS)}")
     parser.add_argument("--rounds", type=int, help="rounds for every row (overrides the defaults)")
-    parser.add_argument("--out", type=Path, default=DEFAULT_OUT, help="markdown file to write (default: %(default)s)")
+    parser.add_argument(
+        "--out", type=Path,
+        help=f"markdown file to write (default: {DEFAULT_OUT.relative_to(REPO)} for the full suite; "
+        f"{PARTIAL_OUT.relative_to(REPO)}, git-ignored, with --quick, --only or --rounds)",
+    )
     parser.add_argument("--work-dir", type=Path, default=DEFAULT_WORK,
                         help="where projects and data are made (default: %(default)s, git-ignored)")
     return parser.parse_args(argv)
@@ -162,10 +168,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     command = shlex.join(["python", "-m", "benchmarks", *(sys.argv[1:] if argv is None else argv)])
     text = report(findings, command=command, settings=settings, started=started,
                   minutes=(time.perf_counter() - t0) / 60, load_before=load_before)
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(text, encoding="utf-8")
+    out = args.out or (PARTIAL_OUT if args.quick or args.only or args.rounds else DEFAULT_OUT)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(text, encoding="utf-8")
     print(table(findings))
-    print(f"\nwritten: {args.out}", file=sys.stderr)
+    print(f"\nwritten: {out}", file=sys.stderr)
     return 1 if any(f.status.startswith("error") for f in findings) else 0
 
 
