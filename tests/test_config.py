@@ -188,8 +188,9 @@ def test_credentials_of_another_env_are_looked_for_and_named_in_its_folder(stagi
     )
     (staging / "config/local/credentials.yml").rename(staging / "config/staging/credentials.yml")
     assert run_cli(staging, "catalog", "list").returncode == 0
-    ignored = subprocess.run(["git", "check-ignore", "-q", "config/staging/credentials.yml"], cwd=REPO, check=False)
-    assert ignored.returncode == 0, "the repository's .gitignore lets config/<env>/credentials.yml be committed"
+    for path in ("config/staging/credentials.yml", "config/credentials.yml", "config/prod/credentials_s3.yaml"):
+        ignored = subprocess.run(["git", "check-ignore", "-q", "--no-index", path], cwd=REPO, check=False)
+        assert ignored.returncode == 0, f"the repository's .gitignore lets {path} be committed"
 
 
 def test_kedro_interpolation_is_refused_not_used_as_written(project: Path) -> None:
