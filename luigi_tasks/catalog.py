@@ -96,10 +96,13 @@ class DatasetEntry:
     def build(self, run_id: str | None) -> AbstractDataset:
         version = run_id if self.versioned else None
         cls = self.dataset_type
-        if cls.needs_filepath:
-            dataset = cls(self.filepath, version=version, name=self.name, **self.options)
-        else:  # ``filepath`` (where it shows this entry's storage) is not an argument
-            dataset = cls(version=version, name=self.name, **self.options)
+        try:
+            if cls.needs_filepath:
+                dataset = cls(self.filepath, version=version, name=self.name, **self.options)
+            else:  # ``filepath`` (where it shows this entry's storage) is not an argument
+                dataset = cls(version=version, name=self.name, **self.options)
+        except DatasetError as exc:
+            raise DatasetError(f"{exc} Declared in {self.source or 'the catalog'}.") from None
         # Set, not passed: a user's dataset class need not accept one more constructor argument.
         dataset.declared_in = self.source
         return dataset

@@ -137,12 +137,15 @@ def _prepare(project: Project, root: luigi.Task) -> RunState:
 
     run_id: str = root.run_id  # type: ignore[attr-defined]
     asked = getattr(root, "reuse_from", "") or None
+    graph = current_graph()
+    nodes = graph.closure(root)
+    for task in nodes:  # before anything is saved: a dataset that cannot be made (s3:// without s3fs) is refused
+        for name in task.node.outputs:
+            project.catalog.dataset(name, run_id)
     existing = read_run_info(project, run_id)
     source = _reuse_source(project, run_id, existing, asked)
     create_or_check_run(project, run_id, source, existing)
     take_lease(project, run_id)  # tells other commands (runs delete, invalidate, a second saver) it works on the run
-    graph = current_graph()
-    nodes = graph.closure(root)
     for task in nodes:  # now, so that an edit of the source during the run is not taken for what ran
         code_hash(task.node.func)
     forget_fingerprints()  # a notebook's earlier run may have seen other raw files

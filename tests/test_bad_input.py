@@ -14,6 +14,7 @@ Where the natural level is the API (a dataset, the catalog), the case is tested 
 from __future__ import annotations
 
 import errno
+import importlib.util
 import os
 import pickle
 import re
@@ -649,3 +650,34 @@ def test_18_a_node_record_that_cannot_be_written_fails_the_node_and_says_so(proj
         "data_engineering.PreprocessHouses failed: RunError: The record of data_engineering.PreprocessHouses in run "
         f"'w2' cannot be written in {proj}/data/09_runs/w2: File exists.",
     )
+
+
+@pytest.mark.parametrize(
+    ("entry", "needles"),
+    [
+        pytest.param(
+            "{type: pandas.ParquetDataset, filepath: 's3://bucket/train_x.parquet', versioned: true}",
+            ("Dataset 'train_x' (ParquetDataset): its s3:// filepath needs a package that is not installed "
+             "(Install s3fs to access S3): pip install it into this environment.",),
+            marks=pytest.mark.skipif(importlib.util.find_spec("s3fs") is not None, reason="s3fs is installed here"),
+            id="s3-without-s3fs",
+        ),
+        pytest.param(
+            "{type: pandas.ParquetDataset, filepath: data/05/train_x.parquet, versioned: true, "
+            "save_args: {partition_cols: [bedrooms]}}",
+            ("Dataset 'train_x' (ParquetDataset): save_args 'partition_cols' is not supported: it makes a folder",),
+            id="partition-cols",
+        ),
+    ],
+)
+def test_19_a_dataset_that_cannot_be_made_is_refused_before_anything_runs(
+    proj: Path, entry: str, needles: tuple[str, ...]
+) -> None:
+    """Found when the run is prepared, naming the dataset and its entry's file (exit 40), not
+    once the nodes before it have run (exit 35, "could not be scheduled", a traceback)."""
+    before = saved_files(proj)
+    (proj / "config/local/catalog.yml").write_text(f"train_x: {entry}\n", encoding="utf-8")
+    result = luigi(proj, *FULL, "--run-id", "r1")
+    assert result.returncode == 40, result.stderr[-3000:]
+    assert_refused(result, *needles, f"Declared in {proj}/config/local/catalog.yml.")
+    assert_unchanged(before, proj)

@@ -70,6 +70,8 @@ class AbstractDataset(luigi.Target, Generic[T], abc.ABC):
     #: Why ``load_args``/``save_args`` are refused for this class (it has no reader or writer
     #: options), or ``None`` if it takes them.
     no_args: ClassVar[str | None] = None
+    #: ``load_args``/``save_args`` keys this class refuses (``"save_args.partition_cols"``), with why.
+    refused_args: ClassVar[Mapping[str, str]] = {}
     #: Catalog keys this class takes besides the common ones (constructor keyword arguments).
     catalog_keys: ClassVar[frozenset[str]] = frozenset()
     #: Whether a catalog entry of this class needs a ``filepath``.
@@ -93,14 +95,18 @@ class AbstractDataset(luigi.Target, Generic[T], abc.ABC):
         metadata: dict[str, Any] | None = None,
         name: str | None = None,
     ) -> None:
-        if self.no_args and (load_args or save_args):
-            raise DatasetError(f"{type(self).__name__} takes no load_args or save_args: {self.no_args}")
         self.filepath = str(filepath)
         self.version = version
         self.load_args = {**self.default_load_args, **(load_args or {})}
         self.save_args = {**self.default_save_args, **(save_args or {})}
         self.metadata = metadata or {}
         self.name = name or posixpath.basename(self.filepath.rstrip("/"))
+        if self.no_args and (load_args or save_args):
+            raise DatasetError(f"{self._describe()} takes no load_args or save_args: {self.no_args}")
+        for kind, given in (("load_args", load_args), ("save_args", save_args)):
+            refused = [(key, why) for key in given or () if (why := self.refused_args.get(f"{kind}.{key}"))]
+            if refused:
+                raise DatasetError(f"{self._describe()}: {kind} '{refused[0][0]}' is not supported: {refused[0][1]}")
         path = version_path(self.filepath, version) if version is not None else self.filepath
         self._secrets = frozenset(_secret_strings(credentials))
         fs_args = dict(fs_args or {})
@@ -109,7 +115,14 @@ class AbstractDataset(luigi.Target, Generic[T], abc.ABC):
                 self._open_args_load, self._open_args_save = self.split_open_args(fs_args)
             except ValueError as exc:
                 raise DatasetError(f"{self._describe()}: {exc}") from None
-        self._fs, self._path = filesystem.resolve(path, **(credentials or {}), **fs_args)
+        try:
+            self._fs, self._path = filesystem.resolve(path, **(credentials or {}), **fs_args)
+        except ImportError as exc:  # fsspec's "Install s3fs to access S3"
+            protocol = path.split("://", 1)[0]
+            raise DatasetError(
+                f"{self._describe()}: its {protocol}:// filepath needs a package that is not installed "
+                f"({exc}): pip install it into this environment."
+            ) from None
         self._protocol = path.split("://", 1)[0] if "://" in path else "file"
 
     # -- what users call ----------------------------------------------------------------

@@ -126,6 +126,12 @@ class ParquetDataset(TableDataset):
     default_load_args: ClassVar[dict[str, Any]] = {"engine": "pyarrow"}
     default_save_args: ClassVar[dict[str, Any]] = {"engine": "pyarrow"}
     open_args_hint = "give pyarrow's options in load_args and save_args (pandas' read_parquet, to_parquet)"
+    refused_args: ClassVar[Mapping[str, str]] = {
+        "save_args.partition_cols": (
+            "it makes a folder of files, which a save cannot write atomically or version. Leave it out: "
+            "the dataset is one Parquet file"
+        ),
+    }
 
     def _load_from(self, src: Source) -> pd.DataFrame:
         return pd.read_parquet(src, **self.load_args)
