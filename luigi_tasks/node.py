@@ -4,7 +4,7 @@ Example:
     >>> def train_model(train_x, train_y, model_params): ...
     >>> TrainModel = node(train_model, inputs=["train_x", "train_y", "params:model"],
     ...                   outputs="model")
-    >>> TrainModel.get_task_family()        # namespace: the function's module
+    >>> TrainModel.get_task_family()        # namespace: the last part of the function's module
     'data_science.TrainModel'
 
 The function stays pure and testable without Luigi. The task class loads the inputs from

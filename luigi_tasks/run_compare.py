@@ -156,7 +156,7 @@ def add_cli(runs_commands: Any) -> None:
     compare = runs_commands.add_parser(
         "compare", help="two runs side by side: parameters, code, each node, the numbers of their JSON outputs"
     )
-    compare.add_argument("a", metavar="RUN_A", help="a run id, e.g. the earlier run")
+    compare.add_argument("a", metavar="RUN_A", help="a run id (or latest), e.g. the earlier run")
     compare.add_argument("b", metavar="RUN_B", help="another run id (or latest); each change is B's value minus A's")
     compare.add_argument("--module", help=MODULE_HELP)
     compare.set_defaults(func=guard(cmd_compare))

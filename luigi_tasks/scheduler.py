@@ -348,7 +348,8 @@ def run_cli(args: argparse.Namespace) -> int:
             if url.rstrip("/") != configured_url().rstrip("/"):
                 print(
                     f"Workers look for the scheduler at {configured_url()} (luigi.cfg [core] scheduler_url): "
-                    f"run them with --scheduler-url {url} (or set scheduler_url = {url} in luigi.cfg)."
+                    f"run them with --scheduler-url {url} (or set scheduler_url = {url} under [core] in your "
+                    "per-machine LUIGI_CONFIG_PATH file)."
                 )
             return 0
         if args.action == "stop":
