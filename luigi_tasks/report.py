@@ -191,7 +191,7 @@ class RunReport:
         except Exception:  # noqa: BLE001 - an unanswerable root is reported as not complete
             complete = False
         if complete and not problems:
-            return [self._complete(project, run_id)]
+            return [self._complete(project, run_id), *self._scheduler_gone()]
         records = node_records.read_node_records(project, run_id).values() if project is not None else []
         if interrupts.interrupted():
             return self._interrupted(run_id, list(records))
@@ -213,6 +213,19 @@ class RunReport:
             out.append(f"luigi-tasks: {hint}")
         out.append(f"luigi-tasks: resume with: {self.resume_command(run_id)}")
         return out
+
+    def _scheduler_gone(self) -> list[str]:
+        """A line saying the central scheduler stopped answering, if it did: then Luigi exits
+        40 (unhandled_exception) although the run is complete."""
+        from luigi_tasks import scheduler  # late: it imports the command-line helpers
+
+        url = self.scheduler_url
+        if url is None or scheduler.answers(url):
+            return []
+        return [
+            f"luigi-tasks: (the central scheduler at {url} stopped answering during the run, so Luigi exits with "
+            f"an error code; nothing is missing. Start it again before the next run: {start_command(url)}.)"
+        ]
 
     def new_run_hint(self, run_id: str) -> str | None:
         """The line saying that a fix by other parameters is a new run, with its command; ``None``

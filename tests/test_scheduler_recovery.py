@@ -66,17 +66,19 @@ class MidRun:
 
 
 @contextmanager
-def combine_running(tmp_path: Path, prefix: str, seconds: int, config: str | None = None) -> Iterator[MidRun]:
+def combine_running(
+    tmp_path: Path, prefix: str, seconds: int, config: str | None = None, node: str = "Combine"
+) -> Iterator[MidRun]:
     """A luigid (with ``config``), and a worker of a fresh ``<prefix>`` run that luigid shows
-    running Combine, which takes ``seconds``; every process is stopped after."""
+    running Combine (or ``node``), which takes ``seconds``; every process is stopped after."""
     server = start_luigid(tmp_path / "luigid", config=config)
     mid = None
     try:
         project = make_toy_project(tmp_path / "toy", server.url)
         run_id = fresh_id(prefix)
-        worker = start_worker(project, run_id, TOY_SLOW="combine", TOY_SLOW_SECONDS=str(seconds))
+        worker = start_worker(project, run_id, TOY_SLOW=node.lower(), TOY_SLOW_SECONDS=str(seconds))
         mid = MidRun(server, project, run_id, worker)
-        wait_for("combine to run", lambda: node_running(server, project, run_id, "sched_toy.Combine"))
+        wait_for(f"{node} to run", lambda: node_running(server, project, run_id, f"sched_toy.{node}"))
         yield mid
     finally:
         for process in ([mid.worker, *mid.others] if mid is not None else []):
@@ -146,6 +148,24 @@ def test_a_worker_whose_luigid_stopped_mid_run_says_so(tmp_path: Path) -> None:
             f"--run-id {run_id}",
             "luigi-tasks: (a restarted luigid keeps the tasks that were running for about a minute, "
             "[scheduler] worker_disconnect_delay: until then the resume exits 25 and says which)",
+        ], err
+
+
+def test_a_run_that_completed_after_its_luigid_stopped_says_both(tmp_path: Path) -> None:
+    """The last node ends after luigid stopped: Luigi exits 40 (it could not report), and the
+    closing lines say the run is complete, and why the exit code says otherwise."""
+    with combine_running(tmp_path, "late", 4, node="Summarize") as mid:
+        server, run_id, worker = mid.server, mid.run_id, mid.worker
+        stop_process(server.process)
+
+        _, err = worker.communicate(timeout=120)
+
+        assert worker.returncode == BEFORE_SCHEDULING, err
+        assert err.strip().splitlines()[-2:] == [
+            f"luigi-tasks: run {run_id} is complete.",
+            f"luigi-tasks: (the central scheduler at {server.url} stopped answering during the run, so Luigi exits "
+            "with an error code; nothing is missing. Start it again before the next run: luigi-tasks scheduler "
+            "start.)",
         ], err
 
 
