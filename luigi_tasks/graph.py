@@ -183,7 +183,8 @@ def resolve(tasks: Sequence[type[NodeTask]], project: Project) -> NodeGraph:
                 raise PipelineError(
                     f"Dataset '{output}' is produced by two nodes: "
                     f"{producers[output].get_task_family()} and {family}. A dataset has "
-                    "exactly one producer: rename the output of one of them."
+                    "exactly one producer: rename the output of one of them (every node() the imported "
+                    "modules make counts, in a pipeline's parts or not: delete one you no longer use)."
                 )
             if output not in project.catalog:
                 raise PipelineError(

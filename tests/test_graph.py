@@ -37,7 +37,10 @@ def test_producers_and_raw_inputs_are_found_through_the_catalog(example: Project
 def test_two_producers_of_one_dataset_are_named(example: Project) -> None:
     a = node(ident, "houses", "train_x", name="one", namespace="g2")
     b = node(ident, "houses", "train_x", name="two", namespace="g2")
-    with pytest.raises(PipelineError, match=re.escape("Dataset 'train_x' is produced by two nodes: g2.One and g2.Two")):
+    with pytest.raises(PipelineError, match=re.escape(
+        "Dataset 'train_x' is produced by two nodes: g2.One and g2.Two. A dataset has exactly one producer: rename "
+        "the output of one of them (every node() the imported modules make counts, in a pipeline's parts or not"
+    )):
         graph.resolve([a, b], example)
 
 
