@@ -117,6 +117,13 @@ class DataCatalog:
 
     Args:
         entries: Validated entries by dataset name (see :meth:`from_config`).
+
+    Example (a notebook; ``current_project().catalog`` is the same, read from luigi.cfg's env):
+        >>> catalog = DataCatalog.from_project(".")
+        >>> houses = catalog.load("houses")                # unversioned: its one file
+        >>> model = catalog.load("model", run_id="exp1")   # versioned: run exp1's own file
+        >>> catalog.dataset("model", "exp1").path
+        '/project/data/06_models/model.pkl/exp1/model.pkl'
     """
 
     def __init__(self, entries: Mapping[str, DatasetEntry]) -> None:

@@ -348,6 +348,13 @@ def node(
         NodeError: the name is not an identifier, or there are no outputs. Inputs are
             checked against the function and the catalog when the pipeline is first
             resolved (:mod:`luigi_tasks.graph`).
+
+    Example:
+        >>> def split_data(houses, split: dict): ...   # returns (train_x, test_x)
+        >>> SplitData = node(split_data, inputs=["preprocessed_houses", "params:split"],
+        ...                  outputs=["train_x", "test_x"])
+        >>> SplitData(run_id="r1").output()["train_x"].path
+        '/project/data/05_model_input/train_x.parquet/r1/train_x.parquet'
     """
     inner = fingerprint.unwrap(func)  # a functools.partial: named after its function
     node_name = name or getattr(inner, "__name__", "")

@@ -27,7 +27,17 @@ from luigi_tasks.versioning import RunIdParameter
 
 
 class PipelineTask(FixedParams, luigi.WrapperTask):
-    """A wrapper task requiring each of :attr:`parts` with the same ``run_id``."""
+    """A wrapper task requiring each of :attr:`parts` with the same ``run_id``.
+
+    Example:
+        >>> class DataSciencePipeline(PipelineTask):
+        ...     parts = (TrainModel, Predict, EvaluateModel)     # node task classes
+        >>> class FullPipeline(PipelineTask):
+        ...     parts = (DataEngineeringPipeline, DataSciencePipeline)   # or pipelines
+        >>> luigi.build([FullPipeline(run_id="exp1")], local_scheduler=True)
+
+    Run from the shell: ``luigi --module my_project.pipelines FullPipeline --run-id exp1``.
+    """
 
     run_id = RunIdParameter()
     reuse_from = run_plan.ReuseFromParameter()

@@ -54,6 +54,17 @@ class AbstractDataset(luigi.Target, Generic[T], abc.ABC):
         credentials: Passed to fsspec as storage options; never logged or shown.
         metadata: Free-form information for users and plugins; ignored here.
         name: The catalog name, used in error messages.
+
+    Example (a dataset type of your own: implement the read and the write; versions, atomic
+    saves, existence checks and error messages come with the base class):
+        >>> class FeatherDataset(AbstractDataset[pd.DataFrame]):
+        ...     data_type = pd.DataFrame
+        ...     def _load_from(self, src): return pd.read_feather(src, **self.load_args)
+        ...     def _save_to(self, data, dst): data.to_feather(dst, **self.save_args)
+        >>> FeatherDataset("data/x.feather", version="r1").path   # from /project
+        '/project/data/x.feather/r1/x.feather'
+
+    In the catalog: ``type: my_project.datasets.FeatherDataset``.
     """
 
     #: The type(s) :meth:`save` accepts; ``None`` accepts anything.
