@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -357,3 +358,26 @@ def test_an_argument_the_reader_or_writer_does_not_take_is_blamed_on_load_or_sav
         CSVDataset(str(tmp_path / "u.csv"), name="u", save_args={"idx": False}).save(pd.DataFrame({"a": [1]}))
     with pytest.raises(DatasetError, match=r"fix the cause \(data this format cannot hold"):
         JSONDataset(str(tmp_path / "v.json"), name="v").save({"frame": pd.DataFrame({"a": [1]})})
+
+
+@pytest.mark.parametrize(
+    ("entry", "refused"),
+    [
+        ("{type: pandas.CSVDataset, filepath: t.csv, load_args: {chunksize: 10}}", "load_args 'chunksize'"),
+        ("{type: pandas.CSVDataset, filepath: t.csv, load_args: {iterator: true}}", "load_args 'iterator'"),
+        ("{type: pandas.SQLTableDataset, table_name: t, credentials: db, load_args: {chunksize: 10}}",
+         "load_args 'chunksize'"),
+    ],
+)
+def test_reading_a_table_in_chunks_is_refused_by_name(tmp_path: Path, entry: str, refused: str) -> None:
+    """A node would get a reader, not a DataFrame, and the schema and empty-table checks
+    would be skipped: refused when the dataset is made, naming it and its file."""
+    cat = DataCatalog.from_config(
+        yaml.safe_load(f"t: {entry}"), root=tmp_path, source="cat.yml",
+        credentials={"db": {"con": f"sqlite:///{tmp_path}/db.sqlite"}},
+    )
+    with pytest.raises(DatasetError, match=re.escape(
+        f"{refused} is not supported: a node receives the whole table as one DataFrame"
+    )) as raised:
+        cat.dataset("t")
+    assert str(raised.value).startswith("Dataset 't' (") and str(raised.value).endswith("Declared in cat.yml.")

@@ -34,6 +34,10 @@ from luigi_tasks.versioning import RUN_ID_RE, version_path
 T = TypeVar("T")
 
 Source = str | IO[bytes]
+#: Why a table dataset refuses to load in chunks (``chunksize``, ``iterator``).
+WHOLE_TABLE = (
+    "a node receives the whole table as one DataFrame (its schema and emptiness are checked on it): leave it out"
+)
 
 #: The arguments of a text file's open that ``fs_args.open_args_load``/``open_args_save`` may give.
 TEXT_OPEN_ARGS = frozenset({"encoding", "errors", "newline"})
@@ -112,12 +116,7 @@ class AbstractDataset(luigi.Target, Generic[T], abc.ABC):
         self.save_args = {**self.default_save_args, **(save_args or {})}
         self.metadata = metadata or {}
         self.name = name or posixpath.basename(self.filepath.rstrip("/"))
-        if self.no_args and (load_args or save_args):
-            raise DatasetError(f"{self._describe()} takes no load_args or save_args: {self.no_args}")
-        for kind, given in (("load_args", load_args), ("save_args", save_args)):
-            refused = [(key, why) for key in given or () if (why := self.refused_args.get(f"{kind}.{key}"))]
-            if refused:
-                raise DatasetError(f"{self._describe()}: {kind} '{refused[0][0]}' is not supported: {refused[0][1]}")
+        self._check_args(load_args, save_args)
         path = version_path(self.filepath, version) if version is not None else self.filepath
         self._secrets = frozenset(_secret_strings(credentials))
         fs_args = dict(fs_args or {})
@@ -333,6 +332,15 @@ class AbstractDataset(luigi.Target, Generic[T], abc.ABC):
         aside = f"{self._path}.aside-{stamp}"
         self._fs.mv(self._path, aside)
         return aside
+
+    def _check_args(self, load_args: Mapping[str, Any] | None, save_args: Mapping[str, Any] | None) -> None:
+        """Refuse ``load_args``/``save_args`` this class cannot honour (:attr:`no_args`, :attr:`refused_args`)."""
+        if self.no_args and (load_args or save_args):
+            raise DatasetError(f"{self._describe()} takes no load_args or save_args: {self.no_args}")
+        for kind, given in (("load_args", load_args), ("save_args", save_args)):
+            refused = [(key, why) for key in given or () if (why := self.refused_args.get(f"{kind}.{key}"))]
+            if refused:
+                raise DatasetError(f"{self._describe()}: {kind} '{refused[0][0]}' is not supported: {refused[0][1]}")
 
     # -- what subclasses implement --------------------------------------------------------
 

@@ -17,7 +17,7 @@ from typing import Any, ClassVar
 
 import pandas as pd
 
-from luigi_tasks.datasets.base import TEXT_OPEN_ARGS, AbstractDataset, Source, text
+from luigi_tasks.datasets.base import TEXT_OPEN_ARGS, WHOLE_TABLE, AbstractDataset, Source, text
 from luigi_tasks.datasets.schema import Schema
 from luigi_tasks.errors import DatasetError
 
@@ -90,6 +90,7 @@ class CSVDataset(TableDataset):
     """
 
     default_save_args: ClassVar[dict[str, Any]] = {"index": False}
+    refused_args: ClassVar[Mapping[str, str]] = {"load_args.chunksize": WHOLE_TABLE, "load_args.iterator": WHOLE_TABLE}
     open_args_keys = TEXT_OPEN_ARGS
 
     def _load_from(self, src: Source) -> pd.DataFrame:

@@ -26,7 +26,7 @@ import hashlib
 import importlib.util
 import os
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import closing, contextmanager
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any, ClassVar, NoReturn
@@ -34,7 +34,7 @@ from urllib.parse import quote, urlsplit
 
 from luigi_tasks.datasets import filesystem
 from luigi_tasks.datasets.atomic import HOST, TEMP_MARKER
-from luigi_tasks.datasets.base import TEXT_OPEN_ARGS, AbstractDataset, Source, _secret_strings, text
+from luigi_tasks.datasets.base import TEXT_OPEN_ARGS, WHOLE_TABLE, AbstractDataset, Source, _secret_strings, text
 from luigi_tasks.errors import DatasetError, VersionExistsError
 from luigi_tasks.processes import alive
 
@@ -115,6 +115,7 @@ class _SQLDataset(AbstractDataset[Any]):
 
     needs_filepath: ClassVar[bool] = False
     not_versionable: ClassVar[str | None] = _NOT_VERSIONABLE
+    refused_args: ClassVar[Mapping[str, str]] = {"load_args.chunksize": WHOLE_TABLE}
 
     def stamp(self) -> None:
         """A table has no file stamp: a rewrite by another run is not told (see the README)."""
@@ -138,6 +139,7 @@ class _SQLDataset(AbstractDataset[Any]):
         self.metadata = metadata or {}
         self.load_args = {**self.default_load_args, **(load_args or {})}
         self.save_args = {**self.default_save_args, **(save_args or {})}
+        self._check_args(load_args, save_args)
         try:
             con = _connection_string(credentials)
         except ValueError as exc:
