@@ -312,7 +312,7 @@ def test_pickle_backend_joblib(tmp_path: Path) -> None:
     path = tmp_path / "m.joblib" / "r1" / "m.joblib"
     assert joblib.load(path).coef_.round(6).tolist() == [2.0]
     assert cat.load("model", run_id="r1").predict([[3.0]]).round(6).tolist() == [6.0]
-    with pytest.raises(Exception, match=r"pickle data was truncated|invalid load key"):  # not a plain pickle
+    with pytest.raises(DatasetError, match=r"pickle data was truncated|invalid load key"):  # not a plain pickle
         PickleDataset(str(path)).load()
 
 
@@ -381,3 +381,10 @@ def test_reading_a_table_in_chunks_is_refused_by_name(tmp_path: Path, entry: str
     )) as raised:
         cat.dataset("t")
     assert str(raised.value).startswith("Dataset 't' (") and str(raised.value).endswith("Declared in cat.yml.")
+
+
+def test_json_keeps_the_keys_in_the_order_the_node_made_them(tmp_path: Path) -> None:
+    """As Kedro's JSONDataset: a dict loads back in its order (sorted keys would reorder it)."""
+    ds = JSONDataset(str(tmp_path / "m.json"))
+    ds.save({"r2": 0.6, "mae": 1.0, "rmse": 2.0})
+    assert list(ds.load()) == ["r2", "mae", "rmse"]

@@ -19,7 +19,7 @@ class JSONDataset(AbstractDataset[Any]):
           versioned: true
     """
 
-    default_save_args: ClassVar[dict[str, Any]] = {"indent": 2, "sort_keys": True}
+    default_save_args: ClassVar[dict[str, Any]] = {"indent": 2}  # as Kedro: keys in the order the node made them
     open_args_keys = TEXT_OPEN_ARGS
 
     def _load_from(self, src: Source) -> Any:
