@@ -19,7 +19,6 @@ import os
 import pickle
 import re
 import shutil
-import time
 from pathlib import Path
 
 import pandas as pd
@@ -354,18 +353,16 @@ def test_09_10_bad_nodes_are_named(proj: Path, case: str) -> None:
 
 def test_11_no_central_scheduler_says_how_to_start_it(proj: Path) -> None:
     before = saved_files(proj)
-    started = time.monotonic()
     port = free_port()
     result = luigi(proj, "FullPipeline", "--scheduler-url", f"http://127.0.0.1:{port}", "--run-id", "r1")
-    elapsed = time.monotonic() - started
     assert_refused(
         result, "the central scheduler does not answer", f"Start it with: luigi-tasks scheduler start --port {port} ;", "--local-scheduler"
     )
-    assert elapsed < 30, f"took {elapsed:.0f} s to give up"
     # The closing lines explain it: no framework traceback (urllib, tenacity) on the console, and
     # no "NoneType: None" from Luigi's retries; the traceback stays in the log file.
     assert "Traceback" not in result.stderr and "NoneType: None" not in result.stderr, result.stderr[-3000:]
     log = (proj / "logs/luigi-tasks.log").read_text(encoding="utf-8")
+    # luigi.cfg's rpc-retry-attempts = 2: it gives up after two tries, not Luigi's default minutes of them.
     assert "luigi.rpc.RPCError: Errors (2 attempts)" in log and "NoneType: None" not in log, log[-3000:]
     assert_unchanged(before, proj)
 
@@ -497,7 +494,7 @@ def test_14_unknown_task_name_exits_non_zero_with_luigis_suggestion(proj: Path) 
     before = saved_files(proj)
     result = luigi(proj, "FullPipelin", "--local-scheduler", "--run-id", "r1")
     end = "\n".join(result.stderr.strip().splitlines()[-2:])
-    assert result.returncode != 0
+    assert result.returncode == 1, result.stderr[-2000:]  # Luigi's own exit for an unknown task
     assert "No task FullPipelin. Did you mean:\nFullPipeline" in end, result.stderr[-2000:]
     assert_unchanged(before, proj)
 

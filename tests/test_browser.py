@@ -103,4 +103,5 @@ def test_visualiser_shows_a_failed_node_and_its_error(luigid: Luigid, tmp_path: 
     trace = page.locator("#errorModal pre").first
     trace.wait_for()
     assert "RuntimeError: toy node combine failed on purpose" in trace.inner_text()
+    assert "rerun with: luigi --module sched_toy SchedToyPipeline --run-id" in trace.inner_text()
     page.screenshot(path=str(tmp_path / "failed_node_error.png"), full_page=True)

@@ -47,6 +47,26 @@ def test_run_record_holds_parameters_versions_and_per_node_facts(project: Path) 
     assert set(train["fingerprint"]["inputs"]) == {"train_x", "train_y"}
 
 
+def test_a_run_records_the_git_commit_of_its_code_and_whether_it_was_edited(project: Path) -> None:
+    """run.json's code version is the checkout's commit, with -dirty when a tracked file was
+    edited (new files, such as the run's own outputs, do not count); runs show prints it."""
+    def git(*args: str) -> str:
+        return subprocess.run(["git", *args], cwd=project, capture_output=True, text=True, check=True).stdout.strip()
+
+    git("init", "-q")
+    git("add", "-A")
+    git("-c", "user.name=t", "-c", "user.email=t@example.com", "commit", "-qm", "project")
+    head = git("rev-parse", "HEAD")
+    assert run_luigi(project, *MODULE, "FullPipeline", "--local-scheduler", "--run-id", "g1").returncode == 0
+    assert json.loads((project / "data/09_runs/g1/run.json").read_text())["code_version"] == head
+    with open(project / "luigi.cfg", "a", encoding="utf-8") as cfg:
+        cfg.write("# an edit\n")
+    assert run_luigi(project, *MODULE, "FullPipeline", "--local-scheduler", "--run-id", "g2").returncode == 0
+    assert json.loads((project / "data/09_runs/g2/run.json").read_text())["code_version"] == f"{head}-dirty"
+    shown = run_cli(project, "runs", "show", "g2").stdout
+    assert f"  code {head}-dirty  " in shown.splitlines()[0], shown
+
+
 def test_library_versions_are_looked_up_once_while_no_import_folder_changes(project: Path) -> None:
     from importlib import metadata
 

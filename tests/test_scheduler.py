@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import pickle
 import re
@@ -10,6 +11,8 @@ import subprocess
 import time
 import uuid
 from pathlib import Path
+
+import pytest
 
 from luigi_tasks import journal
 from tests.conftest import BIN, copy_project, run_luigi
@@ -106,13 +109,13 @@ def test_a_slow_node_shows_its_status_and_progress_while_it_runs(luigid: Luigid,
     assert worker.returncode == 0, err.decode()
     done = luigid.tasks(run_id)["sched_toy.Summarize"]
     assert done["status"] == "DONE" and done["progress_percentage"] == 100, done
-    assert done["status_message"].startswith("done in 6."), done
+    assert re.match(r"done in \d+\.\d\d s", done["status_message"]), done
     # The console: the slow node's start while it runs, then its start, end and duration; a
     # quick node's one line when it ends.
     console = err.decode()
     clock = r"\d\d:\d\d:\d\d"
     assert re.search(rf"sched_toy\.Summarize \[run {run_id}\] running since {clock} \(why: missing\)", console), console
-    assert re.search(rf"sched_toy\.Summarize \[run {run_id}\] done in 6\.\d\d s \({clock}-{clock}; why: missing\)", console)
+    assert re.search(rf"sched_toy\.Summarize \[run {run_id}\] done in \d+\.\d\d s \({clock}-{clock}; why: missing\)", console)
     quick = [line for line in console.splitlines() if f"sched_toy.Combine [run {run_id}]" in line]
     assert len(quick) == 1 and " done in " in quick[0], console
 
@@ -196,8 +199,13 @@ def test_failed_node_shows_failed_then_rerun_finishes_the_run(luigid: Luigid, tm
     assert tasks["sched_toy.Summarize"]["status"] == "PENDING"
     assert tasks["sched_toy.MakeA"]["status"] == "DONE"
     error = luigid.api("fetch_error", task_id=tasks["sched_toy.Combine"]["task_id"])
-    assert "RuntimeError: toy node combine failed on purpose" in error["error"]
+    explanation = json.loads(error["error"])  # the worker's text, JSON-encoded by Luigi
+    assert explanation.startswith(
+        f"RuntimeError: toy node combine failed on purpose\n\nrerun with: luigi --module sched_toy SchedToyPipeline "
+        f"--run-id {run_id}\n"
+    ), explanation
     assert "Traceback" in error["error"]
+    assert tasks["sched_toy.Combine"]["status_message"].startswith("failed: RuntimeError: toy node combine failed")
 
     # The same command at once (well inside stable_done_cooldown_secs): only the failed node
     # and what depends on it run.
@@ -226,7 +234,8 @@ def test_rerun_within_cooldown_of_a_deleted_output_is_not_run_then_runs(tmp_path
 
         early = run_luigi(project, *command, env=toy_env(project))
 
-        assert time.monotonic() - finished < cooldown, "too slow to test the cooldown"
+        if time.monotonic() - finished >= cooldown:  # a precondition of the test, not a timing of the product
+            pytest.skip(f"this machine took over {cooldown} s to rerun: past the cooldown this test needs")
         assert early.returncode == NOT_FINISHED_HERE, early.stderr
         assert "was not granted run permission by the scheduler" in early.stderr
         assert toy_counts(project)["summarize"] == 1

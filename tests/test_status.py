@@ -47,11 +47,14 @@ def test_a_slow_node_sends_its_latest_state_each_interval_and_ends_at_100() -> N
     assert len(calls) == 5  # nothing after finish
 
 
-def test_outside_a_worker_nothing_is_sent_and_nothing_fails() -> None:
+def test_outside_a_worker_nothing_is_sent_and_nothing_fails(caplog) -> None:
+    """A task run without a worker (no callbacks): no send is tried, so nothing is logged."""
     status = StatusReporter(SimpleNamespace(set_status_message=None, set_progress_percentage=None), interval=0.05)
     status.update("running f", progress=10)
     time.sleep(0.1)
     status.finish("done")
+    assert flush(5.0)
+    assert caplog.records == []
 
 
 def test_a_scheduler_error_is_logged_not_raised(caplog) -> None:

@@ -213,4 +213,7 @@ def test_an_interrupted_node_is_coloured_as_a_failure() -> None:
 
     state, note = state_note("interrupted", "its worker (pid 7 on this host) exited while it ran", "-")
     diagram = Diagram((DiagramNode("ns.Train", "ns", ("x",), ("m",), state, note),), {"x": "", "m": "ns"})
-    assert state == "interrupted" and "classDef interrupted fill:#ffcdd2" in to_mermaid(diagram)
+    fill, stroke = COLOURS["failed"]
+    drawn = to_mermaid(diagram).splitlines()
+    assert state == "interrupted" and f"  classDef interrupted fill:{fill},stroke:{stroke},color:#000" in drawn
+    assert "  class n0 interrupted" in drawn, drawn  # the node is drawn in that class

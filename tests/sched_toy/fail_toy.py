@@ -1,9 +1,7 @@
 """A node that fails after reporting what it does, for the scheduler tests.
 
-Imported only by ``luigi --module fail_toy`` in a toy project (see ``sched_toy.py``). Its
-``on_failure`` is ``NodeTask.on_failure`` (which records the failure) returning
-:func:`luigi_tasks.report.node_failure`'s text instead of its own: the one-line change that
-wires it into ``NodeTask`` itself.
+Imported only by ``luigi --module fail_toy`` in a toy project (see ``sched_toy.py``). A
+plain node: what luigid shows of its failure is ``NodeTask.on_failure``'s.
 """
 
 from __future__ import annotations
@@ -11,8 +9,7 @@ from __future__ import annotations
 import os
 import time
 
-from luigi_tasks import NodeTask, PipelineTask, node
-from luigi_tasks.report import node_failure
+from luigi_tasks import PipelineTask, node
 
 
 def explode() -> int:
@@ -22,14 +19,6 @@ def explode() -> int:
 
 
 Explode = node(explode, inputs=None, outputs="a")
-
-
-def _on_failure(self: NodeTask, exception: BaseException) -> str:
-    NodeTask.on_failure(self, exception)  # records the failure, as today
-    return node_failure(self, exception)
-
-
-Explode.on_failure = _on_failure  # type: ignore[method-assign]
 
 
 class Exploding(PipelineTask):
