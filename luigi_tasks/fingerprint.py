@@ -231,8 +231,9 @@ def _follow(
             for attr in names:
                 if attr in attrs:
                     _follow(f"{name}.{attr}", attrs[attr], names, package, refs, values, modules)
-    elif not name.endswith("__") and (text := _plain(value)) is not None:  # not __file__: the checkout's place
+    elif not name.endswith("__") and (text := _plain(value, package, held := [])) is not None:  # not __file__
         values.append(f"{name}={text}")
+        refs += held  # the functions of a list of steps, a dict of models ...
     elif _package(kind) == package:
         refs.append(kind)  # an instance of the package's class: its class's code
 
@@ -306,31 +307,41 @@ _SCALARS = (type(None), bool, int, float, complex, str, bytes)
 _CONTAINERS = (tuple, list, dict, set, frozenset)
 
 
-def _plain(value: Any) -> str | None:
+def _plain(value: Any, package: str | None = None, refs: list[Any] | None = None) -> str | None:
     """``value``'s repr if it is plain data, the same in every process; ``None`` if not.
 
     Plain data: None, a bool, int, float, complex, str or bytes, or a tuple, list, dict, set
     or frozenset of plain data (a set's items sorted by repr, a dict's in insertion order).
+    Given ``refs``, a container may also hold functions and classes (a list of feature steps,
+    a dict of models by name): each is written by name, and those of ``package`` are added
+    to ``refs`` so that their code is followed too.
     """
     try:
-        return _plain_repr(value, frozenset())
+        return _plain_repr(value, frozenset(), package, refs)
     except (RecursionError, ValueError):  # nested too deep; an int too long to print
         return None
 
 
-def _plain_repr(value: Any, within: frozenset[int]) -> str | None:
+def _plain_repr(value: Any, within: frozenset[int], package: str | None, refs: list[Any] | None) -> str | None:
     kind = type(value)
     if kind in _SCALARS:
         return repr(value)
+    if refs is not None and within and issubclass(kind, (types.FunctionType, functools.partial, type)):
+        inner = unwrap(value)
+        if _package(inner) == package:
+            refs.append(value)
+        return f"<{getattr(inner, '__module__', None)}.{getattr(inner, '__qualname__', type(inner).__qualname__)}>"
     if kind not in _CONTAINERS or id(value) in within:  # (a list that holds itself)
         return None
     within |= {id(value)}
     if kind is dict:
-        pairs = [(_plain_repr(k, within), _plain_repr(v, within)) for k, v in value.items()]
+        pairs = [
+            (_plain_repr(k, within, package, refs), _plain_repr(v, within, package, refs)) for k, v in value.items()
+        ]
         if any(None in pair for pair in pairs):
             return None
         return "{" + ", ".join(f"{k}: {v}" for k, v in pairs) + "}"
-    items = [_plain_repr(item, within) for item in value]
+    items = [_plain_repr(item, within, package, refs) for item in value]
     if None in items:
         return None
     return f"{kind.__name__}({', '.join(sorted(items) if kind in (set, frozenset) else items)})"

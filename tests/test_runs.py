@@ -313,6 +313,8 @@ def _edited_toy_folder(tmp: Path, file: str, old: str, new: str) -> Path:
                      id="helper imported inside the node"),
         pytest.param("toy_package/helpers.py", "return fn(*args, **kwargs)", "return fn(*args, **kwargs).head(1)",
                      id="the node's decorator"),
+        pytest.param("toy_package/helpers.py", "return frame  # clip", "return frame.head(1)  # clip",
+                     id="helper in a module-level list"),
     ],
 )
 def test_an_edit_of_what_a_node_reads_from_its_package_makes_it_stale(
