@@ -90,6 +90,10 @@ def find_project_root(start: Path | None = None) -> Path:
     ))
 
 
+#: Projects' luigi.cfg files this process added to Luigi's configuration (:func:`read_luigi_cfg`).
+_added: set[Path] = set()
+
+
 def unread_luigi_cfg(root: Path) -> Path | None:
     """``<root>/luigi.cfg`` if Luigi did not read it at start-up, else ``None``.
 
@@ -101,15 +105,12 @@ def unread_luigi_cfg(root: Path) -> Path | None:
     if os.path.exists(LUIGI_CFG):  # cheapest first
         return None
     path = root / LUIGI_CFG
-    if not path.is_file() or luigi_tasks().project_root:
+    if not path.is_file() or luigi_tasks().project_root or path in _added:  # added: read now (Python, not `luigi`)
         return None
     named = os.environ.get("LUIGI_CONFIG_PATH")
     if named and os.path.isfile(named) and os.path.samefile(named, path):
         return None
     return path
-
-
-_added: set[Path] = set()
 
 
 def read_luigi_cfg(root: Path) -> bool:
@@ -120,12 +121,17 @@ def read_luigi_cfg(root: Path) -> bool:
     so that the project's ``[luigi_tasks]`` and ``[core]`` settings apply there too.
     """
     path = unread_luigi_cfg(root)
-    if path is None or path in _added:
+    if path is None:
         return False
     luigi.configuration.add_config_path(str(path))
     named = os.environ.get("LUIGI_CONFIG_PATH")
     if named and os.path.isfile(named):  # read last again: per-machine settings still win, as in a run
         luigi.configuration.add_config_path(named)
+    config = luigi.configuration.get_config()
+    logging_conf = config.get("core", "logging_conf_file", "")
+    if logging_conf and not os.path.isabs(logging_conf) and (root / logging_conf).is_file():
+        # Luigi opens it from the working folder, which is not the project's here (luigi.build in notebooks/).
+        config.set("core", "logging_conf_file", str(root / logging_conf))
     _added.add(path)
     return True
 

@@ -16,6 +16,7 @@ import logging
 import os
 import re
 import sys
+from contextlib import suppress
 from types import TracebackType
 
 from luigi.rpc import RPCError
@@ -105,9 +106,15 @@ def _own_error(text: str) -> str | None:
 
 
 class ProjectFileHandler(logging.FileHandler):
-    """A log file whose folder is made if missing (``logs/`` is git-ignored)."""
+    """A log file under the project root (a relative ``filename``, even when Python runs in a
+    subfolder such as ``notebooks/``), whose folder is made if missing (``logs/`` is git-ignored)."""
 
     def __init__(self, filename: str, mode: str = "a", encoding: str = "utf-8") -> None:
+        if not os.path.isabs(filename):
+            from luigi_tasks.config import find_project_root  # late: config imports Luigi's configuration
+
+            with suppress(LuigiTasksError):  # outside any project: the working folder, as logging does
+                filename = os.path.join(find_project_root(), filename)
         os.makedirs(os.path.dirname(os.path.abspath(filename)), exist_ok=True)
         super().__init__(filename, mode, encoding)
 

@@ -109,6 +109,25 @@ def test_python_in_a_subfolder_reads_the_projects_luigi_cfg_and_its_env(staging:
     assert done.stdout.split() == ["staging", "staging", str(staging), f"{staging}/{STAGING_MODEL}"]
 
 
+def test_a_notebook_in_a_subfolder_builds_a_run_with_the_projects_settings(staging: Path) -> None:
+    """``luigi.build`` from notebooks/ (the README's "Python code works from any subfolder"):
+    the project's luigi.cfg is read when the root task is made, before Luigi sets up the run,
+    so it is not refused as a `luigi` command from a subfolder is."""
+    notebooks = staging / "notebooks"
+    notebooks.mkdir()
+    code = (
+        "import luigi\n"
+        "from luigi_tasks.pipelines import FullPipeline\n"
+        "print(luigi.build([FullPipeline(run_id='nb1')], local_scheduler=True))\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], cwd=notebooks, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert done.stdout.split()[-1] == "True", done.stdout
+    assert (staging / STAGING_MODEL / "nb1" / "staging_model.pkl").is_file()  # env = staging, from its luigi.cfg
+    assert not (notebooks / "data").exists() and not (notebooks / "logs").exists()
+    assert "FullPipeline" in (staging / "logs" / "luigi-tasks.log").read_text(encoding="utf-8")
+
+
 # -- the config/<env>/ folder ---------------------------------------------------------------------
 
 
