@@ -144,7 +144,7 @@ def cmd_list(args: argparse.Namespace) -> int:
         numbers = run_outputs.run_numbers(project, info, records, unread, stored) if keys else {}
         listed.append((info, state, numbers))
     if keys:
-        _check_known(keys, [numbers for *_, numbers in listed])
+        _check_known(keys, [numbers for *_, numbers in listed], unread)
     if args.sort:
         with_it = [row for row in listed if _sortable(row[2].get(args.sort))]
         with_it.sort(key=lambda row: row[2][args.sort], reverse=not args.ascending)  # stable: ties oldest first
@@ -168,14 +168,19 @@ def cmd_list(args: argparse.Namespace) -> int:
     return 0
 
 
-def _check_known(keys: list[str], numbers: list[dict[str, run_outputs.Number]]) -> None:
-    """Refuse a ``--metric``/``--sort`` number no run saved (a typo), listing those there are."""
+def _check_known(keys: list[str], numbers: list[dict[str, run_outputs.Number]], unread: list[str]) -> None:
+    """Refuse a ``--metric``/``--sort`` number no run saved (a typo), listing those there are,
+    and the outputs that could not be read (moved in the catalog, deleted): it may be there."""
     known = dict.fromkeys(key for found in numbers for key in found)
     missing = [key for key in keys if key not in known]
     if missing:
         there = ", ".join(known) or "none (no run saved a versioned JSON output holding numbers)"
         names = ", ".join(map(repr, missing))
-        raise RunError(f"No run saved a number called {names}. Numbers the runs saved: {there}.")
+        gone = "".join(f"\n  {line}" for line in unread)
+        raise RunError(
+            f"No run saved a number called {names} that could be read. Numbers the runs saved: {there}."
+            + (f" Outputs that could not be read:{gone}" if gone else "")
+        )
 
 
 def _json_number(value: run_outputs.Number | None) -> run_outputs.Number | None:

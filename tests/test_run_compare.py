@@ -116,7 +116,8 @@ def test_runs_list_ranks_runs_by_a_saved_number_and_refuses_one_no_run_saved(toy
     typo = run_cli(toy, "runs", "list", "--sort", "c.totl", "--module", "toy_pipeline", env=TOY_ENV)
     assert typo.returncode == 2 and typo.stdout == ""
     assert typo.stderr == (
-        "luigi-tasks: error: No run saved a number called 'c.totl'. Numbers the runs saved: c.total.\n"
+        "luigi-tasks: error: No run saved a number called 'c.totl' that could be read. Numbers the runs saved: "
+        "c.total.\n"
     )
 
 
@@ -142,6 +143,12 @@ def test_compare_says_which_numbers_it_cannot_read_and_why(toy: Path) -> None:
         "JSONDataset at data/04/c.json, versioned); restore the entry to see it"
         for run_id in ("r1", "r2")
     ]
+    ranked = run_cli(toy, "runs", "list", "--sort", "c.total", "--module", "toy_pipeline", env=TOY_ENV)
+    assert ranked.returncode == 2 and ranked.stderr.splitlines()[1:] == [
+        f"  c of run {run_id}: moved in the catalog since (was JSONDataset at data/03/c.json, versioned, now "
+        "JSONDataset at data/04/c.json, versioned); restore the entry to see it"
+        for run_id in ("r1", "r2")
+    ], ranked.stderr  # why no run has it: not "no run saved it" alone
     (toy / "config/local/catalog.yml").unlink()
     (toy / "data/03/c.json/r1/c.json").unlink()
     gone = run_cli(toy, "runs", "compare", "r1", "r2", "--module", "toy_pipeline", env=TOY_ENV)
