@@ -22,6 +22,7 @@ import logging
 import re
 import time
 from collections.abc import Callable, Mapping, Sequence
+from contextlib import suppress
 from dataclasses import dataclass
 from typing import Any, ClassVar, Literal
 
@@ -187,6 +188,8 @@ class NodeTask(FixedParams, luigi.Task):
                 status.finish(f"done in {duration:.2f} s; in: {inputs_text}; out: {outputs_text}")
         except KeyboardInterrupt:
             report.interrupted_in(family)
+            with suppress(Exception):  # "running" by this process: runs show says interrupted once it exits
+                node_records.write_node_record(project, record)
             raise
         except _SavedElsewhere as elsewhere:
             # theirs stays the latest, after any "running" of ours

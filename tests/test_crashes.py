@@ -278,6 +278,12 @@ def test_ctrl_c_saves_nothing_of_the_node_and_says_the_run_was_interrupted(tmp_p
     ]
     assert (toy / "data/02/a.parquet/c1/a.parquet").exists()
     assert not list(toy.glob("data/02/b.parquet/c1/*"))
+    # runs show agrees with the closing line, also for a node stopped in its first second
+    # (before a node writes its "running" record).
+    shown = subprocess.run([str(Path(LUIGI).parent / "luigi-tasks"), "runs", "show", "c1", "--module", "toy_pipeline"],
+                           cwd=toy, env=env, capture_output=True, text=True, timeout=120)
+    row = next(line for line in shown.stdout.splitlines() if line.startswith("toy.StepB"))
+    assert row.split()[1] == "interrupted", shown.stdout + shown.stderr
     (toy / "SWALLOW").unlink(missing_ok=True)
     (toy / "B_STARTED").unlink()
     # Resumed with the plain toy module (its StepB does not sleep): StepB runs again, StepA does not.
