@@ -16,7 +16,7 @@ from typing import Any
 
 import luigi.configuration
 
-from luigi_tasks import node_records, run_info, run_outputs, run_plan, runs
+from luigi_tasks import leases, node_records, run_info, run_outputs, run_plan, runs
 from luigi_tasks.cli_support import DEFAULT_MODULE, MODULE_HELP, guard, load_project, number_cell, table
 from luigi_tasks.errors import RunError
 from luigi_tasks.fingerprint import Fingerprint, node_fingerprint
@@ -141,6 +141,8 @@ def cmd_list(args: argparse.Namespace) -> int:
             and run_plan.missing_outputs(project, run_id, task, rec)
         ]
         state = run_state(records, [task.get_task_family() for task in made], gone)
+        if state != "complete" and (pids := leases.live_writers(project, run_id)):
+            state += f"; being run now (pid {', '.join(map(str, pids))} on this host)"
         numbers = run_outputs.run_numbers(project, info, records, unread, stored) if keys else {}
         listed.append((info, state, numbers))
     if keys:

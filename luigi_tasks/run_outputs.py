@@ -128,7 +128,11 @@ def _refuse_while_worked_on(project: Project, run_id: str, what_to_do: str) -> N
     host works on the run (a command that prepared it, a node not yet started or quick)."""
     running = [rec for rec in read_node_records(project, run_id).values() if _still_running(rec)]
     busy = [f"{rec.node} ({_where(rec)})" for rec in running]
-    busy += [f"pid {pid} on this host" for pid in live_writers(project, run_id) if pid not in {r.pid for r in running}]
+    busy += [
+        f"pid {pid} on this host (a command on it, or a Python process that ran it and lives on, such as a "
+        "notebook's kernel: it holds the run until it exits)"
+        for pid in live_writers(project, run_id) if pid not in {r.pid for r in running}
+    ]
     if busy:
         raise RunError(f"Run '{run_id}' is being run now: {', '.join(busy)}. {what_to_do}")
 

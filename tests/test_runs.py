@@ -587,6 +587,10 @@ def test_invalidate_refuses_a_node_that_is_running_now(toy: Path, tmp_path: Path
         assert early.returncode == 2, early.stderr
         assert early.stderr.startswith(f"luigi-tasks: error: Run 'i1' is being run now: pid {slow.pid} on this host")
         assert "Nothing was deleted" in early.stderr
+        listed = run_cli(toy, "runs", "list", "--module", "toy_pipeline", env=env).stdout
+        assert next(line for line in listed.splitlines() if line.startswith("i1 ")).endswith(
+            f"; being run now (pid {slow.pid} on this host)"
+        ), listed  # not just "unfinished", as a run stopped by Ctrl-C is
         for _ in range(300):  # a node busy for over a second records that it runs
             if records(toy, "i1").get("toy.StepB", {}).get("status") == "running":
                 break
