@@ -101,14 +101,18 @@ def load_output(name: str, run_id: str = LATEST, project: Project | None = None)
             why = f" now: it was invalidated in run(s) {', '.join(gone)}{_ASIDE}" if gone else " yet"
             raise RunError(f"No run in {project.runs_dir} saved '{name}'{why}. `luigi-tasks runs list` shows the runs.")
         run_id = found
-    check_catalog(project, require_run(project, run_id), f"its '{name}' cannot be loaded from there", [name])
+    info = require_run(project, run_id)
+    check_catalog(project, info, f"its '{name}' cannot be loaded from there", [name])
     if not project.catalog.is_versioned(name):
         return project.catalog.load(name)
     records = read_node_records(project, run_id)
     version = output_version(records, name)
     if version is not None:
         return project.catalog.load(name, run_id=version)
-    why = f"it was invalidated{_ASIDE}" if _invalidated(records, name) else "it failed or did not run"
+    if info.get("catalog") and name not in info["catalog"]:
+        why = "it was not in the catalog when the run was made: added since"
+    else:
+        why = f"it was invalidated{_ASIDE}" if _invalidated(records, name) else "it failed or did not run"
     raise RunError(
         f"Run '{run_id}' has no '{name}': no node saved it in that run ({why}). "
         f"`luigi-tasks runs show {run_id}` tells what happened."

@@ -11,6 +11,9 @@ from pathlib import Path
 
 import pytest
 
+from luigi_tasks import load_output
+from luigi_tasks.errors import RunError
+from luigi_tasks.project import Project
 from tests.conftest import REPO, run_cli, run_luigi, run_toy
 from tests.toy import TOY_DIR
 
@@ -177,6 +180,10 @@ def test_compare_a_run_made_before_a_node_was_added(toy: Path, tmp_path: Path) -
     assert nodes["toy.StepE"][0] == "-" and nodes["toy.StepE"][1].startswith("ran in ")
     assert nodes["toy.StepC"] == ["ran in " + nodes["toy.StepC"][0][7:], "reused from r1"]
     assert section(done.stdout, "number")["e.e"] == ["-", "15", "-"]
+    with pytest.raises(RunError, match=re.escape(
+        "Run 'r1' has no 'e': no node saved it in that run (it was not in the catalog when the run was made: added since)"
+    )):
+        load_output("e", "r1", Project.load(toy))
 
 
 def test_infinite_and_nan_numbers_show_no_change_and_are_null_in_json() -> None:
