@@ -1166,7 +1166,29 @@ def test_a_node_with_a_wrong_output_saves_none_of_its_outputs(toy: Path) -> None
     assert not (toy / "data/04").exists() or not [p for p in (toy / "data/04").rglob("*") if p.is_file()]
 
 
-def test_a_long_chain_runs_with_several_workers_and_each_fingerprint_is_made_once(tmp_path: Path) -> None:
+def test_each_fingerprint_is_made_once_however_many_nodes_read_it(in_project: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A node's fingerprint combines its upstream nodes': each is worked out once per run (a
+    spy counts the real calls), not again for every node below it."""
+    from luigi_tasks.graph import current_graph
+    from luigi_tasks.pipelines import FullPipeline
+
+    made: list[str] = []
+    real = fingerprint._node_fingerprint
+
+    def counted(project, task, run_id, graph):  # type: ignore[no-untyped-def]
+        made.append(task.get_task_family())
+        return real(project, task, run_id, graph)
+
+    monkeypatch.setattr(fingerprint, "_node_fingerprint", counted)
+    fingerprint.forget_fingerprints()
+    nodes = current_graph().closure(FullPipeline(run_id="once"))  # prepares the run: every fingerprint
+    assert sorted(made) == sorted(task.get_task_family() for task in nodes), made
+    for task in reversed(nodes):
+        fingerprint.node_fingerprint(task, "once")
+    assert len(made) == len(nodes)  # asked again: none made again
+
+
+def test_a_long_chain_runs_with_several_workers_without_recursion(tmp_path: Path) -> None:
     """With --workers N each node runs in a forked child: a fingerprint made there from its
     whole upstream chain recursed once per node above it (RecursionError past ~500 nodes) and
     cost O(N) per node. They are made in the parent, upstream first, and the children inherit them."""

@@ -165,8 +165,11 @@ def test_three_workers_on_the_example_pipeline(luigid: Luigid, project: Path) ->
     recs = records(project, run_id)
     assert sorted(recs) == sorted(NODE_FAMILIES)
     assert all(r["status"] == "done" and r["pid"] in {p.pid for p in ended} for r in recs.values())
-    # A node run twice would have set the first version aside (``*.aside-*``) before saving.
+    # A node run twice would have set the first version aside (``*.aside-*``) before saving, or
+    # (a second saver) logged its end too.
     assert not [p for p in (project / "data").rglob("*") if ".aside-" in p.name]
+    ends = [line.split()[1] for p in ended for line in p.stderr.splitlines() if f" [run {run_id}] done in " in line]
+    assert sorted(ends) == sorted(NODE_FAMILIES), ends  # each node ran once, in one of the three
 
 
 def test_workers_option_runs_nodes_in_parallel_within_one_command(luigid: Luigid, tmp_path: Path) -> None:
@@ -330,6 +333,23 @@ def test_scheduler_start_keeps_luigids_files_private_and_never_loads_a_state_oth
     code, out = luigi_tasks_cmd(project, "scheduler", "start")  # its own state, in its private folder: loaded
     luigi_tasks_cmd(project, "scheduler", "stop")
     assert code == 0 and "not loaded" not in out, out
+
+
+def test_scheduler_stop_never_kills_a_process_that_is_not_luigid(tmp_path: Path) -> None:
+    """A stale pid file whose pid now belongs to another process (pids are reused): stop
+    refuses, and that process lives on."""
+    project = copy_project(tmp_path / "project")
+    other = subprocess.Popen(["sleep", "60"])
+    try:
+        (project / ".luigid").mkdir(mode=0o700)
+        (project / ".luigid" / "pid").write_text(f"{other.pid}\n")
+        code, out = luigi_tasks_cmd(project, "scheduler", "stop")
+        assert code == 1, out
+        assert f"names pid {other.pid}, which is not luigid: not stopping it. Remove the stale pid file." in out
+        assert other.poll() is None  # still running
+    finally:
+        other.kill()
+        other.wait()
 
 
 def test_scheduler_start_outside_a_project_is_refused(tmp_path: Path) -> None:

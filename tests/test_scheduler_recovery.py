@@ -263,6 +263,16 @@ def test_scheduler_port_that_luigi_cfg_overrides_is_refused_before_anything_runs
     # The same port as luigi.cfg's is no contradiction.
     same = run_luigi(project, *TOY, "--run-id", run_id, "--scheduler-port", str(luigid.port), env=toy_env(project))
     assert same.returncode == 0, same.stderr
+    # Likewise a --scheduler-host other than the URL's.
+    other = fresh_id("host")
+    host = run_luigi(project, *TOY, "--run-id", other, "--scheduler-host", "localhost", env=toy_env(project))
+    assert host.returncode == BEFORE_SCHEDULING, host.stderr
+    assert host.stderr.strip().splitlines()[-1].startswith(
+        f"ERROR: --scheduler-host localhost cannot take effect: luigi.cfg [core] scheduler_url ({luigid.url}) wins "
+        f"over it, so this command would go to the scheduler at {luigid.url}. Pass --scheduler-url "
+        f"http://localhost:{luigid.port} instead"
+    ), host.stderr
+    assert luigid.tasks(other) == {}
 
 
 def test_scheduler_command_on_another_port_says_how_workers_reach_it(tmp_path: Path) -> None:
