@@ -388,3 +388,30 @@ def test_json_keeps_the_keys_in_the_order_the_node_made_them(tmp_path: Path) -> 
     ds = JSONDataset(str(tmp_path / "m.json"))
     ds.save({"r2": 0.6, "mae": 1.0, "rmse": 2.0})
     assert list(ds.load()) == ["r2", "mae", "rmse"]
+
+
+_KIND_FRAME = pd.DataFrame({
+    "i": [1, 2], "f": [1.5, 2.5], "b": [True, False], "s": ["x", "y"],
+    "d": pd.to_datetime(["2024-01-05", "2024-02-05"]), "c": pd.Categorical(["a", "b"]),
+})
+
+
+@pytest.mark.parametrize(
+    ("kind", "column", "others"),
+    [
+        ("int", "i", "fbsdc"), ("float", "f", "ibsdc"), ("number", "i", "bsdc"), ("bool", "b", "ifsdc"),
+        ("str", "s", "ifbdc"), ("datetime", "d", "ifbsc"), ("category", "c", "ifbsd"), ("int64", "i", "fbsdc"),
+    ],
+)
+def test_each_schema_kind_accepts_its_columns_and_refuses_the_others(
+    tmp_path: Path, kind: str, column: str, others: str
+) -> None:
+    """Every kind the schema offers (and a pandas dtype name), on a save: the matching column
+    passes, each other column is refused naming the kind and the dtype found."""
+    def dataset(col: str) -> ParquetDataset:
+        return ParquetDataset(str(tmp_path / f"{kind}-{col}.parquet"), schema={col: kind}, name="t")
+
+    dataset(column).save(_KIND_FRAME)
+    for other in others:
+        with pytest.raises(DatasetError, match=re.escape(f"column '{other}' should be {kind} (catalog schema), but it is")):
+            dataset(other).save(_KIND_FRAME)
