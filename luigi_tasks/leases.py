@@ -91,8 +91,7 @@ def wait_for_other_worker(
     deadline = time.monotonic() + timeout
     while True:
         others = records_by_others(project, run_id, node)
-        ended = [r for r in others if r.ended and datetime.fromisoformat(r.ended).timestamp() >= since]
-        if ended:
+        if ended := _ended_since(others, since):
             last = max(ended, key=lambda r: r.ended or "")
             return last if last.status in COMPLETE else None
         running = [r for r in others if r.status == "running" and not exited_here(r.host, r.pid)]
@@ -105,3 +104,15 @@ def wait_for_other_worker(
                 "coordinate: let one finish, then run the other; or run both through luigid."
             )
         time.sleep(0.05)
+
+
+def completed_elsewhere(project: Project, run_id: str, node: str, since: float) -> NodeRecord | None:
+    """The latest record of another process that ended ``node`` in run ``run_id`` after
+    ``since`` (``time.time()``), if it completed it; ``None`` if none did (no waiting)."""
+    ended = _ended_since(records_by_others(project, run_id, node), since)
+    last = max(ended, key=lambda r: r.ended or "", default=None)
+    return last if last is not None and last.status in COMPLETE else None
+
+
+def _ended_since(records: list[NodeRecord], since: float) -> list[NodeRecord]:
+    return [r for r in records if r.ended and datetime.fromisoformat(r.ended).timestamp() >= since]

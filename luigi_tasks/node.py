@@ -254,16 +254,17 @@ class NodeTask(FixedParams, luigi.Task):
 
     def _saved_meanwhile(self, target: AbstractDataset) -> node_records.NodeRecord | None:
         """The record of another worker that saved ``target`` (since this command started, after
-        Luigi found the node incomplete here; or before, while it still runs the node) and
-        completed the node; ``None`` if the version is an earlier attempt's (killed, or failed
+        Luigi found the node incomplete here; or before, while it still runs the node or having
+        completed it since) and completed the node; ``None`` if the version is an earlier attempt's (killed, or failed
         after saving) or that worker failed after saving it."""
         saved, project = target.saved_at(), current_project()
         if saved is None:
             return None
         if saved < _COMMAND_STARTED - _CLOCK_SLACK_S:  # before this command: a killed attempt's, unless
-            if not leases.running_elsewhere(project, self.run_id, self.get_task_family()):  # another runs it now
-                return None
-            return leases.wait_for_other_worker(project, self.run_id, self.get_task_family(), saved - _CLOCK_SLACK_S)
+            family, since = self.get_task_family(), saved - _CLOCK_SLACK_S
+            if not leases.running_elsewhere(project, self.run_id, family):  # another runs it now, or
+                return leases.completed_elsewhere(project, self.run_id, family, since)  # has just completed it
+            return leases.wait_for_other_worker(project, self.run_id, family, since)
         return leases.wait_for_other_worker(project, self.run_id, self.get_task_family(), _COMMAND_STARTED)
 
     def on_failure(self, exception: BaseException) -> str:

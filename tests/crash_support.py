@@ -192,6 +192,22 @@ class GatedParquetDataset(ParquetDataset):
         super()._save_to(data, dst)
 
 
+class HeldParquetDataset(ParquetDataset):
+    """A Parquet dataset whose save first says it started (a file ``SAVING_<name>_<pid>`` in the
+    working folder) and, while a file ``HOLD_<name>`` is there, waits for ``GO_<name>_<pid>``:
+    a test knows a worker reached the save, and when it goes on."""
+
+    def save(self, data: pd.DataFrame) -> None:
+        pid = os.getpid()
+        Path(f"SAVING_{self.name}_{pid}").touch()
+        if Path(f"HOLD_{self.name}").exists():
+            for _ in range(1200):
+                if Path(f"GO_{self.name}_{pid}").exists():
+                    break
+                time.sleep(0.05)
+        super().save(data)
+
+
 def save_concurrently(path: str, value: int, barrier: Any, results: Any) -> None:
     """Child process: wait for the other one, then save a frame of ``value`` as version v1."""
     from luigi_tasks.errors import VersionExistsError

@@ -417,16 +417,20 @@ class Both(PipelineTask):
 """
 
 
-def test_a_second_local_command_never_sets_aside_what_a_live_one_saved_before_it_started(tmp_path: Path) -> None:
+@pytest.mark.parametrize("a_done", [False, True], ids=["while-a-saves-q", "after-a-completed"])
+def test_a_second_local_command_never_sets_aside_what_a_live_one_saved_before_it_started(
+    tmp_path: Path, a_done: bool
+) -> None:
     """Command A saved p and is saving q when command B (started after p was saved) reaches
     its own save of p: that p is not a killed attempt's (A runs the node now), so B waits for
-    A's record and keeps A's outputs, instead of setting p aside and mixing the two."""
+    A's record and keeps A's outputs, instead of setting p aside and mixing the two. Likewise
+    when A has completed the node (and exited) by the time B reaches that save."""
     from tests.toy import make_toy_project
 
     toy = make_toy_project(tmp_path / "toy", REPO)
     (toy / "two.py").write_text(_TWO_OUTPUTS)
     with open(toy / "config/catalog.yml", "a", encoding="utf-8") as f:
-        f.write("p: {type: pandas.ParquetDataset, filepath: data/04/p.parquet, versioned: true}\n")
+        f.write("p: {type: tests.crash_support.HeldParquetDataset, filepath: data/04/p.parquet, versioned: true}\n")
         f.write("q: {type: tests.crash_support.GatedParquetDataset, filepath: data/04/q.parquet, versioned: true}\n")
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(toy), str(REPO)])}
 
@@ -443,6 +447,8 @@ def test_a_second_local_command_never_sets_aside_what_a_live_one_saved_before_it
 
     first = start("Both")
     wait_until((toy / "data/04/p.parquet/m1/p.parquet").exists)  # A saved p; it waits before writing q
+    if a_done:
+        (toy / "HOLD_p").touch()  # B will wait at its save of p until A has ended
     second = start("two.Gen")  # another command line: Luigi's lock lets it run
 
     def second_reaches_its_save() -> None:
@@ -451,9 +457,21 @@ def test_a_second_local_command_never_sets_aside_what_a_live_one_saved_before_it
             return latest.get("pid") == second.pid and latest.get("status") == "running"
 
         wait_until(second_runs_gen)  # B's own "running" record is now the node's latest
-        time.sleep(0.5)  # B reaches its save of p
+        wait_until((toy / f"SAVING_p_{second.pid}").exists)  # B reaches its save of p
 
-    first_err, second_err = _release_in_turn(toy, first, second, second_reaches_its_save)
+    if a_done:
+        try:
+            second_reaches_its_save()  # and waits there (HOLD_p)
+            (toy / f"GO_{first.pid}").touch()
+            _, first_err = first.communicate(timeout=120)  # A saved q, recorded the node done, exited
+            (toy / f"GO_p_{second.pid}").touch()
+            (toy / f"GO_{second.pid}").touch()
+            _, second_err = second.communicate(timeout=120)
+        finally:
+            first.kill()
+            second.kill()
+    else:
+        first_err, second_err = _release_in_turn(toy, first, second, second_reaches_its_save)
     assert first.returncode == 0 and second.returncode == 0, first_err[-2000:] + second_err[-2000:]
     assert "set aside" not in first_err + second_err, second_err[-2000:]
     assert f"another worker (host {socket.gethostname()}, pid {first.pid}) saved its outputs" in second_err
