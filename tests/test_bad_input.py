@@ -13,7 +13,6 @@ Where the natural level is the API (a dataset, the catalog), the case is tested 
 
 from __future__ import annotations
 
-import errno
 import importlib.util
 import os
 import pickle
@@ -424,23 +423,6 @@ def test_12_unwritable_output_folder(proj: Path, how: str) -> None:
     )
     assert_unchanged(before, proj)
     assert set(outputs_of(proj, "r1")) == {"preprocessed_houses", "train_x", "test_x", "train_y", "test_y"}
-
-
-def test_12_api_failed_overwrite_keeps_the_earlier_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    path = tmp_path / "out" / "table.parquet"
-    ParquetDataset(str(path)).save(pd.DataFrame({"x": [1, 2, 3]}))
-    before = path.read_bytes()
-
-    def half_then_full(self: pd.DataFrame, dst: str, **kwargs: object) -> None:
-        with open(dst, "wb") as f:
-            f.write(b"PAR1" + b"\x00" * 1000)
-        raise OSError(errno.ENOSPC, "No space left on device")
-
-    monkeypatch.setattr(pd.DataFrame, "to_parquet", half_then_full)
-    with pytest.raises(DatasetError, match=r"Dataset 'table.parquet' .*could not be saved .*No space left on device"):
-        ParquetDataset(str(path)).save(pd.DataFrame({"x": [9]}))
-    assert path.read_bytes() == before
-    assert sorted(p.name for p in path.parent.iterdir()) == ["table.parquet"]
 
 
 # 13 ------------------------------------------------------------------------------------

@@ -14,13 +14,8 @@ import re
 from pathlib import Path
 from typing import Any
 
-import luigi
-import luigi.scheduler
-import luigi.worker
 import pytest
-from luigi.setup_logging import InterfaceLogging
 
-from luigi_tasks import status
 from luigi_tasks.catalog import DataCatalog
 from luigi_tasks.datasets import ParquetDataset
 from luigi_tasks.errors import CatalogError, DatasetError, RunIdError
@@ -29,6 +24,7 @@ from luigi_tasks.versioning import version_path
 from tests.conftest import REPO
 from tests.crash_support import done_project
 from tests.crash_support import luigi as run_luigi
+from tests.scheduler_support import Luigid, luigid_fixture, use_scheduler  # noqa: F401 - the `luigid` fixture
 
 BAD_RUN_IDS = ["../x", "a/b", "..", "/etc", "x/../../y", "", "x" * 200, "a\\b", "a\nb", ".hidden"]
 BAD_NAMES = ["../evil", "a/b", "..", "x..y", "/abs", "a\\b", ".hidden", "", "params:x", "a b", "x" * 200]
@@ -122,38 +118,31 @@ def test_credentials_never_appear_in_output_logs_or_run_records(tmp_path: Path, 
         assert not _leaks(text), text[-3000:]
 
 
-def test_credentials_never_appear_in_status_messages_errors_or_reprs(
-    in_project: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+def test_credentials_never_appear_in_what_luigid_shows_or_in_reprs(
+    tmp_path: Path, template_root: Path, luigid: Luigid
 ) -> None:
-    from luigi_tasks.pipelines import FullPipeline
+    """Through a real luigid: every task's status message and failure explanation (what its
+    web UI shows), the console and the log hold no secret, although the raw input's storage
+    error quotes its options; nor does the error of a load from Python, or a dataset's repr."""
+    project = done_project(tmp_path / "project", template_root)
+    _with_credentials(project, chatty_raw=True)
+    use_scheduler(project, luigid.url)
+    failed = run_luigi(project, "FullPipeline", "--run-id", "s3")
+    assert failed.returncode == 30, failed.stderr[-3000:]
+    tasks = luigid.tasks("s3")
+    shown = [str(task.get("status_message") or "") for task in tasks.values()]
+    shown += [
+        str(luigid.api("fetch_error", task_id=task["task_id"]).get("error") or "")
+        for task in tasks.values() if task["status"] == "FAILED"
+    ]
+    assert any("access denied" in text for text in shown), shown
 
-    _with_credentials(in_project, chatty_raw=True)
-    messages: list[str] = []  # every status message and failure explanation sent to the scheduler
-    real_status = luigi.worker.TaskStatusReporter.update_status_message
-    real_add_task = luigi.scheduler.Scheduler.add_task
-
-    def update_status_message(reporter: Any, message: str) -> None:
-        messages.append(message)
-        real_status(reporter, message)
-
-    def add_task(scheduler: Any, *args: Any, **kwargs: Any) -> Any:
-        messages.append(str(kwargs.get("expl") or ""))
-        return real_add_task(scheduler, *args, **kwargs)
-
-    monkeypatch.setattr(luigi.worker.TaskStatusReporter, "update_status_message", update_status_message)
-    monkeypatch.setattr(luigi.scheduler.Scheduler, "add_task", add_task)
-    monkeypatch.setattr(InterfaceLogging, "_configured", True)  # keep pytest's logging
-    caplog.set_level("DEBUG")
-    luigi.build([FullPipeline(run_id="s3")], local_scheduler=True)
-    assert status.flush()  # final status messages are sent in the background
-
-    catalog = Project.load(in_project).catalog
+    catalog = Project.load(project).catalog
     with pytest.raises(DatasetError) as raised:
         catalog.load("houses")
-    seen = [*messages, caplog.text, str(raised.value), repr(catalog.entry("houses")), repr(catalog.dataset("houses"))]
-    seen.append(_written_text(in_project))
-    assert any("access denied" in m for m in messages), messages
     assert raised.value.__cause__ is None  # the chained error would print the secret
+    seen = [*shown, failed.stdout, failed.stderr, _written_text(project), str(raised.value),
+            repr(catalog.entry("houses")), repr(catalog.dataset("houses"))]
     for text in seen:
         assert not _leaks(text), text[-3000:]
 

@@ -4,6 +4,7 @@ through a project's catalog.yml and credentials.yml, and through the API."""
 from __future__ import annotations
 
 import os
+import select
 import signal
 import sqlite3
 import subprocess
@@ -176,7 +177,8 @@ def test_a_save_killed_at_any_moment_leaves_the_old_or_the_new_table_whole(tmp_p
     table.save(FRAME)
     for delay in (0.3, 0.9, 1.7, 2.6):
         proc = subprocess.Popen([sys.executable, "-c", KILLED_SAVE, con], stdout=subprocess.PIPE, text=True)
-        assert proc.stdout is not None and proc.stdout.readline() == "saving\n"
+        assert proc.stdout is not None and select.select([proc.stdout], [], [], 60)[0], "the child never started"
+        assert proc.stdout.readline() == "saving\n"
         time.sleep(delay)
         os.kill(proc.pid, signal.SIGKILL)
         proc.wait()
