@@ -261,10 +261,11 @@ class NodeTask(FixedParams, luigi.Task):
         if saved is None:
             return None
         if saved < _COMMAND_STARTED - _CLOCK_SLACK_S:  # before this command: a killed attempt's, unless
-            family, since = self.get_task_family(), saved - _CLOCK_SLACK_S
-            if not leases.running_elsewhere(project, self.run_id, family):  # another runs it now, or
-                return leases.completed_elsewhere(project, self.run_id, family, since)  # has just completed it
-            return leases.wait_for_other_worker(project, self.run_id, family, since)
+            family = self.get_task_family()
+            if not leases.running_elsewhere(project, self.run_id, family):  # another runs it now, or completed
+                # it while this command ran (an earlier command's completion is what this one remakes)
+                return leases.completed_elsewhere(project, self.run_id, family, _COMMAND_STARTED - _CLOCK_SLACK_S)
+            return leases.wait_for_other_worker(project, self.run_id, family, saved - _CLOCK_SLACK_S)
         return leases.wait_for_other_worker(project, self.run_id, self.get_task_family(), _COMMAND_STARTED)
 
     def on_failure(self, exception: BaseException) -> str:
