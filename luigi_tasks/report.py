@@ -262,11 +262,17 @@ class RunReport:
         stopped += [r.node for r in records if r.status == "running" and r.node not in stopped
                     and r.pid != os.getpid() and exited_here(r.host, r.pid)]
         where = f" while {', '.join(stopped)} ran" if stopped else ""
-        return [
+        lines = [
             f"luigi-tasks: run {run_id} was interrupted (Ctrl-C){where}; a node that did not finish does not count "
             "as done (what it saved is set aside when it runs again).",
             f"luigi-tasks: resume with: {self.resume_command(run_id)}",
         ]
+        if stopped and self.scheduler_url is not None:
+            lines.append(
+                "luigi-tasks: (luigid keeps a node that was running held for about a minute after its worker went "
+                "away, [scheduler] worker_disconnect_delay: a resume before then exits 25 and says which)"
+            )
+        return lines
 
     def _unfinished(self, run_id: str, records: list[node_records.NodeRecord]) -> list[str]:
         """The closing lines of a run not complete with nothing failed in this process: it goes

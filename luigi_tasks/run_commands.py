@@ -8,6 +8,7 @@ Example:
 from __future__ import annotations
 
 import argparse
+import difflib
 import json
 import math
 import os
@@ -47,12 +48,18 @@ def add_cli(commands: Any) -> Any:
         help="add a column: a number the runs saved in a JSON output (dataset.key, e.g. metrics.r2); repeatable",
     )
     list_parser.add_argument(
+        "--param", action="append", default=[], metavar="KEY",
+        help="add a column: a parameter of each run, as its run.json recorded it (e.g. model.init_args.alpha); "
+        "repeatable",
+    )
+    list_parser.add_argument(
         "--sort", metavar="NUMBER", help="best run first by this number, highest first (its column is added)"
     )
     list_parser.add_argument("--ascending", action="store_true", help="with --sort: lowest first (an error, a loss)")
     list_parser.add_argument(
         "--json", action="store_true",
-        help="print a JSON list instead (run_id, created, reuse_from, state, and the numbers asked for), for scripts",
+        help="print a JSON list instead (run_id, created, reuse_from, state, and the numbers and parameters asked "
+        "for), for scripts",
     )
     list_parser.set_defaults(func=guard(cmd_list))
     show = runs_sub.add_parser("show", help="each node of a run: ran / reused / failed / not run, and why")
@@ -118,7 +125,7 @@ def run_state(records: dict[str, node_records.NodeRecord], families: list[str], 
 
 def cmd_list(args: argparse.Namespace) -> int:
     """Every run, oldest first (or by ``--sort``), with its state against the pipelines of
-    ``--module`` and the numbers asked for with ``--metric``."""
+    ``--module``, the numbers asked for with ``--metric`` and the parameters with ``--param``."""
     project = load_project(args.module)
     infos = run_info.list_runs(project)
     if not infos:
@@ -147,6 +154,8 @@ def cmd_list(args: argparse.Namespace) -> int:
         listed.append((info, state, numbers))
     if keys:
         _check_known(keys, [numbers for *_, numbers in listed], unread)
+    params = {info["run_id"]: {key: _parameter(info, key) for key in args.param} for info in infos}
+    _check_parameters(args.param, infos, params)
     if args.sort:
         with_it = [row for row in listed if _sortable(row[2].get(args.sort))]
         with_it.sort(key=lambda row: row[2][args.sort], reverse=not args.ascending)  # stable: ties oldest first
@@ -154,13 +163,15 @@ def cmd_list(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps([
             {"run_id": info["run_id"], "created": info.get("created"), "reuse_from": info.get("reuse_from"),
-             "state": state, **({"numbers": {key: _json_number(numbers.get(key)) for key in keys}} if keys else {})}
+             "state": state, **({"numbers": {key: _json_number(numbers.get(key)) for key in keys}} if keys else {}),
+             **({"parameters": {k: v for k, (_, v) in params[info["run_id"]].items()}} if args.param else {})}
             for info, state, numbers in listed
         ], indent=2))
         return 0
-    rows = [("run id", "created", "reuse from", *keys, "state")]
+    rows = [("run id", "created", "reuse from", *args.param, *keys, "state")]
     rows += [
         (info["run_id"], info.get("created", "-"), info.get("reuse_from") or "-",
+         *(_parameter_cell(*params[info["run_id"]][key]) for key in args.param),
          *(number_cell(numbers.get(key)) for key in keys), state)
         for info, state, numbers in listed
     ]
@@ -183,6 +194,32 @@ def _check_known(keys: list[str], numbers: list[dict[str, run_outputs.Number]], 
             f"No run saved a number called {names} that could be read. Numbers the runs saved: {there}."
             + (f" Outputs that could not be read:{gone}" if gone else "")
         )
+
+
+def _parameter(info: dict[str, Any], key: str) -> tuple[bool, Any]:
+    """Whether run ``info`` has parameter ``key`` (dotted: ``model.init_args.alpha``), and its value."""
+    value: Any = info.get("parameters") or {}
+    for part in key.split("."):
+        if not isinstance(value, dict) or part not in value:
+            return False, None
+        value = value[part]
+    return True, value
+
+
+def _parameter_cell(found: bool, value: Any) -> str:
+    if not found:
+        return "-"
+    return value if isinstance(value, str) else json.dumps(value, separators=(",", ":"), default=str)
+
+
+def _check_parameters(keys: list[str], infos: list[dict[str, Any]], params: dict[str, dict[str, Any]]) -> None:
+    """Refuse a ``--param`` no run has (a typo), with the nearest ones the runs have."""
+    missing = [key for key in keys if not any(params[info["run_id"]][key][0] for info in infos)]
+    if missing:
+        known = sorted({k for info in infos for k in run_info.flatten(info.get("parameters") or {})})
+        close = difflib.get_close_matches(missing[0], known, n=3)
+        hint = f" Did you mean {', '.join(close)}?" if close else f" Parameters of the runs: {', '.join(known[:20])}."
+        raise RunError(f"No run has a parameter {missing[0]!r} (config/parameters.yml keys, dotted).{hint}")
 
 
 def _json_number(value: run_outputs.Number | None) -> run_outputs.Number | None:

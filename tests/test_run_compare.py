@@ -66,6 +66,26 @@ def test_compare_shows_the_changed_parameter_what_was_reused_and_the_metrics_of_
     assert saved["exp1"]["r2"] != saved["exp2"]["r2"]  # the parameter changed the model
     assert change == pytest.approx(saved["exp2"]["r2"] - saved["exp1"]["r2"], rel=1e-4)
 
+    # Which parameters made the best run: runs list shows them beside the number it ranks by.
+    listed = run_cli(project, "runs", "list", "--param", "model.init_args.fit_intercept", "--param", "split",
+                     "--sort", "metrics.r2")
+    assert listed.returncode == 0, listed.stderr
+    rows = [re.split(r"\s{2,}", line.strip()) for line in listed.stdout.splitlines()]
+    assert rows[0] == ["run id", "created", "reuse from", "model.init_args.fit_intercept", "split", "metrics.r2", "state"]
+    best = max(("exp1", "exp2"), key=lambda run: saved[run]["r2"])
+    by_run = {row[0]: row[3:5] for row in rows[1:]}
+    assert rows[1][0] == best and by_run == {"exp1": ["-", '{"random_state":42,"test_size":0.2}'],
+                                              "exp2": ["false", '{"random_state":42,"test_size":0.2}']}
+    scripted = json.loads(run_cli(project, "runs", "list", "--param", "model.init_args.fit_intercept", "--json").stdout)
+    assert [(r["run_id"], r["parameters"]) for r in scripted] == [
+        ("exp1", {"model.init_args.fit_intercept": None}), ("exp2", {"model.init_args.fit_intercept": False}),
+    ]
+    typo = run_cli(project, "runs", "list", "--param", "model.init_arg.fit_intercept")
+    assert typo.returncode == 2 and typo.stderr.startswith(
+        "luigi-tasks: error: No run has a parameter 'model.init_arg.fit_intercept' (config/parameters.yml keys, "
+        "dotted). Did you mean model.init_args.fit_intercept"
+    ), typo.stderr
+
 
 def test_compare_shows_a_failed_node_and_a_number_only_one_run_has(toy: Path) -> None:
     (toy / "FAIL_B").touch()

@@ -154,6 +154,25 @@ def test_a_worker_whose_luigid_stopped_mid_run_says_so(tmp_path: Path) -> None:
         ], err
 
 
+def test_ctrl_c_of_a_worker_through_luigid_says_the_resume_waits_for_luigid_to_release_the_node(
+    tmp_path: Path,
+) -> None:
+    """luigid holds the node the interrupted worker was running for about a minute: the resume
+    command printed at once exits 25 until then, which the closing lines say."""
+    with combine_running(tmp_path, "ctrlc", 30) as mid:
+        mid.worker.send_signal(signal.SIGINT)
+        _, err = mid.worker.communicate(timeout=120)
+
+        assert mid.worker.returncode == -signal.SIGINT, err[-3000:]
+        assert err.strip().splitlines()[-3:] == [
+            f"luigi-tasks: run {mid.run_id} was interrupted (Ctrl-C) while sched_toy.Combine ran; a node that did "
+            "not finish does not count as done (what it saved is set aside when it runs again).",
+            f"luigi-tasks: resume with: luigi {' '.join(TOY)} --run-id {mid.run_id}",
+            "luigi-tasks: (luigid keeps a node that was running held for about a minute after its worker went away, "
+            "[scheduler] worker_disconnect_delay: a resume before then exits 25 and says which)",
+        ], err[-3000:]
+
+
 def test_a_run_that_completed_after_its_luigid_stopped_says_both(tmp_path: Path) -> None:
     """The last node ends after luigid stopped: Luigi exits 40 (it could not report), and the
     closing lines say the run is complete, and why the exit code says otherwise."""
