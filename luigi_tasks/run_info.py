@@ -69,11 +69,14 @@ def _code_version(project: Project) -> str | None:
         )
         if commit.returncode != 0:
             return None
-        dirty = subprocess.run(
-            ["git", "status", "--porcelain", "--untracked-files=no"],
+        status = subprocess.run(
+            ["git", "status", "--porcelain", "--untracked-files=all"],
             cwd=project.root, capture_output=True, text=True, timeout=10,
         )
-        return commit.stdout.strip() + ("-dirty" if dirty.stdout.strip() else "")
+        # Edited tracked files, and new Python files (a helper module not committed yet: the
+        # commit alone would not run the pipeline). Other new files (notes, outputs) do not count.
+        changed = [line for line in status.stdout.splitlines() if not line.startswith("??") or line.endswith(".py")]
+        return commit.stdout.strip() + ("-dirty" if changed else "")
     except (OSError, subprocess.SubprocessError):
         return None
 

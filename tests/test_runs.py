@@ -49,7 +49,8 @@ def test_run_record_holds_parameters_versions_and_per_node_facts(project: Path) 
 
 def test_a_run_records_the_git_commit_of_its_code_and_whether_it_was_edited(project: Path) -> None:
     """run.json's code version is the checkout's commit, with -dirty when a tracked file was
-    edited (new files, such as the run's own outputs, do not count); runs show prints it."""
+    edited or a Python file added (other new files, such as the run's own outputs, do not
+    count); runs show prints it."""
     def git(*args: str) -> str:
         return subprocess.run(["git", *args], cwd=project, capture_output=True, text=True, check=True).stdout.strip()
 
@@ -59,6 +60,13 @@ def test_a_run_records_the_git_commit_of_its_code_and_whether_it_was_edited(proj
     head = git("rev-parse", "HEAD")
     assert run_luigi(project, *MODULE, "FullPipeline", "--local-scheduler", "--run-id", "g1").returncode == 0
     assert json.loads((project / "data/09_runs/g1/run.json").read_text())["code_version"] == head
+    (project / "notes.txt").write_text("a new file that is not code\n")
+    assert run_luigi(project, *MODULE, "FullPipeline", "--local-scheduler", "--run-id", "g1b").returncode == 0
+    assert json.loads((project / "data/09_runs/g1b/run.json").read_text())["code_version"] == head
+    (project / "new_helper.py").write_text("def helper(): ...\n")  # new code the commit does not hold
+    assert run_luigi(project, *MODULE, "FullPipeline", "--local-scheduler", "--run-id", "g1c").returncode == 0
+    assert json.loads((project / "data/09_runs/g1c/run.json").read_text())["code_version"] == f"{head}-dirty"
+    (project / "new_helper.py").unlink()
     with open(project / "luigi.cfg", "a", encoding="utf-8") as cfg:
         cfg.write("# an edit\n")
     assert run_luigi(project, *MODULE, "FullPipeline", "--local-scheduler", "--run-id", "g2").returncode == 0
