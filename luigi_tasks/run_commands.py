@@ -212,7 +212,9 @@ def _parameter_cell(found: bool, value: Any) -> str:
     return value if isinstance(value, str) else json.dumps(value, separators=(",", ":"), default=str)
 
 
-def _check_parameters(keys: list[str], infos: list[dict[str, Any]], params: dict[str, dict[str, Any]]) -> None:
+def _check_parameters(
+    keys: list[str], infos: list[dict[str, Any]], params: dict[str, dict[str, tuple[bool, Any]]]
+) -> None:
     """Refuse a ``--param`` no run has (a typo), with the nearest ones the runs have."""
     missing = [key for key in keys if not any(params[info["run_id"]][key][0] for info in infos)]
     if missing:
