@@ -144,7 +144,7 @@ def _prepare(project: Project, root: luigi.Task) -> RunState:
             project.catalog.dataset(name, run_id)
     existing = read_run_info(project, run_id)
     source = _reuse_source(project, run_id, existing, asked)
-    create_or_check_run(project, run_id, source, existing)
+    info = create_or_check_run(project, run_id, source, existing)
     take_lease(project, run_id)  # tells other commands (runs delete, invalidate, a second saver) it works on the run
     for task in nodes:  # now, so that an edit of the source during the run is not taken for what ran
         code_hash(task.node.func)
@@ -152,6 +152,7 @@ def _prepare(project: Project, root: luigi.Task) -> RunState:
     for task in nodes:  # here, upstream first: workers forked by --workers N inherit them
         node_fingerprint(task, run_id)
     records = read_node_records(project, run_id)
+    _refuse_moved_outputs(project, info, records, run_id)
     run_state = RunState(run_id)
 
     stale = []
@@ -247,6 +248,39 @@ def _prepare(project: Project, root: luigi.Task) -> RunState:
         run_state.versions[reused.node] = reused.versions
     run_state.nodes, run_state.asked = frozenset(nodes), asked
     return run_state
+
+
+def _refuse_moved_outputs(
+    project: Project, info: dict[str, Any], records: dict[str, NodeRecord], run_id: str
+) -> None:
+    """Refuse when a dataset the run saved, which its ``run.json`` does not record (added to
+    the catalog after the run was created), is stored elsewhere now: its node would run again
+    as if its outputs were gone, and leave the saved version where no command finds it.
+    (``run.json``'s datasets are checked by :func:`luigi_tasks.run_info.check_catalog`.)
+
+    Raises:
+        RunError: naming each such dataset, where it was saved and where it points now.
+    """
+    recorded = info.get("catalog") or {}
+    moved = []
+    for rec in records.values():
+        if rec.status not in COMPLETE:
+            continue
+        for name, saved in rec.outputs.items():
+            if name in recorded or name not in project.catalog or "://" in saved:
+                continue
+            now = project.catalog.dataset(name, rec.versions.get(name, run_id)).path
+            here = now.removeprefix(project.root.as_posix() + "/")  # a moved checkout keeps its runs
+            if saved != now and not saved.endswith("/" + here):
+                moved.append(f"{name}: saved at {saved}, now {now}")
+    if moved:
+        raise RunError(
+            f"Run '{run_id}' saved these datasets (added to the catalog after it was created) elsewhere than the "
+            "catalog says now; its outputs must stay where it saved them, so it cannot continue with these:\n  "
+            + "\n  ".join(sorted(moved))
+            + f"\nRestore those entries (config/catalog.yml, config/{project.env}/catalog.yml), or start a new "
+            "run: --run-id <new id>."
+        )
 
 
 def _remake_downstream(

@@ -1029,6 +1029,36 @@ def test_runs_delete_finds_the_versions_of_a_dataset_no_longer_in_the_catalog(to
     assert not (toy / "data/03/d.parquet/x1").exists() and not (toy / "data/02/a.parquet/x1").exists()
 
 
+def test_a_dataset_added_to_a_run_then_moved_is_refused_not_made_again(toy: Path, tmp_path: Path) -> None:
+    """run.json records the catalog of the run's creation; a dataset added later (with its
+    node) and then moved would make its node run again as if its output were gone, leaving
+    the saved version where no command finds it. Refused, as a move of the others is."""
+    assert run_toy(toy, "ToyPipeline", "--local-scheduler", "--run-id", "a1").returncode == 0
+    catalog = toy / "config/catalog.yml"
+    with open(catalog, "a", encoding="utf-8") as f:
+        f.write("e: {type: json.JSONDataset, filepath: data/03/e.json, versioned: true}\n")
+    grown = tmp_path / "grown"
+    grown.mkdir()
+    text = (TOY_DIR / "toy_pipeline.py").read_text().replace("parts = (C, D)", "parts = (C, D, E)")
+    (grown / "toy_pipeline.py").write_text(text.replace(
+        "\n\nclass ToyPipeline",
+        '\n\ndef step_e(c: dict) -> dict:\n    return {"e": c["total"]}\n\n\nE = node(step_e, "c", "e", namespace="toy")\n'
+        "\n\nclass ToyPipeline",
+    ))
+    assert run_toy(toy, "ToyPipeline", "--local-scheduler", "--run-id", "a1", module_dir=grown).returncode == 0
+    assert "e" not in json.loads((toy / "data/09_runs/a1/run.json").read_text())["catalog"]
+    catalog.write_text(catalog.read_text().replace("data/03/e.json", "data/04/e.json"))
+
+    refused = run_toy(toy, "ToyPipeline", "--local-scheduler", "--run-id", "a1", module_dir=grown)
+    assert refused.returncode == 40, refused.stderr[-3000:]
+    assert f"  e: saved at {toy}/data/03/e.json/a1/e.json, now {toy}/data/04/e.json/a1/e.json" in (
+        refused.stderr.splitlines()
+    ), refused.stderr[-3000:]
+    assert not (toy / "data/04").exists()
+    # A new run is not concerned.
+    assert run_toy(toy, "ToyPipeline", "--local-scheduler", "--run-id", "a2", module_dir=grown).returncode == 0
+
+
 def test_a_run_named_latest_from_before_the_name_was_reserved_is_left_out(project: Path) -> None:
     """``latest`` is no run id any more; a folder of that name must not break listing the runs."""
     for run_id in ("latest", "LATEST", "r1"):
