@@ -334,7 +334,10 @@ def cmd_invalidate(args: argparse.Namespace) -> int:
     project = load_project(args.module)
     start = find_node(args.start)
     run_id = runs.named_run(project, args.run_id)
-    for family, moved in run_outputs.invalidate(project, run_id, start):
+    for family, moved, already in run_outputs.invalidate(project, run_id, start):
+        if already:
+            print(f"{family} in run {run_id} was invalidated already (nothing more to set aside)")
+            continue
         kept = f"; kept aside: {', '.join(moved)}" if moved else ""
         print(f"invalidated {family} in run {run_id}{kept}")
     command = rerun_command(project, run_id, args.module)

@@ -151,12 +151,13 @@ def _where(rec: NodeRecord) -> str:
     return f"pid {rec.pid} on this host" if rec.host == socket.gethostname() else f"host {rec.host}, pid {rec.pid}"
 
 
-def invalidate(project: Project, run_id: str, start: type[NodeTask]) -> list[tuple[str, list[str]]]:
+def invalidate(project: Project, run_id: str, start: type[NodeTask]) -> list[tuple[str, list[str], bool]]:
     """Make ``start`` and everything downstream of it run again in run ``run_id``.
 
     Their outputs in this run are moved aside (never deleted); outputs reused from another
     run, and unversioned files (shared by every run), are left where they are. Returns each
-    node with the paths it set aside.
+    node with the paths it set aside, and whether it was invalidated already (then nothing
+    is recorded again).
 
     Raises:
         RunError: another run reuses one of those outputs (it would lose it): the message
@@ -204,12 +205,14 @@ def invalidate(project: Project, run_id: str, start: type[NodeTask]) -> list[tup
             # An unversioned file is every run's: left in place (the node's rerun rewrites it).
             if target.version is not None and target.exists():
                 moved.append(target.set_aside())
-        base = rec or NodeRecord(node=family, run_id=run_id, status="invalidated")
-        write_node_record(
-            project, replace(base, status="invalidated", versions={}, fingerprint=None, reused_from=None,
-                             reason="invalidated", error=None),
-        )
-        done.append((family, moved))
+        already = rec is not None and rec.status == "invalidated" and not moved
+        if not already:
+            base = rec or NodeRecord(node=family, run_id=run_id, status="invalidated")
+            write_node_record(
+                project, replace(base, status="invalidated", versions={}, fingerprint=None, reused_from=None,
+                                 reason="invalidated", error=None),
+            )
+        done.append((family, moved, already))
     return done
 
 

@@ -518,6 +518,10 @@ def test_invalidate_reruns_the_node_and_downstream_and_keeps_the_old_files(toy: 
     assert [line.split()[1:3] for line in shown if line.startswith(("toy.StepB", "toy.StepC"))] == [["invalidated", "-"]] * 2
     asides = sorted((toy / "data").rglob("*.aside-*"))
     assert [p.parent.parent.name for p in asides] == ["b.parquet", "c.json"]
+    again = run_cli(toy, "invalidate", "--run-id", "i1", "--from", "step_b", "--module", "toy_pipeline", env=env)
+    assert again.returncode == 0 and again.stdout.splitlines()[:2] == [
+        f"toy.{step} in run i1 was invalidated already (nothing more to set aside)" for step in ("StepB", "StepC")
+    ], again.stdout
     kept = re.escape("was invalidated (`luigi-tasks invalidate` kept each old file beside it, as <file>.aside-<time>)")
     with pytest.raises(RunError, match=r"^Run 'i1' has no 'c': no node saved it in that run \(it " + kept):
         load_output("c", "i1", Project.load(toy))
