@@ -197,8 +197,10 @@ def check_env(root: Path, env: str) -> None:
     if env == DEFAULT_ENV or (config_dir / env).is_dir():
         return
     envs = sorted(p.name for p in config_dir.iterdir() if p.is_dir() and not p.name.startswith((".", "_")))
+    machine = os.environ.get("LUIGI_CONFIG_PATH")
+    where = f"luigi.cfg (or {machine}, LUIGI_CONFIG_PATH)" if machine else "luigi.cfg"
     raise ConfigError(
-        f"luigi.cfg [luigi_tasks] env = {env}: there is no {config_dir / env}/ folder, so none of "
+        f"{where} [luigi_tasks] env = {env}: there is no {config_dir / env}/ folder, so none of "
         f"its settings would apply. Env folders in {config_dir}: {', '.join(envs) or 'none'}. "
         f"Create {CONFIG_DIR}/{env}/, or set env to one of those."
     )

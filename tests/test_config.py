@@ -131,7 +131,15 @@ def test_a_notebook_in_a_subfolder_builds_a_run_with_the_projects_settings(stagi
 # -- the config/<env>/ folder ---------------------------------------------------------------------
 
 
-def test_an_env_without_its_folder_is_refused_but_the_default_local_may_be_missing(project: Path) -> None:
+def test_an_env_without_its_folder_is_refused_but_the_default_local_may_be_missing(
+    project: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("LUIGI_CONFIG_PATH", "/etc/machine.cfg")  # the env may come from the machine's file
+    with pytest.raises(ConfigError, match=re.escape(
+        "luigi.cfg (or /etc/machine.cfg, LUIGI_CONFIG_PATH) [luigi_tasks] env = staging: there is no "
+    )):
+        Project.load(project, env="staging")
+    monkeypatch.delenv("LUIGI_CONFIG_PATH")
     (project / "config" / "prod").mkdir()
     with pytest.raises(ConfigError) as refused:
         Project.load(project, env="staging")
