@@ -15,7 +15,7 @@ from luigi_tasks import load_output
 from luigi_tasks.errors import RunError
 from luigi_tasks.project import Project
 from tests.conftest import REPO, run_cli, run_luigi, run_toy
-from tests.toy import TOY_DIR
+from tests.toy import TOY_DIR, grow_toy
 
 MODULE = ("--module", "luigi_tasks.pipelines")
 TOY_ENV = {"PYTHONPATH": os.pathsep.join([str(TOY_DIR), str(REPO)])}
@@ -182,16 +182,7 @@ def test_compare_says_which_numbers_it_cannot_read_and_why(toy: Path) -> None:
 def test_compare_a_run_made_before_a_node_was_added(toy: Path, tmp_path: Path) -> None:
     """The older run could not make the new node: '-' there, not an error."""
     assert run_toy(toy, "ToyPipeline", "--local-scheduler", "--run-id", "r1").returncode == 0
-    with open(toy / "config/catalog.yml", "a", encoding="utf-8") as f:
-        f.write("e: {type: json.JSONDataset, filepath: data/03/e.json, versioned: true}\n")
-    grown = tmp_path / "grown"
-    grown.mkdir()
-    text = (TOY_DIR / "toy_pipeline.py").read_text().replace("parts = (C, D)", "parts = (C, D, E)")
-    (grown / "toy_pipeline.py").write_text(text.replace(
-        "\n\nclass ToyPipeline",
-        '\n\ndef step_e(c: dict) -> dict:\n    return {"e": c["total"]}\n\n\nE = node(step_e, "c", "e", namespace="toy")\n'
-        "\n\nclass ToyPipeline",
-    ))
+    grown = grow_toy(toy, tmp_path / "grown")
     env = {"PYTHONPATH": str(grown)}
     assert run_toy(toy, "ToyPipeline", "--local-scheduler", "--run-id", "r2", "--reuse-from", "r1", module_dir=grown).returncode == 0
     done = run_cli(toy, "runs", "compare", "r1", "r2", "--module", "toy_pipeline", env=env)

@@ -24,7 +24,7 @@ from luigi_tasks.errors import DatasetError, RunError
 from luigi_tasks.node_records import NodeRecord, read_node_records, write_node_record
 from luigi_tasks.project import Project
 from tests.conftest import REPO, calls, run_cli, run_luigi, run_toy, tree_digest, wait_settled
-from tests.toy import TOY_DIR
+from tests.toy import TOY_DIR, grow_toy
 
 MODULE = ("--module", "luigi_tasks.pipelines")
 
@@ -1039,16 +1039,7 @@ def test_a_dataset_added_to_a_run_then_moved_is_refused_not_made_again(toy: Path
     the saved version where no command finds it. Refused, as a move of the others is."""
     assert run_toy(toy, "ToyPipeline", "--local-scheduler", "--run-id", "a1").returncode == 0
     catalog = toy / "config/catalog.yml"
-    with open(catalog, "a", encoding="utf-8") as f:
-        f.write("e: {type: json.JSONDataset, filepath: data/03/e.json, versioned: true}\n")
-    grown = tmp_path / "grown"
-    grown.mkdir()
-    text = (TOY_DIR / "toy_pipeline.py").read_text().replace("parts = (C, D)", "parts = (C, D, E)")
-    (grown / "toy_pipeline.py").write_text(text.replace(
-        "\n\nclass ToyPipeline",
-        '\n\ndef step_e(c: dict) -> dict:\n    return {"e": c["total"]}\n\n\nE = node(step_e, "c", "e", namespace="toy")\n'
-        "\n\nclass ToyPipeline",
-    ))
+    grown = grow_toy(toy, tmp_path / "grown")
     assert run_toy(toy, "ToyPipeline", "--local-scheduler", "--run-id", "a1", module_dir=grown).returncode == 0
     assert "e" not in json.loads((toy / "data/09_runs/a1/run.json").read_text())["catalog"]
     catalog.write_text(catalog.read_text().replace("data/03/e.json", "data/04/e.json"))
@@ -1117,17 +1108,7 @@ def test_runs_list_and_show_judge_a_run_by_the_pipelines_nodes_it_could_make(toy
     shown = run_cli(toy, "runs", "show", "nod", "--module", "toy_pipeline", env={"PYTHONPATH": str(without_d)})
     assert shown.returncode == 0 and "toy.StepD" not in shown.stdout and "toy.StepC" in shown.stdout
 
-    with open(toy / "config/catalog.yml", "a", encoding="utf-8") as f:
-        f.write("e: {type: json.JSONDataset, filepath: data/03/e.json, versioned: true}\n")
-    grown = tmp_path / "grown"
-    grown.mkdir()
-    (grown / "toy_pipeline.py").write_text(
-        (TOY_DIR / "toy_pipeline.py").read_text().replace("parts = (C, D)", "parts = (C, D, E)").replace(
-            "\n\nclass ToyPipeline",
-            '\n\ndef step_e(c: dict) -> dict:\n    return {"e": c["total"]}\n\n\nE = node(step_e, "c", "e", namespace="toy")\n'
-            "\n\nclass ToyPipeline",
-        )
-    )
+    grown = grow_toy(toy, tmp_path / "grown")
     listed = run_cli(toy, "runs", "list", "--module", "toy_pipeline", env={"PYTHONPATH": str(grown)})
     assert listed.returncode == 0, listed.stderr
     states = {line.split()[0]: " ".join(line.split()[3:]) for line in listed.stdout.splitlines()[1:]}

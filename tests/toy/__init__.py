@@ -25,3 +25,18 @@ def make_toy_project(dest: Path, repo: Path) -> Path:
     (dest / "data" / "01_raw").mkdir(parents=True)
     (dest / "data" / "01_raw" / "raw.csv").write_text("x\n1\n2\n3\n", encoding="utf-8")
     return dest
+
+
+def grow_toy(project: Path, folder: Path) -> Path:
+    """The toy pipeline grown by a node ``toy.StepE`` (``c`` -> ``e``, a JSON dataset added to
+    ``project``'s catalog), written to ``folder`` (put it on PYTHONPATH instead of TOY_DIR)."""
+    with open(project / "config" / "catalog.yml", "a", encoding="utf-8") as f:
+        f.write("e: {type: json.JSONDataset, filepath: data/03/e.json, versioned: true}\n")
+    folder.mkdir(parents=True, exist_ok=True)
+    text = (TOY_DIR / "toy_pipeline.py").read_text(encoding="utf-8").replace("parts = (C, D)", "parts = (C, D, E)")
+    (folder / "toy_pipeline.py").write_text(text.replace(
+        "\n\nclass ToyPipeline",
+        '\n\ndef step_e(c: dict) -> dict:\n    return {"e": c["total"]}\n\n\nE = node(step_e, "c", "e", namespace="toy")\n'
+        "\n\nclass ToyPipeline",
+    ), encoding="utf-8")
+    return folder
