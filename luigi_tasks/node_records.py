@@ -1,7 +1,9 @@
 """Node records: what each node did in a run, kept beside the data.
 
 A node's record is written when the node ends (``done``, ``failed``, ``reused``,
-``invalidated``), and also as ``running`` once it has been busy for ``status.INTERVAL``. The
+``invalidated``), and also as ``running`` once it has been busy for ``status.INTERVAL`` (or
+when Ctrl-C stops it sooner: a ``running`` record whose process has exited reads as
+interrupted). The
 records of run ``R`` live in ``<runs_dir>/R/`` (``data/09_runs`` by default), stored by
 :mod:`luigi_tasks.journal`: one append-only file per process, so concurrent workers never
 lose an update. A record holds the node's status, start, end and duration, the versions of
