@@ -91,8 +91,7 @@ def wait_for_other_worker(
     deadline = time.monotonic() + timeout
     while True:
         others = records_by_others(project, run_id, node)
-        if ended := _ended_since(others, since):
-            last = max(ended, key=lambda r: r.ended or "")
+        if (last := _last_end(others, since)) is not None:
             return last if last.status in COMPLETE else None
         running = [r for r in others if r.status == "running" and not exited_here(r.host, r.pid)]
         if not running and not live_writers(project, run_id):
@@ -109,10 +108,11 @@ def wait_for_other_worker(
 def completed_elsewhere(project: Project, run_id: str, node: str, since: float) -> NodeRecord | None:
     """The latest record of another process that ended ``node`` in run ``run_id`` after
     ``since`` (``time.time()``), if it completed it; ``None`` if none did (no waiting)."""
-    ended = _ended_since(records_by_others(project, run_id, node), since)
-    last = max(ended, key=lambda r: r.ended or "", default=None)
+    last = _last_end(records_by_others(project, run_id, node), since)
     return last if last is not None and last.status in COMPLETE else None
 
 
-def _ended_since(records: list[NodeRecord], since: float) -> list[NodeRecord]:
-    return [r for r in records if r.ended and datetime.fromisoformat(r.ended).timestamp() >= since]
+def _last_end(records: list[NodeRecord], since: float) -> NodeRecord | None:
+    """The latest of ``records`` that ended after ``since`` (``time.time()``), if any."""
+    ended = [r for r in records if r.ended and datetime.fromisoformat(r.ended).timestamp() >= since]
+    return max(ended, key=lambda r: r.ended or "", default=None)

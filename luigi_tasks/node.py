@@ -255,18 +255,17 @@ class NodeTask(FixedParams, luigi.Task):
     def _saved_meanwhile(self, target: AbstractDataset) -> node_records.NodeRecord | None:
         """The record of another worker that saved ``target`` (since this command started, after
         Luigi found the node incomplete here; or before, while it still runs the node or having
-        completed it since) and completed the node; ``None`` if the version is an earlier attempt's (killed, or failed
-        after saving) or that worker failed after saving it."""
-        saved, project = target.saved_at(), current_project()
+        completed it since) and completed the node; ``None`` if the version is an earlier
+        attempt's (killed, or failed after saving) or that worker failed after saving it."""
+        saved, project, family = target.saved_at(), current_project(), self.get_task_family()
         if saved is None:
             return None
         if saved < _COMMAND_STARTED - _CLOCK_SLACK_S:  # before this command: a killed attempt's, unless
-            family = self.get_task_family()
             if not leases.running_elsewhere(project, self.run_id, family):  # another runs it now, or completed
                 # it while this command ran (an earlier command's completion is what this one remakes)
                 return leases.completed_elsewhere(project, self.run_id, family, _COMMAND_STARTED - _CLOCK_SLACK_S)
             return leases.wait_for_other_worker(project, self.run_id, family, saved - _CLOCK_SLACK_S)
-        return leases.wait_for_other_worker(project, self.run_id, self.get_task_family(), _COMMAND_STARTED)
+        return leases.wait_for_other_worker(project, self.run_id, family, _COMMAND_STARTED)
 
     def on_failure(self, exception: BaseException) -> str:
         family = self.get_task_family()

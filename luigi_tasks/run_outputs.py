@@ -248,8 +248,9 @@ def delete_run(project: Project, run_id: str, *, dry_run: bool = False) -> list[
             gone.append(posixpath.dirname(target.path))
     for name, where in (info.get("catalog") or {}).items():
         path = recorded_filepath(project, where) if name not in project.catalog else None
-        if path is not None and _remove_folder(posixpath.dirname(version_path(path, run_id)), dry_run):
-            gone.append(posixpath.dirname(version_path(path, run_id)))
+        folder = posixpath.dirname(version_path(path, run_id)) if path is not None else None
+        if folder is not None and _remove_folder(folder, dry_run):
+            gone.append(folder)
     gone.append(remove_record(project, run_id, dry_run=dry_run))
     return list(dict.fromkeys(gone))  # a renamed dataset at the same filepath: one folder
 
