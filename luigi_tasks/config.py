@@ -275,6 +275,21 @@ def _strict_loader() -> type:
     return StrictLoader
 
 
+def parse_yaml_value(text: str) -> Any:
+    """One value typed as the config files type it: ``0.5``, ``1e-3``, ``true``, ``[1, 2]``,
+    ``null``, else a string.
+
+    Raises:
+        ValueError: ``text`` is not valid YAML (the parser's first line says why).
+    """
+    import yaml
+
+    try:
+        return yaml.load(text, Loader=_strict_loader())  # noqa: S506 - a safe loader
+    except yaml.YAMLError as exc:
+        raise ValueError(str(exc).splitlines()[0]) from None
+
+
 def _parse_yaml(path: Path) -> dict[str, Any]:
     import yaml  # here, not at the top: with the parse cache most commands never need it
 

@@ -37,6 +37,7 @@ from typing import TYPE_CHECKING, Any
 
 from luigi_tasks.datasets import filesystem
 from luigi_tasks.project import Project, current_project, is_parameter
+from luigi_tasks.run_params import run_parameters
 from luigi_tasks.storage import cache_path, read_cached, settled, stat_key, write_cached
 
 if TYPE_CHECKING:
@@ -460,7 +461,8 @@ def node_fingerprint(task_class: type[NodeTask], run_id: str) -> Fingerprint:
 def _node_fingerprint(project: Project, task_class: type[NodeTask], run_id: str, graph: NodeGraph) -> Fingerprint:
     """One node's fingerprint, its upstream nodes' already made."""
     spec = task_class.node
-    params = {ref: project.parameter(ref) for ref in spec.inputs if is_parameter(ref)}
+    parameters = run_parameters(project, run_id)
+    params = {ref: project.parameter(ref, parameters) for ref in spec.inputs if is_parameter(ref)}
     inputs: dict[str, str] = {}
     legacy_inputs: dict[str, str] = {}
     missing: dict[str, None] = {}

@@ -33,6 +33,7 @@ from luigi_tasks.datasets import AbstractDataset
 from luigi_tasks.errors import NodeError, VersionExistsError
 from luigi_tasks.project import Project, current_project, is_parameter
 from luigi_tasks.report import describe, node_failure, report
+from luigi_tasks.run_params import run_parameters
 from luigi_tasks.status import StatusReporter
 from luigi_tasks.task_params import FixedParams
 from luigi_tasks.versioning import RunIdParameter
@@ -224,10 +225,11 @@ class NodeTask(FixedParams, luigi.Task):
 
     def _load_inputs(self, status: StatusReporter, steps: int) -> list[Any]:
         project, sources = current_project(), self.input_targets()
+        parameters = run_parameters(project, self.run_id)
         values = []
         for i, ref in enumerate(self.node.inputs):
             status.update(f"loading {ref}", progress=round(100 * i / steps))
-            values.append(project.parameter(ref) if is_parameter(ref) else sources[ref].load())
+            values.append(project.parameter(ref, parameters) if is_parameter(ref) else sources[ref].load())
         return values
 
     def _save_outputs(self, results: dict[str, Any], status: StatusReporter, steps: int) -> dict[str, AbstractDataset]:

@@ -22,6 +22,7 @@ from luigi_tasks import graph, run_plan
 from luigi_tasks.node import NodeTask, output_targets
 from luigi_tasks.project import current_project
 from luigi_tasks.report import report
+from luigi_tasks.run_params import ParamsParameter
 from luigi_tasks.task_params import FixedParams
 from luigi_tasks.versioning import RunIdParameter
 
@@ -41,6 +42,7 @@ class PipelineTask(FixedParams, luigi.WrapperTask):
 
     run_id = RunIdParameter()
     reuse_from = run_plan.ReuseFromParameter()
+    params = ParamsParameter()
     #: Node task classes and/or other PipelineTask classes.
     parts: ClassVar[Sequence[type[luigi.Task]]] = ()
 

@@ -76,15 +76,17 @@ class Project:
             overlaid={key: sources[key] for key in overlay},
         )
 
-    def parameter(self, ref: str) -> Any:
-        """The value of ``parameters`` or ``params:<dotted.key>``.
+    def parameter(self, ref: str, parameters: dict[str, Any] | None = None) -> Any:
+        """The value of ``parameters`` or ``params:<dotted.key>``, in the project's parameters
+        or in ``parameters`` (a run's: :func:`luigi_tasks.run_params.run_parameters`).
 
         Raises:
             ConfigError: the key is not in ``config/parameters.yml``.
         """
+        parameters = self.parameters if parameters is None else parameters
         if ref == ALL_PARAMETERS:
-            return self.parameters
-        value: Any = self.parameters
+            return parameters
+        value: Any = parameters
         path = ref.removeprefix(PARAMS_PREFIX)
         for part in path.split("."):
             if not isinstance(value, dict) or part not in value:

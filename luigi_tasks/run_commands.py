@@ -17,7 +17,7 @@ from typing import Any
 
 import luigi.configuration
 
-from luigi_tasks import leases, node_records, run_info, run_outputs, run_plan, runs
+from luigi_tasks import leases, node_records, run_info, run_outputs, run_params, run_plan, runs
 from luigi_tasks.cli_support import DEFAULT_MODULE, MODULE_HELP, guard, load_project, number_cell, table
 from luigi_tasks.errors import RunError
 from luigi_tasks.fingerprint import Fingerprint, node_fingerprint
@@ -299,11 +299,12 @@ def cmd_show(args: argparse.Namespace) -> int:
     run_id = runs.named_run(project, args.run_id)
     info = run_info.read_run_info(project, run_id) or {}
     rows = explain(project, run_id)
+    params = run_params.recorded(info)
     print(
         f"run {run_id}  created {info.get('created')}  code {info.get('code_version') or 'unknown'}"
-        f"  reuse from {info.get('reuse_from') or '-'}"
+        f"  reuse from {info.get('reuse_from') or '-'}" + (f"  params {run_params.canonical(params)}" if params else "")
     )
-    changed = run_info.parameter_diff(info.get("parameters") or {}, project.parameters)
+    changed = run_info.parameter_diff(info.get("parameters") or {}, run_params.run_parameters(project, run_id))
     if changed:  # then "stale: parameters changed" below is against the config, not a change in the run
         print("The parameters in config/ now differ from the run's (stale below is against them):")
         print("\n".join(f"  {line}" for line in changed))

@@ -25,6 +25,7 @@ from typing import Any
 from luigi_tasks.datasets import filesystem
 from luigi_tasks.errors import RunError, VersionExistsError
 from luigi_tasks.project import Project
+from luigi_tasks.run_params import RECORD_KEY
 from luigi_tasks.storage import list_names, local_cache_path, read_cached, read_json, write_cached, write_json
 from luigi_tasks.versioning import LATEST, RUN_ID_RE, validate_run_id
 
@@ -141,20 +142,28 @@ def _show(value: Any, missing: object) -> str:
 
 
 def create_or_check_run(
-    project: Project, run_id: str, reuse_from: str | None, info: dict[str, Any] | None
+    project: Project,
+    run_id: str,
+    reuse_from: str | None,
+    info: dict[str, Any] | None,
+    parameters: dict[str, Any] | None = None,
+    params: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """Create run ``run_id``'s ``run.json``, or check that the existing one, ``info`` (as the
-    caller read it), has our parameters and catalog.
+    caller read it), has our parameters and catalog. ``parameters`` are the run's (the
+    project's by default), ``params`` the ``--params`` that set some of them.
 
     Raises:
         RunError: the run exists with other parameters or catalog entries (the message lists
             each difference).
     """
+    parameters = project.parameters if parameters is None else parameters
     if info is None:
         info = {
             "run_id": run_id,
             "created": now(),
-            "parameters": project.parameters,
+            "parameters": parameters,
+            RECORD_KEY: params or {},
             "catalog": storage(project),
             "code_version": _code_version(project),
             "libraries": _libraries(project),
@@ -170,7 +179,7 @@ def create_or_check_run(
                 f"Run '{run_id}' cannot be recorded in {run_dir(project, run_id)}: {exc.strerror or exc}. "
                 f"Make {project.runs_dir} a folder you can write to (permissions, free disk); nothing ran."
             ) from None
-    diff = parameter_diff(info.get("parameters") or {}, project.parameters)
+    diff = parameter_diff(info.get("parameters") or {}, parameters)
     if diff:
         raise RunError(
             f"Run '{run_id}' was started with other parameters; one run is one experiment, "

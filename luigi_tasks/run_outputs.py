@@ -22,6 +22,7 @@ from luigi_tasks.node_records import COMPLETE, NodeRecord, read_node_records, wr
 from luigi_tasks.processes import exited_here
 from luigi_tasks.project import Project, current_project
 from luigi_tasks.run_info import check_catalog, flatten, list_runs, parameter_diff, recorded_filepath, remove_record
+from luigi_tasks.run_params import run_parameters
 from luigi_tasks.runs import latest_run, require_run
 from luigi_tasks.versioning import LATEST, is_latest, version_path
 
@@ -167,7 +168,7 @@ def invalidate(project: Project, run_id: str, start: type[NodeTask]) -> list[tup
     from luigi_tasks.graph import current_graph
 
     info = require_run(project, run_id)
-    diff = parameter_diff(info.get("parameters") or {}, project.parameters)
+    diff = parameter_diff(info.get("parameters") or {}, run_parameters(project, run_id))
     if diff:  # the rerun would be refused, leaving the run with its outputs set aside
         raise RunError(
             f"Run '{run_id}' was started with other parameters, so its nodes cannot run again with these:\n  "

@@ -36,6 +36,7 @@ from luigi_tasks.node_records import (
 )
 from luigi_tasks.project import Project, current_project
 from luigi_tasks.run_info import create_or_check_run, now, read_run_info, storage
+from luigi_tasks.run_params import apply, canonical, parse, recorded, set_run_parameters
 from luigi_tasks.runs import resolve_run
 from luigi_tasks.versioning import LATEST, is_latest, validate_run_id
 
@@ -83,6 +84,7 @@ class RunState:
     #: another run to reuse, prepares again.
     nodes: frozenset[type[NodeTask]] = frozenset()
     asked: str | None = None
+    params: str = ""
 
     def covers(self, root: luigi.Task) -> bool:
         """Whether every node ``root`` needs was prepared."""
@@ -111,7 +113,11 @@ def prepare(root: luigi.Task) -> RunState:
     states = _states.setdefault(project, {})
     run_id: str = root.run_id  # type: ignore[attr-defined]
     prepared, asked = states.get(run_id), getattr(root, "reuse_from", "") or None
-    if prepared is None or (asked and asked != prepared.asked) or not prepared.covers(root):
+    given = getattr(root, "params", "")
+    if (
+        prepared is None or (asked and asked != prepared.asked) or (given and given != prepared.params)
+        or not prepared.covers(root)
+    ):
         require_luigi_cfg_read(project.root)  # `luigi` run from a subfolder: refused
         require_own_code(project.root, type(root).__module__)  # another checkout's code: refused
         states[run_id] = _prepare(project, root)
@@ -144,7 +150,10 @@ def _prepare(project: Project, root: luigi.Task) -> RunState:
             project.catalog.dataset(name, run_id)
     existing = read_run_info(project, run_id)
     source = _reuse_source(project, run_id, existing, asked)
-    info = create_or_check_run(project, run_id, source, existing)
+    overrides = _run_params(run_id, existing, getattr(root, "params", ""))
+    parameters = apply(project, overrides)
+    set_run_parameters(project, run_id, parameters)  # what its nodes read and are fingerprinted with
+    info = create_or_check_run(project, run_id, source, existing, parameters, overrides)
     take_lease(project, run_id)  # tells other commands (runs delete, invalidate, a second saver) it works on the run
     for task in nodes:  # now, so that an edit of the source during the run is not taken for what ran
         code_hash(task.node.func)
@@ -246,7 +255,7 @@ def _prepare(project: Project, root: luigi.Task) -> RunState:
         run_state.reasons.pop(reused.node, None)
         write_node_record(project, reused)
         run_state.versions[reused.node] = reused.versions
-    run_state.nodes, run_state.asked = frozenset(nodes), asked
+    run_state.nodes, run_state.asked, run_state.params = frozenset(nodes), asked, canonical(overrides)
     return run_state
 
 
@@ -392,6 +401,27 @@ def _keep_shared_files_unread(
         needed = not readers[task] or any(r not in reusable and r not in done for r in readers[task])
         if task in shared and task in reusable and needed:
             del reusable[task]
+
+
+def _run_params(run_id: str, existing: dict[str, Any] | None, given: str) -> dict[str, Any]:
+    """The ``--params`` of run ``run_id`` (whose ``run.json`` is ``existing``, if created).
+    An existing run keeps those it started with, given again or left out.
+
+    Raises:
+        RunError: an existing run given other ``--params`` than it started with.
+    """
+    asked = parse(given)
+    if existing is None:
+        return asked
+    started = recorded(existing)
+    if asked and asked != started:
+        shown = f"with --params {canonical(started)}" if started else "without --params"
+        raise RunError(
+            f"Run '{run_id}' was started {shown}; one run is one experiment, so it cannot continue with "
+            f"--params {canonical(asked)}: leave --params out to continue it, or start a new run: "
+            f"--run-id <new id> --reuse-from {run_id} --params {canonical(asked)}."
+        )
+    return started
 
 
 def _reuse_source(

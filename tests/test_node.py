@@ -69,7 +69,7 @@ def test_task_classes_find_their_parameters_once_and_as_luigi_does() -> None:
     names = [name for name, _ in task_class.get_params()]
     assert names == [name for name, _ in luigi.Task.get_params.__func__(task_class)] == ["run_id"]
     assert task_class.get_params() is not task_class.get_params()  # a copy: callers may change it
-    assert [n for n, _ in PipelineTask.get_params()] == ["run_id", "reuse_from"]
+    assert [n for n, _ in PipelineTask.get_params()] == ["run_id", "reuse_from", "params"]
 
     assert [n for n, _ in NodeTask.get_params()] == ["run_id"]
 

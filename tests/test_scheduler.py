@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from luigi_tasks import journal
+from luigi_tasks import Project, journal, load_output
 from tests.conftest import BIN, copy_project, run_luigi
 from tests.scheduler_support import (
     NODE_FAMILIES,
@@ -170,6 +170,19 @@ def test_three_workers_on_the_example_pipeline(luigid: Luigid, project: Path) ->
     assert not [p for p in (project / "data").rglob("*") if ".aside-" in p.name]
     ends = [line.split()[1] for p in ended for line in p.stderr.splitlines() if f" [run {run_id}] done in " in line]
     assert sorted(ends) == sorted(NODE_FAMILIES), ends  # each node ran once, in one of the three
+
+
+def test_params_reach_every_worker_process_through_luigid(luigid: Luigid, project: Path) -> None:
+    use_scheduler(project, luigid.url)
+    run_id = fresh_id("params")
+    ridge = "model.estimator=sklearn.linear_model.Ridge,model.init_args.alpha=2.5"
+
+    done = run_luigi(project, *FULL, "--run-id", run_id, "--workers", "2", "--params", ridge)
+
+    assert done.returncode == 0, done.stderr
+    assert all(t["status"] == "DONE" for t in luigid.tasks(run_id).values())
+    model = load_output("model", run_id, Project.load(project))
+    assert type(model).__name__ == "Ridge" and model.alpha == 2.5
 
 
 def test_workers_option_runs_nodes_in_parallel_within_one_command(luigid: Luigid, tmp_path: Path) -> None:
