@@ -13,6 +13,7 @@ import argparse
 import importlib
 import sys
 import types
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -82,7 +83,7 @@ def _inside(module: types.ModuleType, root: Path) -> bool:
     return file is not None and Path(file).resolve().is_relative_to(root.resolve())
 
 
-def table(rows: list[tuple[str, ...]]) -> list[str]:
+def table(rows: Sequence[tuple[str, ...]]) -> list[str]:
     """``rows`` as text lines, columns two spaces apart and padded to their widest cell; the
     last column is not padded (no trailing blanks)."""
     widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]) - 1)]

@@ -23,6 +23,8 @@ from luigi_tasks.fingerprint import unwrap
 from luigi_tasks.project import Project, current_project, is_parameter
 
 if TYPE_CHECKING:
+    import luigi
+
     from luigi_tasks.node import NodeTask
 
 _registry: list[type[NodeTask]] = []
@@ -61,7 +63,7 @@ class NodeGraph:
         """The node that saves dataset ``name`` (also as a transcoded sibling), if any."""
         return self.producers.get(self.transcoded.get(name, name))
 
-    def closure(self, root: object) -> list[type[NodeTask]]:
+    def closure(self, root: luigi.Task) -> list[type[NodeTask]]:
         """The nodes ``root`` (a node or pipeline task) needs, upstream first."""
         from luigi_tasks.pipeline import node_classes
 

@@ -24,7 +24,7 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from contextlib import suppress
 from dataclasses import dataclass
-from typing import Any, ClassVar, Literal
+from typing import Any, ClassVar, Literal, cast
 
 import luigi
 
@@ -363,13 +363,15 @@ def node(
         '/project/data/05_model_input/train_x.parquet/r1/train_x.parquet'
     """
     inner = fingerprint.unwrap(func)  # a functools.partial: named after its function
-    node_name = name or getattr(inner, "__name__", "")
+    node_name = name or cast(str, getattr(inner, "__name__", ""))
     if not _NAME_RE.fullmatch(node_name):
         raise NodeError(f"Node name {node_name!r} is not an identifier: pass name='my_node'.")
     module = getattr(inner, "__module__", None) or type(inner).__module__
     ns = namespace if namespace is not None else default_namespace(module)
     in_refs, in_names = _normalise_inputs(inputs)
     out_keys = None
+    out_refs: tuple[str, ...]
+    style: Literal["single", "sequence", "mapping"]
     if isinstance(outputs, str):
         out_refs, style = (outputs,), "single"
     elif isinstance(outputs, Mapping):
@@ -381,7 +383,7 @@ def node(
             f"Node '{node_name}' has no outputs: a Luigi task is done when its outputs exist, "
             "so every node must save at least one dataset."
         )
-    spec = Node(func, in_refs, in_names, out_refs, style, node_name, ns, out_keys)  # type: ignore[arg-type]
+    spec = Node(func, in_refs, in_names, out_refs, style, node_name, ns, out_keys)
     cls_name = _class_name(node_name)
     task_class = type(
         cls_name,

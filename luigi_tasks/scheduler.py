@@ -343,7 +343,7 @@ def run_cli(args: argparse.Namespace) -> int:
             if running is not None:
                 print(f"luigid is already running (pid {running}); see: luigi-tasks scheduler status")
                 return 0
-            pid = start(paths, port)
+            pid: int | None = start(paths, port)  # stop() and read_pid() below may find none
             print(f"luigid is running (pid {pid}) at {url} ; logs and state in {paths.folder}")
             if url.rstrip("/") != configured_url().rstrip("/"):
                 print(

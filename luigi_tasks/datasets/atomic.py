@@ -48,7 +48,7 @@ def remove_orphaned_temps(path: str) -> list[str]:
     nothing saved is lost. Others' (another host, a live process, an unknown name) are kept."""
     folder, base = os.path.split(path)
     prefix = f".{base}{TEMP_MARKER}{HOST}-"
-    removed = []
+    removed: list[str] = []
     try:
         names = os.listdir(folder or ".")
     except FileNotFoundError:

@@ -555,7 +555,7 @@ def text(src: Source, mode: str, open_args: Mapping[str, Any]) -> Iterator[IO[st
         with open(src, mode, **args) as f:
             yield f
         return
-    wrapper = io.TextIOWrapper(src, **args)  # type: ignore[arg-type]
+    wrapper = io.TextIOWrapper(src, **args)
     try:
         yield wrapper
         wrapper.flush()
