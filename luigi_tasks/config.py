@@ -316,9 +316,9 @@ def _parse_yaml(path: Path) -> dict[str, Any]:
             f"{path}: the file must be a YAML mapping (name: value lines), "
             f"but it holds a {type(data).__name__}."
         )
-    where = _interpolation(data)
-    if where is not None:
-        key, value = where
+    interpolated = _interpolation(data)
+    if interpolated is not None:
+        key, value = interpolated
         raise ConfigError(
             f"{path}: {key} is {value!r}, an interpolation (Kedro's OmegaConf ${{...}}: globals, "
             "oc.env, runtime_params), which luigi-tasks does not resolve: it would be used as "

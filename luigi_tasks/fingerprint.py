@@ -33,7 +33,7 @@ import textwrap
 import types
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from luigi_tasks.datasets import filesystem
 from luigi_tasks.project import Project, current_project, is_parameter
@@ -232,7 +232,9 @@ def _follow(
             for attr in names:
                 if attr in attrs:
                     _follow(f"{name}.{attr}", attrs[attr], names, package, refs, values, modules)
-    elif not name.endswith("__") and (text := _plain(value, package, held := [])) is not None:  # not __file__
+    elif not name.endswith("__") and (  # not __file__
+        text := _plain(value, package, held := cast("list[Any]", []))
+    ) is not None:
         values.append(f"{name}={text}")
         refs += held  # the functions of a list of steps, a dict of models ...
     elif _package(kind) == package:
@@ -250,7 +252,11 @@ def _imported_inside(fn: types.FunctionType, package: str) -> list[tuple[str, An
     except (OSError, TypeError, SyntaxError):
         return []
     module = sys.modules.get(fn.__module__ or "")
-    anchor = module.__name__ if hasattr(module, "__path__") else (fn.__module__ or "").rpartition(".")[0]
+    # hasattr(None, "__path__") is False: module is a module wherever __name__ is read
+    anchor = (
+        cast(types.ModuleType, module).__name__ if hasattr(module, "__path__")
+        else (fn.__module__ or "").rpartition(".")[0]
+    )
     found = []
     for node in ast.walk(tree):
         if isinstance(node, ast.ImportFrom):
@@ -345,7 +351,8 @@ def _plain_repr(value: Any, within: frozenset[int], package: str | None, refs: l
     items = [_plain_repr(item, within, package, refs) for item in value]
     if None in items:
         return None
-    return f"{kind.__name__}({', '.join(sorted(items) if kind in (set, frozenset) else items)})"
+    texts = cast("list[str]", items)  # no None among them: returned just above
+    return f"{kind.__name__}({', '.join(sorted(texts) if kind in (set, frozenset) else texts)})"
 
 
 def _names(code: types.CodeType) -> set[str]:

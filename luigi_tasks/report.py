@@ -242,6 +242,7 @@ class RunReport:
         from luigi_tasks.node_records import COMPLETE
         from luigi_tasks.pipeline import pipeline_nodes
 
+        assert self.root is not None  # called by lines() only, which returned early without a root
         prepared = run_plan.state(project, run_id).nodes if project is not None else frozenset()
         asked = prepared or frozenset(current_graph().closure(self.root))
         if len(asked) == len(current_graph().upstream):  # the root needs every node there is
@@ -252,7 +253,7 @@ class RunReport:
         if all((r := records.get(task.get_task_family())) is not None and r.status in COMPLETE for task in rest):
             return f"luigi-tasks: run {run_id} is complete."
         return (
-            f"luigi-tasks: {self.root.get_task_family()} is complete in run {run_id} ({len(asked)} of "  # type: ignore[union-attr]
+            f"luigi-tasks: {self.root.get_task_family()} is complete in run {run_id} ({len(asked)} of "
             f"the pipelines' {len(every)} nodes; `luigi-tasks runs show {run_id}` lists the others)."
         )
 

@@ -246,7 +246,7 @@ def explain(project: Project, run_id: str, *, staleness: bool = True) -> list[tu
     info = runs.require_run(project, run_id)
     records = node_records.read_node_records(project, run_id)
     order = run_nodes(info, pipeline_nodes(), records)
-    rows = []
+    rows: list[tuple[str, str, str, str]] = []
     for task in order:
         family = task.get_task_family()
         rec = records.get(family)
@@ -263,6 +263,7 @@ def explain(project: Project, run_id: str, *, staleness: bool = True) -> list[tu
         elif staleness and rec.status in COMPLETE and not rec.fingerprint:
             reason = f"{NOT_CHECKED}: no fingerprint was recorded (a raw input upstream was missing)"
         elif staleness and rec.status in COMPLETE:
+            assert rec.fingerprint is not None  # the branch above took the records without one
             current = node_fingerprint(task, run_id)
             if current.missing:
                 reason = f"{NOT_CHECKED}: raw input {', '.join(current.missing)} is missing"
