@@ -80,7 +80,7 @@ class DatasetEntry:
 
     name: str
     #: The class, or the ``module:class`` of a built-in type not imported yet.
-    type_ref: type[AbstractDataset] | str
+    type_ref: type[AbstractDataset[Any]] | str
     filepath: str
     versioned: bool = False
     #: Keyword arguments of the dataset class; not in repr (credentials are among them).
@@ -89,11 +89,11 @@ class DatasetEntry:
     source: str | None = None
 
     @functools.cached_property
-    def dataset_type(self) -> type[AbstractDataset]:
+    def dataset_type(self) -> type[AbstractDataset[Any]]:
         """The dataset class (a built-in one is imported on first use: pandas is slow to import)."""
         return _dataset_class(self.type_ref)
 
-    def build(self, run_id: str | None) -> AbstractDataset:
+    def build(self, run_id: str | None) -> AbstractDataset[Any]:
         version = run_id if self.versioned else None
         cls = self.dataset_type
         try:
@@ -128,7 +128,7 @@ class DataCatalog:
 
     def __init__(self, entries: Mapping[str, DatasetEntry]) -> None:
         self._entries = dict(entries)
-        self._built: dict[tuple[str, str | None], AbstractDataset] = {}
+        self._built: dict[tuple[str, str | None], AbstractDataset[Any]] = {}
 
     @classmethod
     def from_config(
@@ -215,7 +215,7 @@ class DataCatalog:
         """Whether ``name`` is saved under a run id."""
         return self.entry(name).versioned
 
-    def dataset(self, name: str, run_id: str | None = None) -> AbstractDataset:
+    def dataset(self, name: str, run_id: str | None = None) -> AbstractDataset[Any]:
         """The Target of ``name`` (for run ``run_id`` if the dataset is versioned).
 
         Built once per name and version: a node's output is also its downstream nodes'
@@ -373,7 +373,7 @@ def check_dataset_name(name: Any, *, where: str = "catalog") -> str:
 
 
 def _table_options(
-    where: str, raw: Mapping[str, Any], type_ref: type[AbstractDataset] | str
+    where: str, raw: Mapping[str, Any], type_ref: type[AbstractDataset[Any]] | str
 ) -> dict[str, Any]:
     """The validated ``schema`` and ``allow_empty`` of a table dataset's entry."""
     given = [key for key in ("schema", "allow_empty") if raw.get(key) is not None]
@@ -462,14 +462,14 @@ def _secret_option(place: str, value: Any) -> str | None:
     return None
 
 
-def _dataset_class(ref: type[AbstractDataset] | str) -> type[AbstractDataset]:
+def _dataset_class(ref: type[AbstractDataset[Any]] | str) -> type[AbstractDataset[Any]]:
     if isinstance(ref, str):
         module, _, cls = ref.partition(":")
         return getattr(importlib.import_module(module), cls)  # type: ignore[no-any-return]
     return ref
 
 
-def resolve_type_ref(type_name: str, *, where: str = "catalog") -> type[AbstractDataset] | str:
+def resolve_type_ref(type_name: str, *, where: str = "catalog") -> type[AbstractDataset[Any]] | str:
     """The class for a catalog ``type`` given by dotted path (imported and checked now), or
     the ``module:class`` of a built-in type (imported when first used)."""
     name = type_name

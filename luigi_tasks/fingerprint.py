@@ -218,6 +218,7 @@ def _follow(
     """Sort out the global ``name`` a function reads (``names``: all the names its code uses):
     a function, partial or class of ``package`` to follow goes to ``refs``, plain data to
     ``values``; a module of ``package`` is looked into for the attributes among ``names``."""
+    held: list[Any]  # set by the walrus below, which cannot carry an annotation
     kind = type(value)  # not isinstance: that may ask a proxy object for its __class__
     if issubclass(kind, (types.FunctionType, functools.partial, type)):
         if _package(unwrap(value)) == package:
@@ -232,9 +233,7 @@ def _follow(
             for attr in names:
                 if attr in attrs:
                     _follow(f"{name}.{attr}", attrs[attr], names, package, refs, values, modules)
-    elif not name.endswith("__") and (  # not __file__
-        text := _plain(value, package, held := cast("list[Any]", []))
-    ) is not None:
+    elif not name.endswith("__") and (text := _plain(value, package, held := [])) is not None:  # not __file__
         values.append(f"{name}={text}")
         refs += held  # the functions of a list of steps, a dict of models ...
     elif _package(kind) == package:

@@ -41,7 +41,8 @@ _TRACEBACK = "Traceback (most recent call last):\n"
 _OWN_ERROR = re.compile(r"^luigi_tasks\.errors\.(?=\w+: )", re.MULTILINE)
 
 
-class ConsoleHandler(logging.StreamHandler):
+# Generic in typeshed, but StreamHandler[TextIO] fails at run time before Python 3.11.
+class ConsoleHandler(logging.StreamHandler):  # type: ignore[type-arg]
     """stderr, without Luigi's per-task chatter, and luigi-tasks errors without traceback."""
 
     def __init__(self) -> None:

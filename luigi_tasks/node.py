@@ -114,8 +114,8 @@ class NodeTask(FixedParams, luigi.Task):
         report.task_created(self)
         # Luigi asks for these several times per task; they are fixed once the run is prepared.
         self._upstream_tasks: list[luigi.Task] | None = None
-        self._output_targets: dict[str, AbstractDataset] | None = None
-        self._input_targets: dict[str, AbstractDataset] | None = None
+        self._output_targets: dict[str, AbstractDataset[Any]] | None = None
+        self._input_targets: dict[str, AbstractDataset[Any]] | None = None
         self._record: node_records.NodeRecord | None = None  # this attempt's, for on_failure
 
     def complete(self) -> bool:
@@ -133,17 +133,17 @@ class NodeTask(FixedParams, luigi.Task):
             ]
         return self._upstream_tasks
 
-    def output(self) -> dict[str, AbstractDataset]:
+    def output(self) -> dict[str, AbstractDataset[Any]]:
         """This run's version of each output, or the earlier run's version it reuses."""
         if self._output_targets is None:
             self._output_targets = output_targets(type(self), self.run_id)
         return self._output_targets
 
-    def input_targets(self) -> dict[str, AbstractDataset]:
+    def input_targets(self) -> dict[str, AbstractDataset[Any]]:
         """The dataset behind each input: its producer's output for this run, or raw data."""
         if self._input_targets is None:
             project, g = current_project(), graph.current_graph()
-            targets: dict[str, AbstractDataset] = {}
+            targets: dict[str, AbstractDataset[Any]] = {}
             for ref in self.node.inputs:
                 if is_parameter(ref):
                     continue
@@ -232,7 +232,9 @@ class NodeTask(FixedParams, luigi.Task):
             values.append(project.parameter(ref, parameters) if is_parameter(ref) else sources[ref].load())
         return values
 
-    def _save_outputs(self, results: dict[str, Any], status: StatusReporter, steps: int) -> dict[str, AbstractDataset]:
+    def _save_outputs(
+        self, results: dict[str, Any], status: StatusReporter, steps: int
+    ) -> dict[str, AbstractDataset[Any]]:
         targets = self.output()
         if len(results) > 1:  # a wrong last output is refused before the first one is saved
             for name, value in results.items():
@@ -254,7 +256,7 @@ class NodeTask(FixedParams, luigi.Task):
                 targets[name].save(value)
         return targets
 
-    def _saved_meanwhile(self, target: AbstractDataset) -> node_records.NodeRecord | None:
+    def _saved_meanwhile(self, target: AbstractDataset[Any]) -> node_records.NodeRecord | None:
         """The record of another worker that saved ``target`` (since this command started, after
         Luigi found the node incomplete here; or before, while it still runs the node or having
         completed it since) and completed the node; ``None`` if the version is an earlier
@@ -304,7 +306,7 @@ def _clock() -> str:
     return time.strftime("%H:%M:%S")
 
 
-def output_targets(task_class: type[NodeTask], run_id: str) -> dict[str, AbstractDataset]:
+def output_targets(task_class: type[NodeTask], run_id: str) -> dict[str, AbstractDataset[Any]]:
     """The datasets a node's task outputs in run ``run_id`` (reused versions included)."""
     project = current_project()
     versions = run_plan.state(project, run_id).versions.get(task_class.get_task_family(), {})
@@ -317,7 +319,7 @@ class RawData(FixedParams, luigi.ExternalTask):
     dataset = luigi.Parameter(description="Catalog name of the raw dataset.")
     run_id = RunIdParameter()
 
-    def output(self) -> AbstractDataset:
+    def output(self) -> AbstractDataset[Any]:
         return current_project().catalog.dataset(self.dataset, self.run_id)
 
 

@@ -309,7 +309,7 @@ def task_counts(url: str) -> dict[str, int]:
     return counts
 
 
-def add_cli(subparsers: argparse._SubParsersAction) -> None:
+def add_cli(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     """Add the ``scheduler`` command to the ``luigi-tasks`` parser."""
     parser = subparsers.add_parser(
         "scheduler",
