@@ -7,7 +7,7 @@ node records (:mod:`luigi_tasks.node_records`), and each dataset's version ``<fi
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from typing import Any, cast
 
 from luigi_tasks.errors import RunError
 from luigi_tasks.node_records import COMPLETE, read_node_records
@@ -20,7 +20,7 @@ def latest_run(project: Project, where: Callable[[str], bool] | None = None) -> 
     """The newest run (by creation time) for which ``where(run_id)`` holds, if any."""
     for info in reversed(list_runs(project)):
         if where is None or where(info["run_id"]):
-            return info["run_id"]
+            return cast(str, info["run_id"])
     return None
 
 

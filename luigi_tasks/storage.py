@@ -8,7 +8,7 @@ import os
 import posixpath
 import time
 from contextlib import suppress
-from typing import Any
+from typing import Any, cast
 
 from luigi_tasks.datasets import filesystem
 from luigi_tasks.datasets.atomic import atomic_write
@@ -118,4 +118,4 @@ def settled(key: dict[str, Any]) -> bool:
     version would look unchanged (git's "racily clean" files), so a file changed less than
     :data:`SETTLE_NS` ago is not cached.
     """
-    return time.time_ns() - max(key["mtime_ns"], key["ctime_ns"]) >= SETTLE_NS
+    return time.time_ns() - cast(int, max(key["mtime_ns"], key["ctime_ns"])) >= SETTLE_NS

@@ -113,7 +113,7 @@ def diagram(project: Project, graph: NodeGraph, *, pipeline: str | None = None, 
 
 def _task_class(name: str) -> type[luigi.Task]:
     try:
-        task_class = Register.get_task_cls(name)
+        task_class: type[luigi.Task] | None = Register.get_task_cls(name)
     except TaskClassException:
         task_class = None
     if task_class is None or not issubclass(task_class, (PipelineTask, NodeTask)):

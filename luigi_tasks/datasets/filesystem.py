@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import os
 import sys
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 if TYPE_CHECKING:
     from fsspec import AbstractFileSystem
@@ -56,4 +56,4 @@ def resolve(path: str, **storage_options: Any) -> tuple[AbstractFileSystem | Loc
         return LOCAL, os.path.abspath(path)
     import fsspec
 
-    return fsspec.core.url_to_fs(path, **storage_options)
+    return cast("tuple[AbstractFileSystem, str]", fsspec.core.url_to_fs(path, **storage_options))  # fsspec: no stubs

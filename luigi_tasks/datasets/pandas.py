@@ -13,7 +13,7 @@ Both accept two optional catalog keys besides Kedro's:
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any, ClassVar
+from typing import Any, ClassVar, cast
 
 import pandas as pd
 
@@ -94,14 +94,15 @@ class CSVDataset(TableDataset):
     open_args_keys = TEXT_OPEN_ARGS
 
     def _load_from(self, src: Source) -> pd.DataFrame:
+        # read_csv gives a DataFrame: refused_args keeps out chunksize and iterator.
         try:
             if self._open_args_load:
                 with text(src, "r", self._open_args_load) as f:
-                    return pd.read_csv(f, **self.load_args)
-            return pd.read_csv(src, **self.load_args)
+                    return cast(pd.DataFrame, pd.read_csv(f, **self.load_args))
+            return cast(pd.DataFrame, pd.read_csv(src, **self.load_args))
         except pd.errors.EmptyDataError:
             if self.allow_empty:
-                return pd.DataFrame()
+                return cast(pd.DataFrame, pd.DataFrame())  # Any with pandas-stubs 3 under python_version 3.10
             raise self._empty_error("is an empty file (not even a header)") from None
 
     def _save_to(self, data: pd.DataFrame, dst: Source) -> None:

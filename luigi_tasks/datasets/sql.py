@@ -29,7 +29,7 @@ import threading
 from collections.abc import Iterator, Mapping
 from contextlib import closing, contextmanager
 from datetime import datetime, timezone
-from typing import TYPE_CHECKING, Any, ClassVar, NoReturn
+from typing import TYPE_CHECKING, Any, ClassVar, NoReturn, cast
 from urllib.parse import quote, urlsplit
 
 from luigi_tasks.datasets import filesystem
@@ -205,10 +205,11 @@ class _SQLDataset(AbstractDataset[Any]):
         args = dict(self.load_args)
         if params is not None:
             args["params"] = params
+        # A DataFrame: refused_args keeps out load_args.chunksize, which would make it an iterator.
         if self.db.sqlite_file is not None:
             with self.db.sqlite(write=False) as con:
-                return pd.read_sql_query(query, con, **args)
-        return pd.read_sql_query(query, self.db.engine(), **args)
+                return cast("pd.DataFrame", pd.read_sql_query(query, con, **args))
+        return cast("pd.DataFrame", pd.read_sql_query(query, self.db.engine(), **args))
 
     def _load_failed(self, exc: Exception, fix: str) -> NoReturn:
         self._fail(
