@@ -254,7 +254,7 @@ def explain(project: Project, run_id: str, *, staleness: bool = True) -> list[tu
             rows.append((family, "not run", "", "-"))
             continue
         status = _recorded_status(rec)
-        reason = rec.error if rec.status == "failed" else rec.reason or ""
+        reason = (rec.error if rec.status == "failed" else rec.reason) or ""
         if rec.status == "running" and exited_here(rec.host, rec.pid):
             status, reason = "interrupted", f"its worker (pid {rec.pid} on this host) exited while it ran"
         gone = run_plan.missing_outputs(project, run_id, task, rec) if staleness and rec.status in COMPLETE else []
@@ -271,8 +271,7 @@ def explain(project: Project, run_id: str, *, staleness: bool = True) -> list[tu
                 status, reason = "stale", why
         timed = rec.duration_s is not None and rec.status not in ("reused", "invalidated")  # not run in this run now
         duration = f"{rec.duration_s:.2f} s" if timed else "-"
-        # Not str when a "failed" record has no error (None): shown as "None" (see the review).
-        rows.append((family, status, reason, duration))  # type: ignore[arg-type]
+        rows.append((family, status, reason, duration))
     shown = {row[0] for row in rows}
     rows += [  # a node removed (or renamed) since the run: its record still says what it did
         (family, _recorded_status(rec), "not in the pipelines now", "-")

@@ -963,6 +963,17 @@ def test_runs_list_shows_each_run_complete_failed_or_unfinished(toy: Path) -> No
         load_output("b", "r1", Project.load(toy))
 
 
+def test_runs_show_a_failure_recorded_without_its_error(toy: Path) -> None:
+    """A record written by an older version or by hand may say "failed" with no error text."""
+    env = {"PYTHONPATH": os.pathsep.join([str(TOY_DIR), str(REPO)])}
+    assert run_toy(toy, "toy.StepA", "--local-scheduler", "--run-id", "f0").returncode == 0
+    write_node_record(Project.load(toy), NodeRecord.start("toy.StepB", "f0").finish("failed", error=None))
+    shown = run_cli(toy, "runs", "show", "f0", "--module", "toy_pipeline", env=env)
+    assert shown.returncode == 0, shown.stderr
+    row = next(line for line in shown.stdout.splitlines() if line.startswith("toy.StepB"))
+    assert row.split()[1] == "failed" and "None" not in row, row
+
+
 def test_runs_list_and_show_say_when_a_complete_runs_outputs_were_deleted(toy: Path) -> None:
     """Freeing disk by hand: a run whose file is gone (its own, or the earlier run's it
     reused) is not 'complete', as its rerun would make the node again."""
