@@ -103,7 +103,6 @@ class Fingerprint:
         return f"input changed: {', '.join(changed)}" if changed else "fingerprint changed"
 
 
-@functools.cache
 def code_hash(func: Any) -> str:
     """Hash of ``func``'s code: its syntax tree and what it reads from its own package.
 
@@ -129,7 +128,18 @@ def code_hash(func: Any) -> str:
 
     The functions' trees come first, the rest after them: a function that reads no constant,
     class or module of its package and has no plain defaults hashes as before those counted.
+    Made once per function in a process (an unhashable callable object, such as a dataclass
+    instance, each time).
     """
+    try:
+        hash(func)
+    except TypeError:  # a dataclass instance, a frozen one holding a list
+        return _code_hash.__wrapped__(func)
+    return _code_hash(func)
+
+
+@functools.cache
+def _code_hash(func: Any) -> str:
     top = unwrap(func)
     package = _package(top)
     seen: set[int] = set()  # ids: all followed stay alive with func, and some are unhashable

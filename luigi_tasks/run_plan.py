@@ -62,7 +62,7 @@ class ReuseFromParameter(luigi.Parameter):
         super().__init__(**kwargs)
 
     def normalize(self, x: Any) -> str:
-        return LATEST if is_latest(x) else x if x in ("", None) else validate_run_id(x)
+        return LATEST if is_latest(x) else "" if x in ("", None) else validate_run_id(x)
 
 
 @dataclass

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import joblib
+import numpy as np
 import pandas as pd
 import pytest
 import yaml
@@ -314,6 +315,14 @@ def test_pickle_backend_joblib(tmp_path: Path) -> None:
     assert cat.load("model", run_id="r1").predict([[3.0]]).round(6).tolist() == [6.0]
     with pytest.raises(DatasetError, match=r"pickle data was truncated|invalid load key"):  # not a plain pickle
         PickleDataset(str(path)).load()
+
+
+def test_pickle_backend_joblib_maps_arrays_with_mmap_mode(tmp_path: Path) -> None:
+    """joblib maps an array from a file name only: the dataset hands it the path of a local file."""
+    cat = catalog(tmp_path, "arr: {type: pickle.PickleDataset, filepath: a.joblib, backend: joblib, load_args: {mmap_mode: r}}")
+    cat.save("arr", np.arange(1000.0))
+    loaded = cat.load("arr")
+    assert isinstance(loaded, np.memmap) and loaded[999] == 999.0
 
 
 @pytest.mark.parametrize(

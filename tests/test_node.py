@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import re
 import types
 from collections.abc import Iterator
@@ -94,6 +95,23 @@ class Shift:
 
     def __call__(self, frame: pd.DataFrame) -> pd.DataFrame:
         return frame + 1
+
+
+@dataclasses.dataclass
+class ScaleBy:
+    """A dataclass instance as a node function: unhashable (eq without frozen)."""
+
+    factor: int
+
+    def __call__(self, frame: pd.DataFrame) -> pd.DataFrame:
+        return frame * self.factor
+
+
+def test_an_unhashable_callable_object_is_fingerprinted_by_its_class() -> None:
+    from luigi_tasks.fingerprint import code_hash
+
+    assert code_hash(ScaleBy(2)) == code_hash(ScaleBy(3)) != code_hash(Shift())  # its state is not code
+    assert node(ScaleBy(2), "houses", "out4", name="scale_by").node.func_name == "ScaleBy"
 
 
 _HASH_IN_A_FRESH_PROCESS = """

@@ -140,8 +140,37 @@ def test_a_missing_table_or_a_wrong_type_says_which_dataset_and_table(tmp_path: 
         SQLTableDataset(table_name="sales", credentials=con).load()
     with pytest.raises(DatasetError, match=r"Dataset 'sales' \(SQLTableDataset\) saves a DataFrame, but was given a builtins.list"):
         SQLTableDataset(table_name="sales", credentials=con).save([1, 2])
+    with pytest.raises(DatasetError, match=r"Dataset 'sales' \(SQLTableDataset\) saves a DataFrame, but was given a builtins.str"):
+        SQLTableDataset(table_name="sales", credentials=con).check_saveable("rows")  # a node's check before any save
     with pytest.raises(DatasetError, match=r"cannot be versioned: a SQL table is one table"):
         SQLTableDataset(table_name="sales", credentials=con, version="r1")
+    with pytest.raises(DatasetError, match=r"Dataset 'q' \(SQLQueryDataset\): 'fs_args.open_args_load' must be a mapping, not int"):
+        SQLQueryDataset(filepath=str(tmp_path / "q.sql"), credentials=con, fs_args={"open_args_load": 3}, name="q")
+
+
+class _Overtaken(SQLTableDataset):
+    """A save that another writer overtakes: it creates the table after this save's check."""
+
+    def __init__(self, con: dict[str, str]) -> None:
+        super().__init__(table_name="sales", credentials=con)
+        self.other = SQLTableDataset(table_name="sales", credentials=con)
+
+    def _save_sqlite(self, data: pd.DataFrame, mode: str) -> None:
+        self.other.save(FRAME.head(1))
+        super()._save_sqlite(data, mode)
+
+    def _save_sqlalchemy(self, data: pd.DataFrame, mode: str) -> None:
+        self.other.save(FRAME.head(1))
+        super()._save_sqlalchemy(data, mode)
+
+
+@pytest.mark.parametrize("url", ["sqlite:///{}/shop.db", "sqlite+pysqlite:///{}/shop.db"])
+def test_a_table_made_by_another_writer_during_a_save_keeps_its_rows(tmp_path: Path, url: str) -> None:
+    con = {"con": url.format(tmp_path)}
+    with pytest.raises(VersionExistsError, match=r"table sales was created in .* by another writer while this one saved"):
+        _Overtaken(con).save(FRAME)
+    assert SQLTableDataset(table_name="sales", credentials=con).load().equals(FRAME.head(1))
+    assert tables(tmp_path / "shop.db") == ["sales"]
 
 
 def test_a_failed_save_leaves_the_old_table_unchanged(tmp_path: Path) -> None:

@@ -58,11 +58,11 @@ class PickleDataset(AbstractDataset[Any]):
         self.backend = backend
 
     def _load_from(self, src: Source) -> Any:
-        with binary(src, "rb") as f:
-            if self.backend == "joblib":
-                import joblib
+        if self.backend == "joblib":
+            import joblib
 
-                return joblib.load(f, **self.load_args)
+            return joblib.load(src, **self.load_args)  # a local path as a name: mmap_mode needs one
+        with binary(src, "rb") as f:
             return pickle.load(f, **self.load_args)  # noqa: S301 - catalog paths only, see module doc
 
     def _save_to(self, data: Any, dst: Source) -> None:

@@ -27,7 +27,7 @@ import importlib.util
 import os
 import threading
 from collections.abc import Iterator, Mapping
-from contextlib import closing, contextmanager
+from contextlib import closing, contextmanager, suppress
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any, ClassVar, NoReturn, cast
 from urllib.parse import quote, urlsplit
@@ -338,15 +338,9 @@ class SQLTableDataset(_SQLDataset):
             VersionExistsError: the table exists and ``if_exists`` is ``fail``.
             DatasetError: ``data`` is not a DataFrame, or writing failed; the table is as before.
         """
-        import pandas as pd
-
         if data is None:
             self._refuse_none()
-        if not isinstance(data, pd.DataFrame):
-            raise DatasetError(
-                f"{self._describe()} saves a DataFrame, but was given a {type(data).__module__}."
-                f"{type(data).__qualname__}. Return a DataFrame from the node."
-            )
+        self._check_type(data)
         mode = self.save_args["if_exists"]
         if mode == "fail" and self.exists():
             raise VersionExistsError(
@@ -359,11 +353,25 @@ class SQLTableDataset(_SQLDataset):
                 self._save_sqlite(data, mode)
             else:
                 self._save_sqlalchemy(data, mode)
+        except VersionExistsError as exc:  # another writer made the table since the check above
+            raise VersionExistsError(
+                f"{self._describe()}: table {self._qualified()} was created in {self.db.shown} by another "
+                "writer while this one saved, and save_args if_exists is 'fail'; nothing was written."
+            ) from exc
         except Exception as exc:  # noqa: BLE001 - any writer error becomes a DatasetError
             self._fail(
                 f"{self._describe()} could not be saved to {self.path}: {_explain(exc)}. The table is as "
                 "it was; fix the cause (the data's types, disk space, permissions, save_args) and run again.",
                 exc,
+            )
+
+    def _check_type(self, data: Any) -> None:
+        import pandas as pd  # here: a class attribute data_type would import pandas with the module
+
+        if not isinstance(data, pd.DataFrame):
+            raise DatasetError(
+                f"{self._describe()} saves a DataFrame, but was given a {type(data).__module__}."
+                f"{type(data).__qualname__}. Return a DataFrame from the node."
             )
 
     def set_aside(self) -> str:
@@ -422,15 +430,23 @@ class SQLTableDataset(_SQLDataset):
 
     def _save_sqlalchemy(self, data: pd.DataFrame, mode: str) -> None:
         """One transaction writes the temporary table and swaps it in (atomic where the
-        database's DDL is transactional: PostgreSQL, SQLite, SQL Server; not MySQL)."""
+        database's DDL is transactional: PostgreSQL, SQL Server; not MySQL, nor SQLite through
+        Python's driver, which creates a table outside the transaction: a failed save drops
+        the temporary table then)."""
         from sqlalchemy import inspect
         from sqlalchemy import text as sql_text
 
         tmp = f"_tmp_{os.urandom(6).hex()}_{self.table_name}"[:60]
-        with self.db.engine().begin() as con:
-            data.to_sql(tmp, con, if_exists="fail", schema=self._schema, **self._to_sql_args())
-            exists = inspect(con).has_table(self.table_name, schema=self._schema)
-            self._swap(lambda sql: con.execute(sql_text(sql)), tmp, mode, exists=exists)
+        engine = self.db.engine()
+        try:
+            with engine.begin() as con:
+                data.to_sql(tmp, con, if_exists="fail", schema=self._schema, **self._to_sql_args())
+                exists = inspect(con).has_table(self.table_name, schema=self._schema)
+                self._swap(lambda sql: con.execute(sql_text(sql)), tmp, mode, exists=exists)
+        except BaseException:
+            with suppress(Exception), engine.begin() as con:  # the save's own error is the one to show
+                con.execute(sql_text(f"DROP TABLE IF EXISTS {self._qualified_sql(tmp)}"))
+            raise
 
     def _swap(self, execute: Any, tmp: str, mode: str, *, exists: bool) -> None:
         """Inside the caller's transaction: make the temporary table the table's contents."""
@@ -499,7 +515,10 @@ class SQLQueryDataset(_SQLDataset):
         self.filepath = filepath or ""
         if filepath:
             fs_args = dict(fs_args or {})
-            self._open_args_load, _ = self.split_open_args(fs_args)
+            try:
+                self._open_args_load, _ = self.split_open_args(fs_args)
+            except ValueError as exc:
+                raise DatasetError(f"{self._describe()}: {exc}.") from None
             self._fs, self._path = filesystem.resolve(filepath, **fs_args)
         elif fs_args:
             raise DatasetError(f"{self._describe()}: 'fs_args' applies to a query's file ('filepath'). Remove it.")
