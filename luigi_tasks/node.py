@@ -108,10 +108,7 @@ class NodeTask(FixedParams, luigi.Task):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        report.before_run()  # scheduler options that would be ignored: refused before run.json exists
-        graph.check_before_run()  # check the whole project once, before anything runs
-        run_plan.prepare(self)  # refuse other parameters or stale results; decide reuse
-        report.task_created(self)
+        set_up_run(self)
         # Luigi asks for these several times per task; they are fixed once the run is prepared.
         self._upstream_tasks: list[luigi.Task] | None = None
         self._output_targets: dict[str, AbstractDataset[Any]] | None = None
@@ -325,6 +322,14 @@ class RawData(FixedParams, luigi.ExternalTask):
 
 report.connect(NodeTask)
 report.connect(RawData)
+
+
+def set_up_run(task: luigi.Task) -> None:
+    """What a node or pipeline task does when it is made, before Luigi schedules anything."""
+    report.before_run()  # scheduler options that would be ignored: refused before run.json exists
+    graph.check_before_run()  # check the whole project once, before anything runs
+    run_plan.prepare(task)  # refuse other parameters or stale results; decide reuse
+    report.task_created(task)
 
 
 def node(

@@ -19,7 +19,7 @@ from typing import Any, ClassVar
 import luigi
 
 from luigi_tasks import graph, run_plan
-from luigi_tasks.node import NodeTask, output_targets
+from luigi_tasks.node import NodeTask, output_targets, set_up_run
 from luigi_tasks.project import current_project
 from luigi_tasks.report import report
 from luigi_tasks.run_params import ParamsParameter
@@ -48,10 +48,7 @@ class PipelineTask(FixedParams, luigi.WrapperTask):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        report.before_run()  # scheduler options that would be ignored: refused before run.json exists
-        graph.check_before_run()  # check the whole project once, before anything runs
-        run_plan.prepare(self)  # refuse other parameters or stale results; decide reuse
-        report.task_created(self)
+        set_up_run(self)
 
     def requires(self) -> list[luigi.Task]:
         return [part(run_id=self.run_id) for part in self.parts]

@@ -86,24 +86,32 @@ class Project:
         parameters = self.parameters if parameters is None else parameters
         if ref == ALL_PARAMETERS:
             return parameters
-        value: Any = parameters
         path = ref.removeprefix(PARAMS_PREFIX)
-        for part in path.split("."):
-            if not isinstance(value, dict) or part not in value:
-                top = path.split(".")[0]
-                if top in self.overlaid and top != path:
-                    raise ConfigError(
-                        f"Parameter '{path}' is not in the parameters: {self.overlaid[top]} sets '{top}', which "
-                        f"replaces the whole '{top}' of config/parameters.yml (an overlay replaces a top-level "
-                        f"entry whole, as in Kedro). Give '{top}' all its keys there, or fix the name in the "
-                        "node's inputs."
-                    )
+        found, value = dotted(parameters, path)
+        if not found:
+            top = path.split(".")[0]
+            if top in self.overlaid and top != path:
                 raise ConfigError(
-                    f"Parameter '{path}' is not in config/parameters.yml (under {self.root}). "
-                    "Add it there, or fix the name in the node's inputs."
+                    f"Parameter '{path}' is not in the parameters: {self.overlaid[top]} sets '{top}', which "
+                    f"replaces the whole '{top}' of config/parameters.yml (an overlay replaces a top-level "
+                    f"entry whole, as in Kedro). Give '{top}' all its keys there, or fix the name in the "
+                    "node's inputs."
                 )
-            value = value[part]
+            raise ConfigError(
+                f"Parameter '{path}' is not in config/parameters.yml (under {self.root}). "
+                "Add it there, or fix the name in the node's inputs."
+            )
         return value
+
+
+def dotted(parameters: dict[str, Any], key: str) -> tuple[bool, Any]:
+    """Whether ``parameters`` hold ``key`` (dotted: ``model.init_args.alpha``), and its value."""
+    value: Any = parameters
+    for part in key.split("."):
+        if not isinstance(value, dict) or part not in value:
+            return False, None
+        value = value[part]
+    return True, value
 
 
 def undeclared_parameters(

@@ -26,7 +26,7 @@ from luigi_tasks.node import NodeTask
 from luigi_tasks.node_records import COMPLETE
 from luigi_tasks.pipeline import pipeline_nodes
 from luigi_tasks.processes import exited_here
-from luigi_tasks.project import Project
+from luigi_tasks.project import Project, dotted
 from luigi_tasks.report import luigi_command
 
 _LONGEST_NOTE = 60
@@ -154,7 +154,7 @@ def cmd_list(args: argparse.Namespace) -> int:
         listed.append((info, state, numbers))
     if keys:
         _check_known(keys, [numbers for *_, numbers in listed], unread)
-    params = {info["run_id"]: {key: _parameter(info, key) for key in args.param} for info in infos}
+    params = {info["run_id"]: {key: dotted(info.get("parameters") or {}, key) for key in args.param} for info in infos}
     _check_parameters(args.param, infos, params)
     if args.sort:
         with_it = [row for row in listed if _sortable(row[2].get(args.sort))]
@@ -194,16 +194,6 @@ def _check_known(keys: list[str], numbers: list[dict[str, run_outputs.Number]], 
             f"No run saved a number called {names} that could be read. Numbers the runs saved: {there}."
             + (f" Outputs that could not be read:{gone}" if gone else "")
         )
-
-
-def _parameter(info: dict[str, Any], key: str) -> tuple[bool, Any]:
-    """Whether run ``info`` has parameter ``key`` (dotted: ``model.init_args.alpha``), and its value."""
-    value: Any = info.get("parameters") or {}
-    for part in key.split("."):
-        if not isinstance(value, dict) or part not in value:
-            return False, None
-        value = value[part]
-    return True, value
 
 
 def _parameter_cell(found: bool, value: Any) -> str:
@@ -342,7 +332,7 @@ def cmd_invalidate(args: argparse.Namespace) -> int:
             continue
         kept = f"; kept aside: {', '.join(moved)}" if moved else ""
         print(f"invalidated {family} in run {run_id}{kept}")
-    command = rerun_command(project, run_id, args.module)
+    command = _started_with(project, run_id, args.module)
     print(f"Rerun them with: {command}")
     if "--local-scheduler" not in command.split():
         cooldown = luigi.configuration.get_config().get("scheduler", "stable_done_cooldown_secs", "10")
@@ -354,7 +344,7 @@ def cmd_invalidate(args: argparse.Namespace) -> int:
     return 0
 
 
-def rerun_command(project: Project, run_id: str, module: str | None) -> str:
+def _started_with(project: Project, run_id: str, module: str | None) -> str:
     """The ``luigi`` command that started ``run_id``, or FullPipeline's for a run started from Python."""
     words = ((run_info.read_run_info(project, run_id) or {}).get("command") or "").split()
     if not words or os.path.basename(words[0]) != "luigi":
