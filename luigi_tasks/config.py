@@ -198,9 +198,13 @@ def check_env(root: Path, env: str) -> None:
         return
     envs = sorted(p.name for p in config_dir.iterdir() if p.is_dir() and not p.name.startswith((".", "_")))
     machine = os.environ.get("LUIGI_CONFIG_PATH")
-    where = f"luigi.cfg (or {machine}, LUIGI_CONFIG_PATH)" if machine else "luigi.cfg"
+    where = f"luigi.cfg (or {machine}, LUIGI_CONFIG_PATH) [luigi_tasks] env = {env}" if machine else (
+        f"luigi.cfg [luigi_tasks] env = {env}"
+    )
+    if luigi_tasks().env == env != luigi.configuration.get_config().get("luigi_tasks", "env", DEFAULT_ENV):
+        where = f"--luigi-tasks-env {env}"  # given on the command line, which wins over the files
     raise ConfigError(
-        f"{where} [luigi_tasks] env = {env}: there is no {config_dir / env}/ folder, so none of "
+        f"{where}: there is no {config_dir / env}/ folder, so none of "
         f"its settings would apply. Env folders in {config_dir}: {', '.join(envs) or 'none'}. "
         f"Create {CONFIG_DIR}/{env}/, or set env to one of those."
     )

@@ -13,9 +13,11 @@ import difflib
 import functools
 import inspect
 import os
+import sys
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from luigi_tasks.errors import ConfigError, NodeError, PipelineError
@@ -191,7 +193,8 @@ def resolve(tasks: Sequence[type[NodeTask]], project: Project) -> NodeGraph:
             if output not in project.catalog:
                 raise PipelineError(
                     f"Node {family} outputs '{output}', which is not in the catalog. Declare it "
-                    "in config/catalog.yml (outputs must be saved for Luigi to see them done)."
+                    f"in {project.root / 'config' / 'catalog.yml'} (outputs must be saved for Luigi to see them "
+                    f"done).{_elsewhere_hint(task, project)}"
                 )
             producers[output] = task
     by_base = _transcoding_bases(producers)
@@ -328,3 +331,20 @@ def _check_acyclic(upstream: dict[type[NodeTask], tuple[type[NodeTask], ...]]) -
                 state[nxt] = 1
                 path.append(nxt)
                 iters.append(iter(upstream[nxt]))
+
+
+def _elsewhere_hint(task: type[NodeTask], project: Project) -> str:
+    """A hint when ``task``'s code belongs to another project (a folder holding ``config/``
+    above its file): a command run in one project's folder for another's pipelines."""
+    module = sys.modules.get(getattr(unwrap(task.node.func), "__module__", ""))
+    file = getattr(module, "__file__", None)
+    if file is None:
+        return ""
+    here = Path(file).resolve().parent
+    own = next((f for f in (here, *here.parents) if (f / "config" / "catalog.yml").is_file()), None)
+    if own is None or own == project.root.resolve():
+        return ""
+    return (
+        f" (The node's code is in the project at {own}, and this command read the project at {project.root}, "
+        "found from the working folder: run it in the node's own project folder.)"
+    )

@@ -80,17 +80,23 @@ def node_classes(task_class: type[luigi.Task]) -> list[type[NodeTask]]:
     return list(found)
 
 
+def pipeline_classes() -> list[type[PipelineTask]]:
+    """Every pipeline task class defined (subclasses of :class:`PipelineTask`)."""
+    found: list[type[PipelineTask]] = []
+    pending = list(PipelineTask.__subclasses__())
+    while pending:
+        cls = pending.pop()
+        found.append(cls)
+        pending.extend(cls.__subclasses__())
+    return found
+
+
 def pipeline_nodes() -> list[type[NodeTask]]:
     """The nodes of the pipeline tasks, upstream first; every node if there is no pipeline
     task. A node left out of every pipeline's ``parts`` (Kedro's way to take one out) is not
     counted in a run's state."""
     resolved = graph.current_graph()
-    pipelines, pending = [], list(PipelineTask.__subclasses__())
-    while pending:
-        cls = pending.pop()
-        pipelines.append(cls)
-        pending.extend(cls.__subclasses__())
-    starts = [task for cls in pipelines for task in node_classes(cls) if task in resolved.upstream]
+    starts = [task for cls in pipeline_classes() for task in node_classes(cls) if task in resolved.upstream]
     return resolved.closure_of(starts or list(resolved.upstream))
 
 

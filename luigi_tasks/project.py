@@ -90,7 +90,8 @@ class Project:
         found, value = dotted(parameters, path)
         if not found:
             top = path.split(".")[0]
-            if top in self.overlaid and top != path:
+            hint = _closest(parameters, path)
+            if top in self.overlaid and top != path and not hint:
                 raise ConfigError(
                     f"Parameter '{path}' is not in the parameters: {self.overlaid[top]} sets '{top}', which "
                     f"replaces the whole '{top}' of config/parameters.yml (an overlay replaces a top-level "
@@ -98,10 +99,20 @@ class Project:
                     "node's inputs."
                 )
             raise ConfigError(
-                f"Parameter '{path}' is not in config/parameters.yml (under {self.root}). "
+                f"Parameter '{path}' is not in config/parameters.yml (under {self.root}){hint}. "
                 "Add it there, or fix the name in the node's inputs."
             )
         return value
+
+
+def _closest(parameters: dict[str, Any], path: str) -> str:
+    """`` (did you mean 'model.threshold'?)`` for a misspelt last part of ``path``, or ``''``."""
+    parent, _, leaf = path.rpartition(".")
+    found, mapping = dotted(parameters, parent) if parent else (True, parameters)
+    if not found or not isinstance(mapping, dict):
+        return ""
+    close = difflib.get_close_matches(leaf, [str(k) for k in mapping], n=1)
+    return f" (did you mean '{parent + '.' if parent else ''}{close[0]}'?)" if close else ""
 
 
 def dotted(parameters: dict[str, Any], key: str) -> tuple[bool, Any]:

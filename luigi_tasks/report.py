@@ -406,8 +406,8 @@ def scheduler_in_use() -> str | None:
         named = " ".join(f"--{name.replace('_', '-')} {value}" for name, value in flags.items())
         raise ConfigError(
             f"{named} cannot take effect: {source} ({core.scheduler_url}) wins over it, so this command would "
-            f"go to the scheduler at {core.scheduler_url}. Pass --scheduler-url {wanted} instead (or edit "
-            "scheduler_url in luigi.cfg)."
+            f"go to the scheduler at {core.scheduler_url}. Pass --scheduler-url {wanted} instead (or set "
+            "scheduler_url in the per-machine file that LUIGI_CONFIG_PATH names: editing luigi.cfg makes runs -dirty)."
         )
     return core.scheduler_url.rstrip("/")
 

@@ -24,7 +24,7 @@ from luigi_tasks.fingerprint import Fingerprint, node_fingerprint
 from luigi_tasks.graph import current_graph
 from luigi_tasks.node import NodeTask
 from luigi_tasks.node_records import COMPLETE
-from luigi_tasks.pipeline import pipeline_nodes
+from luigi_tasks.pipeline import node_classes, pipeline_classes, pipeline_nodes
 from luigi_tasks.processes import exited_here
 from luigi_tasks.project import Project, dotted
 from luigi_tasks.report import luigi_command
@@ -107,9 +107,13 @@ def run_nodes(
     ]
 
 
-def run_state(records: dict[str, node_records.NodeRecord], families: list[str], gone: Sequence[str] = ()) -> str:
+def run_state(
+    records: dict[str, node_records.NodeRecord], families: list[str], gone: Sequence[str] = (),
+    elsewhere: Sequence[str] = (),
+) -> str:
     """A run at a glance, from its node records: ``complete``, ``failed: <nodes>``,
-    ``outputs gone: <nodes>`` (completed, their outputs deleted since: ``gone``),
+    ``outputs gone: <nodes>`` (completed, their outputs deleted or rewritten since: ``gone``),
+    ``stored elsewhere now: <datasets>`` (the catalog moved those outputs since: ``elsewhere``),
     ``unfinished: k of n nodes done`` (stopped, still running, or only part of it asked for),
     or ``not started`` (no node record: refused, or stopped before its first node ended)."""
     if not records:
@@ -119,6 +123,8 @@ def run_state(records: dict[str, node_records.NodeRecord], families: list[str], 
         return "failed: " + ", ".join(failed)
     if gone:
         return "outputs gone: " + ", ".join(gone)
+    if elsewhere:
+        return "stored elsewhere now: " + ", ".join(elsewhere) + " (the catalog moved them since the run)"
     done = sum(1 for family in families if family in records and records[family].status in COMPLETE)
     return "complete" if done == len(families) else f"unfinished: {done} of {len(families)} nodes done"
 
@@ -142,12 +148,16 @@ def cmd_list(args: argparse.Namespace) -> int:
         run_id = info["run_id"]
         records = node_records.read_node_records(project, run_id)
         made = run_nodes(info, nodes, records)
-        gone = [
-            task.get_task_family() for task in made
+        moved = run_info.moved_datasets(project, info)
+        lost = {
+            task.get_task_family(): _lost_outputs(project, run_id, task, rec, moved) for task in made
             if (rec := records.get(task.get_task_family())) and rec.status in COMPLETE
-            and run_plan.missing_outputs(project, run_id, task, rec)
-        ]
-        state = run_state(records, [task.get_task_family() for task in made], gone)
+        }
+        state = run_state(
+            records, [task.get_task_family() for task in made],
+            gone=[family for family, (gone, _) in lost.items() if gone],
+            elsewhere=sorted({name for _, names in lost.values() for name in names}),
+        )
         if state != "complete" and (pids := leases.live_writers(project, run_id)):
             state += f"; being run now (pid {', '.join(map(str, pids))} on this host)"
         numbers = run_outputs.run_numbers(project, info, records, unread, stored) if keys else {}
@@ -236,6 +246,7 @@ def explain(project: Project, run_id: str, *, staleness: bool = True) -> list[tu
     info = runs.require_run(project, run_id)
     records = node_records.read_node_records(project, run_id)
     order = run_nodes(info, pipeline_nodes(), records)
+    moved = run_info.moved_datasets(project, info)
     rows: list[tuple[str, str, str, str]] = []
     for task in order:
         family = task.get_task_family()
@@ -247,9 +258,16 @@ def explain(project: Project, run_id: str, *, staleness: bool = True) -> list[tu
         reason = (rec.error if rec.status == "failed" else rec.reason) or ""
         if rec.status == "running" and exited_here(rec.host, rec.pid):
             status, reason = "interrupted", f"its worker (pid {rec.pid} on this host) exited while it ran"
-        gone = run_plan.missing_outputs(project, run_id, task, rec) if staleness and rec.status in COMPLETE else []
+        gone, elsewhere = (
+            _lost_outputs(project, run_id, task, rec, moved) if staleness and rec.status in COMPLETE else ("", [])
+        )
         if gone:
-            status, reason = "outputs gone", f"{', '.join(gone)} deleted since; running the run again makes them again"
+            status, reason = "outputs gone", f"{gone}; running the run again makes them again"
+        elif elsewhere:
+            status, reason = "stored elsewhere", "; ".join(
+                f"{name}: the catalog stores it elsewhere now (was {moved[name][0]}, now {moved[name][1]}); "
+                "restore the entry to use this run's" for name in elsewhere
+            )
         elif staleness and rec.status in COMPLETE and not rec.fingerprint:
             reason = f"{NOT_CHECKED}: no fingerprint was recorded (a raw input upstream was missing)"
         elif staleness and rec.status in COMPLETE:
@@ -270,6 +288,21 @@ def explain(project: Project, run_id: str, *, staleness: bool = True) -> list[tu
     return rows
 
 
+def _lost_outputs(
+    project: Project, run_id: str, task: type[NodeTask], rec: node_records.NodeRecord,
+    moved: dict[str, tuple[str, str]],
+) -> tuple[str, list[str]]:
+    """Of a completed node's outputs: what is gone (deleted, or an unversioned file rewritten
+    since), said in words (empty if nothing), and those the catalog stores elsewhere now (not
+    looked for there: where the run saved them may still hold them)."""
+    elsewhere = [name for name in task.node.outputs if name in moved]
+    deleted = [n for n in run_plan.missing_outputs(project, run_id, task, rec) if n not in moved]
+    rewritten = [n for n in run_plan.rewritten_outputs(project, rec) if n not in deleted and n not in moved]
+    words = [f"{', '.join(deleted)} deleted since"] if deleted else []
+    words += [f"{', '.join(rewritten)} rewritten since by another run (not versioned)"] if rewritten else []
+    return "; ".join(words), elsewhere
+
+
 def state_note(status: str, reason: str, duration: str) -> tuple[str, str]:
     """An :func:`explain` row's state (``reused from R`` is ``reused``) and a short note
     saying it: ``ran in 0.04 s``, ``reused from R``, ``failed: <why>``, ``stale: <why>``,
@@ -278,7 +311,7 @@ def state_note(status: str, reason: str, duration: str) -> tuple[str, str]:
         return "reused", status
     if status == "ran":
         return status, f"ran in {duration}" + (f" ({NOT_CHECKED})" if reason.startswith(NOT_CHECKED) else "")
-    shown = ("failed", "stale", "interrupted", "outputs gone")
+    shown = ("failed", "stale", "interrupted", "outputs gone", "stored elsewhere")
     note = f"{status}: {reason}" if reason and status in shown else status  # others: why it ran
     if len(note) > _LONGEST_NOTE:
         note = note[: _LONGEST_NOTE - 3] + "..."
@@ -332,7 +365,7 @@ def cmd_invalidate(args: argparse.Namespace) -> int:
             continue
         kept = f"; kept aside: {', '.join(moved)}" if moved else ""
         print(f"invalidated {family} in run {run_id}{kept}")
-    command = _started_with(project, run_id, args.module)
+    command = _rerun_invalidated(project, run_id, args.module, start)
     print(f"Rerun them with: {command}")
     if "--local-scheduler" not in command.split():
         cooldown = luigi.configuration.get_config().get("scheduler", "stable_done_cooldown_secs", "10")
@@ -344,9 +377,25 @@ def cmd_invalidate(args: argparse.Namespace) -> int:
     return 0
 
 
-def _started_with(project: Project, run_id: str, module: str | None) -> str:
-    """The ``luigi`` command that started ``run_id``, or FullPipeline's for a run started from Python."""
+def _rerun_invalidated(project: Project, run_id: str, module: str | None, start: type[NodeTask]) -> str:
+    """The ``luigi`` command that reruns ``start`` and its downstream in run ``run_id``: the
+    command that started the run (FullPipeline's for a run started from Python), with its task
+    replaced by the smallest pipeline task needing them all when it does not."""
     words = ((run_info.read_run_info(project, run_id) or {}).get("command") or "").split()
     if not words or os.path.basename(words[0]) != "luigi":
         words = ["luigi", "--module", module or DEFAULT_MODULE, "FullPipeline"]
+    graph = current_graph()
+    needed = set(graph.downstream_closure(start))
+    roots: list[type[luigi.Task]] = [*pipeline_classes(), *graph.upstream]
+    tasks = {t.get_task_family(): t for t in roots}
+    at = next((i for i, word in enumerate(words) if i and word in tasks), None)
+
+    def covered(cls: type[luigi.Task]) -> int | None:  # how many nodes it needs, if all of those
+        nodes = graph.closure_of(node_classes(cls))
+        return len(nodes) if needed <= set(nodes) else None
+
+    if at is not None and covered(tasks[words[at]]) is None:
+        fits = [(n, cls.get_task_family()) for cls in pipeline_classes() if (n := covered(cls)) is not None]
+        if fits:
+            words[at] = min(fits)[1]
     return luigi_command(words[1:], run_id)

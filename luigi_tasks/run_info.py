@@ -197,17 +197,26 @@ def check_catalog(project: Project, info: dict[str, Any], consequence: str, name
     Raises:
         RunError: naming each such dataset, where it was and where it now points.
     """
-    recorded = info.get("catalog") or {}  # runs made before it was recorded: nothing to check
-    wanted = recorded if names is None else [n for n in names if n in recorded]
-    moved = sorted(n for n in wanted if n in project.catalog and _storage_of(project, n) != recorded[n])
+    moved = moved_datasets(project, info, names)
     if moved:
         raise RunError(
             f"Run '{info['run_id']}' was started with other catalog entries for these datasets; its "
             f"outputs must stay where and as it saved them, so {consequence}:\n  "
-            + "\n  ".join(f"{n}: was {recorded[n]}, now {_storage_of(project, n)}" for n in moved)
+            + "\n  ".join(f"{n}: was {was}, now {now}" for n, (was, now) in moved.items())
             + "\nRestore those entries (config/catalog.yml, "
             f"config/{project.env}/catalog.yml), or start a new run: --run-id <new id>."
         )
+
+
+def moved_datasets(
+    project: Project, info: dict[str, Any], names: Iterable[str] | None = None
+) -> dict[str, tuple[str, str]]:
+    """The datasets of run ``info`` (any, or those of ``names``) that the catalog now stores
+    elsewhere or otherwise than when the run was created: name -> (then, now), by name."""
+    recorded = info.get("catalog") or {}  # runs made before it was recorded: nothing to check
+    wanted = recorded if names is None else [n for n in names if n in recorded]
+    now = {n: _storage_of(project, n) for n in wanted if n in project.catalog}
+    return {n: (recorded[n], now[n]) for n in sorted(now) if now[n] != recorded[n]}
 
 
 def storage(project: Project) -> dict[str, str]:

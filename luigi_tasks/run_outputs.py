@@ -21,7 +21,15 @@ from luigi_tasks.leases import live_writers
 from luigi_tasks.node_records import COMPLETE, NodeRecord, read_node_records, write_node_record
 from luigi_tasks.processes import exited_here
 from luigi_tasks.project import Project, current_project
-from luigi_tasks.run_info import check_catalog, flatten, list_runs, parameter_diff, recorded_filepath, remove_record
+from luigi_tasks.run_info import (
+    check_catalog,
+    flatten,
+    list_runs,
+    moved_datasets,
+    parameter_diff,
+    recorded_filepath,
+    remove_record,
+)
 from luigi_tasks.run_params import run_parameters
 from luigi_tasks.runs import latest_run, require_run
 from luigi_tasks.versioning import LATEST, is_latest, version_path
@@ -104,9 +112,10 @@ def load_output(name: str, run_id: str = LATEST, project: Project | None = None)
         run_id = found
     info = require_run(project, run_id)
     check_catalog(project, info, f"its '{name}' cannot be loaded from there", [name])
-    if not project.catalog.is_versioned(name):
-        return project.catalog.load(name)
     records = read_node_records(project, run_id)
+    if not project.catalog.is_versioned(name):
+        _refuse_rewritten(project, run_id, records, name)
+        return project.catalog.load(name)
     version = output_version(records, name)
     if version is not None:
         return project.catalog.load(name, run_id=version)
@@ -118,6 +127,18 @@ def load_output(name: str, run_id: str = LATEST, project: Project | None = None)
         f"Run '{run_id}' has no '{name}': no node saved it in that run ({why}). "
         f"`luigi-tasks runs show {run_id}` tells what happened."
     )
+
+
+def _refuse_rewritten(project: Project, run_id: str, records: dict[str, NodeRecord], name: str) -> None:
+    """Refuse an unversioned ``name`` whose one file is no longer the one run ``run_id`` saved
+    (or reused): it holds another run's data now."""
+    saved = next((r.stamps[name] for r in records.values() if r.status in COMPLETE and name in r.stamps), None)
+    if saved is not None and project.catalog.dataset(name).stamp() != saved:
+        raise RunError(
+            f"'{name}' is not versioned (one file for every run), and its file {project.catalog.dataset(name).path} "
+            f"was rewritten or removed since run '{run_id}' saved it: it holds another run's data now, or none. "
+            f"Run {run_id} again to make it again, or set 'versioned: true' on it to keep each run's."
+        )
 
 
 _ASIDE = " (`luigi-tasks invalidate` kept each old file beside it, as <file>.aside-<time>)"
@@ -220,17 +241,17 @@ def invalidate(project: Project, run_id: str, start: type[NodeTask]) -> list[tup
 def delete_run(project: Project, run_id: str, *, dry_run: bool = False) -> list[str]:
     """Delete run ``run_id``: every versioned dataset's version of it (the folder
     ``<filepath>/<run id>/``, files set aside there too) and its record. Unversioned files are
-    every run's and stay. A dataset of the run no longer in the catalog is found where the run
-    recorded it. Returns the folders deleted (with ``dry_run``: those it would delete).
+    every run's and stay. A dataset of the run no longer in the catalog, or stored elsewhere
+    now, is found where the run recorded it. Returns the folders deleted (with ``dry_run``:
+    those it would delete).
 
     Raises:
         RunError: another run reuses an output of this one (it would lose it: delete that run
-            first), a node of it is running now, or its datasets have moved in the catalog
-            since (their versions would not be found).
+            first), or a node of it is running now.
     """
     info = require_run(project, run_id)
-    names = [name for name in project.catalog if project.catalog.is_versioned(name)]
-    check_catalog(project, info, "its versions cannot be found to delete", names)
+    moved = moved_datasets(project, info)  # another overlay or entry since: deleted where the run saved them
+    names = [name for name in project.catalog if project.catalog.is_versioned(name) and name not in moved]
     others = [i["run_id"] for i in list_runs(project) if i["run_id"] != run_id]
     users = [
         other for other in others
@@ -248,7 +269,7 @@ def delete_run(project: Project, run_id: str, *, dry_run: bool = False) -> list[
         if target.remove_version(dry_run=dry_run):
             gone.append(posixpath.dirname(target.path))
     for name, where in (info.get("catalog") or {}).items():
-        path = recorded_filepath(project, where) if name not in project.catalog else None
+        path = recorded_filepath(project, where) if name not in project.catalog or name in moved else None
         folder = posixpath.dirname(version_path(path, run_id)) if path is not None else None
         if folder is not None and _remove_folder(folder, dry_run):
             gone.append(folder)

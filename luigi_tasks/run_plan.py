@@ -191,7 +191,7 @@ def _prepare(project: Project, root: luigi.Task) -> RunState:
     for task in nodes:
         family = task.get_task_family()
         rec = records.get(family)
-        rewritten = _rewritten(project, rec) if rec and rec.status == "done" else []
+        rewritten = rewritten_outputs(project, rec) if rec and rec.status in COMPLETE else []
         if rewritten:  # complete, but another run has rewritten its file since: this run's is gone
             run_state.must_run.add(family)
             run_state.outdated[family] = rec.ended  # type: ignore[union-attr]
@@ -235,10 +235,13 @@ def _prepare(project: Project, root: luigi.Task) -> RunState:
         if why is None and moved:  # another type at the same filepath: its saved file is not what it reads now
             why = f"{moved[0]} is stored otherwise now (was {stored[moved[0]]}, now {stored_now.get(moved[0])})"
         versions = old.versions or dict.fromkeys(task.node.outputs, source)
+        rewritten = rewritten_outputs(project, old)
+        if why is None and rewritten:  # its one file holds another run's result now
+            why = f"{', '.join(rewritten)} rewritten or removed (not versioned)"
         if why is None and all(project.catalog.dataset(n, v).exists() for n, v in versions.items()):
             reusable[task] = NodeRecord(
                 node=family, run_id=run_id, status="reused", started=now(), ended=now(),
-                versions=versions, outputs=dict(old.outputs), fingerprint=current.to_dict(),
+                versions=versions, outputs=dict(old.outputs), stamps=dict(old.stamps), fingerprint=current.to_dict(),
                 reused_from=source, reason=f"unchanged since run {source}",
             )
         else:
@@ -378,8 +381,9 @@ def missing_outputs(project: Project, run_id: str, task: type[NodeTask], rec: No
     return [n for n in named if not project.catalog.dataset(n, rec.versions.get(n, run_id)).exists()]
 
 
-def _rewritten(project: Project, rec: NodeRecord) -> list[str]:
-    """The unversioned outputs of ``rec``'s node whose file is no longer the one it saved."""
+def rewritten_outputs(project: Project, rec: NodeRecord) -> list[str]:
+    """The unversioned outputs of ``rec``'s node whose file is no longer the one it saved (or,
+    reused, the one the run it was reused from saved)."""
     return [name for name, stamp in rec.stamps.items() if project.catalog.dataset(name).stamp() != stamp]
 
 

@@ -45,6 +45,7 @@ COLOURS: dict[str | None, tuple[str, str]] = {
     "running": ("#fff9c4", "#f9a825"),
     "stale": ("#ffe0b2", "#ef6c00"),
     "outputs gone": ("#ffe0b2", "#ef6c00"),
+    "stored elsewhere": ("#ffe0b2", "#ef6c00"),
     "failed": ("#ffcdd2", "#c62828"),
     "interrupted": ("#ffcdd2", "#c62828"),
     "not run": ("#eeeeee", "#9e9e9e"),

@@ -347,6 +347,24 @@ def test_09_10_bad_nodes_are_named(proj: Path, case: str) -> None:
     assert not any("r1" in k and "09_runs" not in k for k in saved_files(proj))
 
 
+def test_a_command_run_in_another_projects_folder_says_whose_nodes_they_are(proj: Path, tmp_path: Path) -> None:
+    other = tmp_path / "churn"
+    (other / "config").mkdir(parents=True)
+    (other / "config" / "catalog.yml").write_text("scores: {type: pandas.CSVDataset, filepath: data/scores.csv}\n")
+    write_module(other, "churn_nodes", NODES_HEADER + (
+        "def score(houses):\n    return houses\nScore = node(score, 'houses', 'scores', namespace='churn')\n"
+    ))
+    before = saved_files(proj)
+    result = luigi(proj, "--module", "churn_nodes", "churn.Score", "--local-scheduler", "--run-id", "r1",
+                   env={"PYTHONPATH": str(other)})
+    assert_refused(
+        result, f"Node churn.Score outputs 'scores', which is not in the catalog. Declare it in {proj}/config/catalog.yml",
+        f"(The node's code is in the project at {other}, and this command read the project at {proj}, found from the "
+        "working folder: run it in the node's own project folder.)",
+    )
+    assert_unchanged(before, proj)
+
+
 # 11 ------------------------------------------------------------------------------------
 
 

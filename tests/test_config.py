@@ -3,6 +3,7 @@ subfolder, the ``config/<env>/`` overlay it names, and what an overlay may set."
 
 from __future__ import annotations
 
+import json
 import re
 import subprocess
 import sys
@@ -157,6 +158,19 @@ def test_an_env_without_its_folder_is_refused_but_the_default_local_may_be_missi
 # -- what a parameters overlay may set ------------------------------------------------------------
 
 
+def test_an_env_given_on_the_command_line(project: Path) -> None:
+    """Luigi's flag for a luigi.cfg setting, as Kedro's `kedro run --env`: it wins over the file."""
+    (project / "config" / "dev").mkdir()
+    (project / "config" / "dev" / "parameters.yml").write_text("split: {test_size: 0.5, random_state: 42}\n")
+    full = ("--module", "luigi_tasks.pipelines", "FullPipeline", "--local-scheduler")
+    done = run_luigi(project, *full, "--run-id", "d1", "--luigi-tasks-env", "dev")
+    assert done.returncode == 0, done.stderr
+    assert json.loads((project / "data/09_runs/d1/run.json").read_text())["parameters"]["split"]["test_size"] == 0.5
+    refused = run_luigi(project, *full, "--run-id", "d2", "--luigi-tasks-env", "staging")
+    assert refused.returncode == 40
+    assert f"ERROR: --luigi-tasks-env staging: there is no {project}/config/staging/ folder" in refused.stderr
+
+
 def write_overlay(project: Path, text: str) -> None:
     (project / "config" / "local" / "parameters.yml").write_text(text, encoding="utf-8")
 
@@ -199,6 +213,10 @@ def test_an_empty_mapping_of_the_base_is_open_and_an_entry_may_leave_keys_out(pr
     )
     with pytest.raises(ConfigError, match=r"^Parameter 'model.init_args.nope' is not in config/parameters.yml"):
         Project.load(project).parameter("params:model.init_args.nope")  # not overlaid: the base lacks it
+    write_overlay(project, "split: {test_size: 0.3, random_state: 1}\n")
+    with pytest.raises(ConfigError, match=r"^Parameter 'split.test_sise' is not in config/parameters.yml .*"
+                       r"\(did you mean 'split.test_size'\?\)"):  # a typo, not the overlay's doing
+        Project.load(project).parameter("params:split.test_sise")
 
 
 def test_credentials_of_another_env_are_looked_for_and_named_in_its_folder(staging: Path) -> None:

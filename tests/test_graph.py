@@ -62,6 +62,10 @@ def test_undeclared_outputs_inputs_and_parameters_are_refused(example: Project) 
         graph.resolve([node(ident, "housse", "train_x", name="inp", namespace="g4")], example)
     with pytest.raises(PipelineError, match=re.escape("Node g4.Par: Parameter 'split.size' is not in config/parameters.yml")):
         graph.resolve([node(ident, "params:split.size", "train_x", name="par", namespace="g4")], example)
+    with pytest.raises(PipelineError, match=re.escape(
+        "Node g4.Par2: Parameter 'split.test_sise' is not in config/parameters.yml (under "
+    ) + r".*\(did you mean 'split.test_size'\?\)\. Add it there"):
+        graph.resolve([node(ident, "params:split.test_sise", "train_x", name="par2", namespace="g4")], example)
 
 
 def test_inputs_must_fit_the_function(example: Project) -> None:

@@ -17,6 +17,7 @@ import subprocess
 import weakref
 from pathlib import Path
 
+import pandas as pd
 import pytest
 
 from luigi_tasks import fingerprint, journal, load_output, node_records, run_info, run_plan
@@ -721,6 +722,70 @@ def test_an_unversioned_output_is_made_again_in_each_run(toy: Path, tmp_path: Pa
     workers = run_toy(toy, "ToyPipeline", "--local-scheduler", "--workers", "2", "--run-id", "n5")
     assert workers.returncode == 0, workers.stderr[-3000:]
     assert sorted(calls(toy)) == ["a", "b", "c", "d"]
+
+
+def test_a_shared_file_another_run_rewrote_is_never_taken_for_the_runs_own(toy: Path, tmp_path: Path) -> None:
+    """Reusing a node whose unversioned file another run has rewritten since would leave the
+    new run "complete" with that other run's data in it."""
+    (toy / "config/local/catalog.yml").write_text("b: {type: pandas.ParquetDataset, filepath: data/02/b.parquet}\n")
+    env = {"PYTHONPATH": str(TOY_DIR)}
+    assert run_toy(toy, "ToyPipeline", "--local-scheduler", "--run-id", "u1").returncode == 0
+    own = (toy / "data/02/b.parquet").read_bytes()
+    assert load_output("b", "u1", Project.load(toy)).equals(pd.read_parquet(toy / "data/02/b.parquet"))
+    edited = _edited_toy(tmp_path, 'a.assign(x=a["x"] + 1)', 'a.assign(x=a["x"] + 100)')
+    assert run_toy(toy, "toy.StepB", "--local-scheduler", "--run-id", "u2", module_dir=edited).returncode == 0
+    assert (toy / "data/02/b.parquet").read_bytes() != own  # u2's now
+
+    with pytest.raises(RunError, match=r"'b' is not versioned \(one file for every run\), and its file .*b.parquet was "
+                       r"rewritten or removed since run 'u1' saved it: it holds another run's data now, or none"):
+        load_output("b", "u1", Project.load(toy))
+    listed = run_cli(toy, "runs", "list", "--module", "toy_pipeline", env=env)
+    assert "u1  " in listed.stdout and "outputs gone: toy.StepB" in listed.stdout.split("u1 ", 1)[1].splitlines()[0]
+    shown = run_cli(toy, "runs", "show", "u1", "--module", "toy_pipeline", env=env)
+    assert "b rewritten since by another run (not versioned); running the run again makes them again" in shown.stdout
+
+    (toy / "calls.log").unlink(missing_ok=True)
+    reused = run_toy(toy, "ToyPipeline", "--local-scheduler", "--run-id", "u3", "--reuse-from", "u1")
+    assert reused.returncode == 0, reused.stderr
+    assert calls(toy) == ["b", "c"]  # b made again with u3's (u1's) code, and c from it
+    assert records(toy, "u3")["toy.StepB"]["reason"] == "b rewritten or removed (not versioned) since run u1"
+    assert (toy / "data/02/b.parquet").read_bytes() == own
+    assert load_output("b", "u3", Project.load(toy)).equals(pd.read_parquet(toy / "data/02/b.parquet"))
+
+
+def test_runs_list_and_show_say_a_dataset_the_catalog_moved_since_is_stored_elsewhere(toy: Path) -> None:
+    """Not "outputs gone": the run's version is where it saved it; another overlay points elsewhere."""
+    env = {"PYTHONPATH": str(TOY_DIR)}
+    assert run_toy(toy, "ToyPipeline", "--local-scheduler", "--run-id", "o1").returncode == 0
+    (toy / "config/local/catalog.yml").write_text("d: {type: pandas.ParquetDataset, filepath: data/03/d_v2.parquet, versioned: true}\n")
+    listed = run_cli(toy, "runs", "list", "--module", "toy_pipeline", env=env)
+    assert listed.returncode == 0, listed.stderr
+    assert listed.stdout.splitlines()[1].endswith("stored elsewhere now: d (the catalog moved them since the run)")
+    shown = run_cli(toy, "runs", "show", "o1", "--module", "toy_pipeline", env=env)
+    row = next(line for line in shown.stdout.splitlines() if line.startswith("toy.StepD"))
+    assert "stored elsewhere" in row and "d: the catalog stores it elsewhere now (was ParquetDataset at data/03/d.parquet" in row
+    assert "outputs gone" not in shown.stdout
+    assert (toy / "data/03/d.parquet/o1/d.parquet").exists()
+    deleted = run_cli(toy, "runs", "delete", "o1", "--yes", "--module", "toy_pipeline", env=env)
+    assert deleted.returncode == 0, deleted.stderr  # found where the run saved it
+    assert f"  {toy}/data/03/d.parquet/o1" in deleted.stdout.splitlines()
+    assert not (toy / "data/03/d.parquet/o1").exists() and not (toy / "data/09_runs/o1").exists()
+
+
+def test_invalidate_names_a_command_that_reruns_what_it_set_aside(project: Path) -> None:
+    """A run started with one pipeline and finished with another: its first command would not
+    reach a node of the second."""
+    assert run_luigi(project, *MODULE, "DataEngineeringPipeline", "--local-scheduler", "--run-id", "v1").returncode == 0
+    assert run_luigi(project, *MODULE, "FullPipeline", "--local-scheduler", "--run-id", "v1").returncode == 0
+    done = run_cli(project, "invalidate", "--run-id", "v1", "--from", "evaluate_model")
+    assert done.returncode == 0, done.stderr
+    command = next(line for line in done.stdout.splitlines() if line.startswith("Rerun them with: "))
+    assert command == (
+        "Rerun them with: luigi --module luigi_tasks.pipelines DataSciencePipeline --local-scheduler --run-id v1"
+    )
+    rerun = run_luigi(project, *command.removeprefix("Rerun them with: luigi ").split())
+    assert rerun.returncode == 0, rerun.stderr
+    assert records(project, "v1")["data_science.EvaluateModel"]["status"] == "done"
 
 
 FAIL_AFTER_SAVE = """

@@ -273,7 +273,8 @@ def test_scheduler_port_that_luigi_cfg_overrides_is_refused_before_anything_runs
     assert done.stderr.strip().splitlines()[-1] == (
         f"ERROR: --scheduler-port {port} cannot take effect: luigi.cfg [core] scheduler_url ({luigid.url}) wins "
         f"over it, so this command would go to the scheduler at {luigid.url}. Pass --scheduler-url "
-        f"http://127.0.0.1:{port} instead (or edit scheduler_url in luigi.cfg)."
+        f"http://127.0.0.1:{port} instead (or set scheduler_url in the per-machine file that LUIGI_CONFIG_PATH names: "
+        "editing luigi.cfg makes runs -dirty)."
     ), done.stderr
     assert "resume with" not in done.stderr
     assert toy_counts(project) == {}
