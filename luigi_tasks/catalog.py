@@ -286,7 +286,9 @@ def _parse_entry(
             f"but it is a {type(raw).__name__} ({raw!r})."
         )
     if not raw.get("type") or not isinstance(raw["type"], str):
-        raise CatalogError(f"{where}: 'type' is missing or not a string. Every entry needs a 'type'.")
+        typo = next((k for k in map(str, raw) if k not in KNOWN_KEYS and difflib.get_close_matches(k, ["type"])), None)
+        hint = f" ('{typo}' is not a key: did you mean 'type'?)" if typo else ""
+        raise CatalogError(f"{where}: 'type' is missing or not a string{hint}. Every entry needs a 'type'.")
     type_ref = resolve_type_ref(raw["type"], where=where)
     own = set(raw) - KNOWN_KEYS
     # A built-in type of a slow module (pandas) is imported when first used, so an entry

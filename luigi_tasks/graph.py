@@ -324,8 +324,8 @@ def _check_acyclic(upstream: dict[type[NodeTask], tuple[type[NodeTask], ...]]) -
                 cycle = [*path[path.index(nxt):], nxt]
                 names = " -> ".join(t.get_task_family() for t in reversed(cycle))
                 raise PipelineError(
-                    f"The nodes form a cycle: {names}. Each consumes a dataset the next one "
-                    "produces; break the cycle by changing one node's inputs or outputs."
+                    f"The nodes form a cycle: {names}. Each produces a dataset the next one "
+                    "consumes; break the cycle by changing one node's inputs or outputs."
                 )
             elif not state.get(nxt):
                 state[nxt] = 1

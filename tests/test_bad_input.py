@@ -328,7 +328,7 @@ BAD_NODES = {
             "A = node(a, 'train_x', 'test_x', namespace='bad')\nB = node(b, 'test_x', 'train_x', namespace='bad')\n"
         ),
         "bad.B",
-        ["The nodes form a cycle:", "bad.A", "bad.B", "break the cycle"],
+        ["The nodes form a cycle:", "bad.A", "bad.B", "Each produces a dataset the next one consumes", "break the cycle"],
     ),
 }
 

@@ -66,6 +66,7 @@ class UpperJSON(JSONDataset):
     ("text", "message"),
     [
         ("x: {type: pandas.CSVDataset, filepath: x.csv, filpath: y}", r"cat.yml: dataset 'x': unknown key 'filpath' \(did you mean 'filepath'\?\)"),
+        ("x: {typ: pandas.CSVDataset, filepath: x.csv}", r"cat.yml: dataset 'x': 'type' is missing or not a string \('typ' is not a key: did you mean 'type'\?\)"),
         ("x: {type: pandas.CSVDataset}", r"dataset 'x': 'filepath' is missing"),
         ("x: {type: pandas.CSVDataset, filepath: x.csv, layer: raw}", r"unknown key 'layer' \(Kedro 0.19 moved it under metadata"),
         ("x: {type: pandas.CSVDatset, filepath: x.csv}", r"unknown type 'pandas.CSVDatset'. Close matches: pandas.CSVDataset"),

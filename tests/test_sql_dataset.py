@@ -291,6 +291,9 @@ def test_sqlalchemy_urls_work_too(tmp_path: Path) -> None:
     assert table.exists() and table.load().equals(FRAME.head(2))
     assert tables(tmp_path / "shop.db") == ["sales"]
     assert SQLQueryDataset(sql="SELECT COUNT(*) AS n FROM sales", credentials=con).load().n.tolist() == [2]
+    with pytest.raises(DatasetError, match=r"no such table: sale.*Check the query in the catalog, and the 'con' of its "
+                       r"credentials \(config/<env>/credentials.yml\)"):
+        SQLQueryDataset(sql="SELECT * FROM sale", credentials=con).load()
 
 
 SUMMARY_MODULE = '''

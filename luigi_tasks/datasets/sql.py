@@ -576,7 +576,10 @@ class SQLQueryDataset(_SQLDataset):
         try:
             return self._read(query)
         except Exception as exc:  # noqa: BLE001 - any reader error becomes a DatasetError
-            self._load_failed(exc, f"Check the query and the credentials in {self._declared()}.")
+            self._load_failed(
+                exc, f"Check the query in {self._declared()}, and the 'con' of its credentials "
+                "(config/<env>/credentials.yml)."
+            )
 
     def content_hash(self) -> str:
         """The hash of the query's rows (run in full, as a node reading it would)."""
