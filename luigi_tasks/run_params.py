@@ -28,10 +28,9 @@ from collections.abc import Iterable, Iterator
 from typing import TYPE_CHECKING, Any
 from weakref import WeakKeyDictionary
 
-import luigi
-
 from luigi_tasks.config import declaring_file
 from luigi_tasks.errors import ConfigError
+from luigi_tasks.versioning import RunOption
 
 if TYPE_CHECKING:
     from luigi_tasks.project import Project
@@ -43,19 +42,10 @@ _KEY = re.compile(r"[A-Za-z_][\w-]*(?:\.[A-Za-z_0-9][\w-]*)*")
 _EXAMPLE = '--params "model.init_args.alpha=0.5,split.test_size=0.3"'
 
 
-class ParamsParameter(luigi.Parameter):
-    """``--params key=value,...``: parameters of this run that replace the configured ones.
+class ParamsParameter(RunOption):
+    """``--params key=value,...``: parameters of this run that replace the configured ones."""
 
-    Not significant, as ``--run-id`` fixes them: a run has one set of parameters.
-    """
-
-    def __init__(self, **kwargs: Any) -> None:
-        kwargs.setdefault("default", "")
-        kwargs.setdefault("significant", False)
-        kwargs.setdefault(
-            "description", "Parameters replacing config/parameters.yml's for this run: key=value,... (dotted keys)."
-        )
-        super().__init__(**kwargs)
+    help = "Parameters replacing config/parameters.yml's for this run: key=value,... (dotted keys)."
 
     def normalize(self, x: Any) -> str:
         return canonical(parse(x) if isinstance(x, str) else flat((x or {}).items()))

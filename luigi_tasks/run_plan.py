@@ -38,28 +38,21 @@ from luigi_tasks.project import Project, current_project
 from luigi_tasks.run_info import create_or_check_run, now, read_run_info, storage
 from luigi_tasks.run_params import apply, canonical, parse, recorded, set_run_parameters
 from luigi_tasks.runs import resolve_run
-from luigi_tasks.versioning import LATEST, is_latest, validate_run_id
+from luigi_tasks.versioning import LATEST, RunOption, is_latest, validate_run_id
 
 if TYPE_CHECKING:
     from luigi_tasks.graph import NodeGraph
     from luigi_tasks.node import NodeTask
 
 
-class ReuseFromParameter(luigi.Parameter):
+class ReuseFromParameter(RunOption):
     """``--reuse-from RUN|latest``: start a new run from an earlier one.
 
     Nodes whose fingerprint is unchanged since that run are not run again; the new run's
-    record points at their outputs there (no copy). Not significant: it does not change
-    what a task is, only where a new run starts from.
+    record points at their outputs there (no copy).
     """
 
-    def __init__(self, **kwargs: Any) -> None:
-        kwargs.setdefault("default", "")
-        kwargs.setdefault("significant", False)
-        kwargs.setdefault(
-            "description", "Reuse unchanged nodes' outputs from this earlier run id (or 'latest')."
-        )
-        super().__init__(**kwargs)
+    help = "Reuse unchanged nodes' outputs from this earlier run id (or 'latest')."
 
     def normalize(self, x: Any) -> str:
         return LATEST if is_latest(x) else "" if x in ("", None) else validate_run_id(x)

@@ -17,7 +17,7 @@ import functools
 import posixpath
 import re
 from datetime import datetime, timezone
-from typing import Any
+from typing import Any, ClassVar
 
 import luigi
 from luigi.cmdline_parser import CmdlineParser
@@ -102,3 +102,16 @@ class RunIdParameter(luigi.Parameter):
                 validate_run_id("")
             return session_run_id()
         return validate_run_id(x)
+
+
+class RunOption(luigi.Parameter):
+    """An option of the pipeline tasks that a run keeps once started (``--reuse-from``,
+    ``--params``): empty by default, and not significant, since ``--run-id`` fixes it."""
+
+    help: ClassVar[str] = ""
+
+    def __init__(self, **kwargs: Any) -> None:
+        kwargs.setdefault("default", "")
+        kwargs.setdefault("significant", False)
+        kwargs.setdefault("description", self.help)
+        super().__init__(**kwargs)
