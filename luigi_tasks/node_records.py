@@ -50,6 +50,8 @@ class NodeRecord:
     stamps: dict[str, str] = field(default_factory=dict)
     fingerprint: dict[str, Any] | None = None
     reused_from: str | None = None
+    #: The task family whose record this is, taken over by the node when it was renamed.
+    renamed_from: str | None = None
     reason: str | None = None
     error: str | None = None
     #: How many times the node started in this run (1 for the first attempt).

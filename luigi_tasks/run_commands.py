@@ -280,7 +280,7 @@ def explain(project: Project, run_id: str, *, staleness: bool = True) -> list[tu
         timed = rec.duration_s is not None and rec.status not in ("reused", "invalidated")  # not run in this run now
         duration = f"{rec.duration_s:.2f} s" if timed else "-"
         rows.append((family, status, reason, duration))
-    shown = {row[0] for row in rows}
+    shown = {row[0] for row in rows} | {rec.renamed_from for rec in records.values() if rec.renamed_from}
     rows += [  # a node removed (or renamed) since the run: its record still says what it did
         (family, _recorded_status(rec), "not in the pipelines now", "-")
         for family, rec in records.items() if family not in shown

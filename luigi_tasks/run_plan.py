@@ -16,7 +16,7 @@ Example:
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 from weakref import WeakKeyDictionary
 
@@ -154,6 +154,7 @@ def _prepare(project: Project, root: luigi.Task) -> RunState:
     for task in nodes:  # here, upstream first: workers forked by --workers N inherit them
         node_fingerprint(task, run_id)
     records = read_node_records(project, run_id)
+    _adopt_renamed(project, graph, nodes, records)
     _refuse_moved_outputs(project, info, records, run_id)
     run_state = RunState(run_id)
 
@@ -253,6 +254,27 @@ def _prepare(project: Project, root: luigi.Task) -> RunState:
         run_state.versions[reused.node] = reused.versions
     run_state.nodes, run_state.asked, run_state.params = frozenset(nodes), asked, canonical(overrides)
     return run_state
+
+
+def _adopt_renamed(
+    project: Project, graph: NodeGraph, nodes: list[type[NodeTask]], records: dict[str, NodeRecord]
+) -> None:
+    """Give a renamed node (``node(f, ..., name=...)``, another namespace) the record its old
+    name left in the run: the record of a node no longer in the pipelines that completed
+    with exactly its outputs. Its outputs are then its own, and judged as any node's (stale
+    if its code changed too); without it the run counted them done and the node not run."""
+    known = {task.get_task_family() for task in graph.upstream}
+    orphans = {
+        frozenset(rec.outputs): rec for rec in records.values() if rec.node not in known and rec.status in COMPLETE
+    }
+    for task in nodes:
+        family = task.get_task_family()
+        old = orphans.get(frozenset(task.node.outputs)) if family not in records else None
+        if old is not None:
+            records[family] = replace(
+                old, node=family, renamed_from=old.node, reason=f"{old.reason or 'ran'} (as {old.node}, renamed since)"
+            )
+            write_node_record(project, records[family])
 
 
 def _refuse_moved_outputs(

@@ -460,6 +460,28 @@ def test_a_renamed_dataset_is_named_as_renamed_in_why_its_nodes_are_stale(toy: P
     assert re.search(r"^toy\.StepD +ran +- +not in the pipelines now$", shown, re.M), shown
 
 
+def test_a_renamed_node_takes_over_its_old_names_record(toy: Path, tmp_path: Path) -> None:
+    """Without it the run counted the outputs done and the node "not run", ever after."""
+    assert run_toy(toy, "ToyPipeline", "--local-scheduler", "--run-id", "n1").returncode == 0
+    renamed = _edited_toy(tmp_path, 'D = node(step_d, "a", "d", namespace="toy")',
+                          'D = node(step_d, "a", "d", name="step_dd", namespace="toy")')
+    (toy / "calls.log").unlink()
+    again = run_toy(toy, "ToyPipeline", "--local-scheduler", "--run-id", "n1", module_dir=renamed)
+    assert again.returncode == 0 and calls(toy) == [], again.stderr
+    env = {"PYTHONPATH": str(renamed)}
+    listed = run_cli(toy, "runs", "list", "--module", "toy_pipeline", env=env).stdout
+    assert [line.split()[-1] for line in listed.splitlines() if line.startswith("n1 ")] == ["complete"], listed
+    shown = run_cli(toy, "runs", "show", "n1", "--module", "toy_pipeline", env=env).stdout
+    rows = {line.split()[0]: line for line in shown.splitlines() if line.startswith("toy.")}
+    assert rows.keys() == {"toy.StepA", "toy.StepB", "toy.StepC", "toy.StepDd"}, shown
+    assert rows["toy.StepDd"].split()[1] == "ran" and "(as toy.StepD, renamed since)" in rows["toy.StepDd"], shown
+
+    edited = renamed / "toy_pipeline.py"  # renamed, and its code changed too
+    edited.write_text(edited.read_text().replace("    return a.head(1)", "    return a.head(2)"))
+    stale = run_toy(toy, "ToyPipeline", "--local-scheduler", "--run-id", "n1", module_dir=renamed)
+    assert stale.returncode == 40 and "toy.StepDd: code changed in step_d" in stale.stderr, stale.stderr
+
+
 def test_reuse_runs_only_changed_nodes_and_reused_outputs_load(project: Path) -> None:
     assert run_luigi(project, *MODULE, "FullPipeline", "--local-scheduler", "--run-id", "u1").returncode == 0
     u1 = tree_digest(project / "data")
