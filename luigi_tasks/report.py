@@ -100,6 +100,7 @@ class RunReport:
             ConfigError: ``--scheduler-host``/``--scheduler-port`` that would be ignored.
         """
         if not self._scheduler_checked and CmdlineParser.get_instance() is not None:
+            _check_run_options(sys.argv[1:])
             self.scheduler_url = scheduler_in_use()
             self._scheduler_checked = True
 
@@ -410,6 +411,31 @@ def scheduler_in_use() -> str | None:
             "scheduler_url in the per-machine file that LUIGI_CONFIG_PATH names: editing luigi.cfg makes runs -dirty)."
         )
     return core.scheduler_url.rstrip("/")
+
+
+_RUN_OPTION = re.compile(r"--(?:(?P<task>[\w.]+)-)?(?P<name>params|reuse-from)(?:=.*)?")
+
+
+def _check_run_options(args: Sequence[str]) -> None:
+    """Refuse ``--params``/``--reuse-from`` given twice (Luigi would keep the last alone), or
+    for a pipeline that is not the one run (its parts take the run's: it would be ignored)."""
+    given: dict[str, int] = {}
+    for arg in args:
+        match = _RUN_OPTION.fullmatch(arg)
+        if match is None:
+            continue
+        name, task = match["name"], match["task"]
+        if task is not None and task not in args:
+            raise ConfigError(
+                f"{arg.split('=')[0]} cannot take effect: a run's --{name} is given to the task you run (its "
+                f"parts take the run's). Give --{name} after that task."
+            )
+        given[name] = given.get(name, 0) + 1
+        if given[name] > 1:
+            raise ConfigError(
+                f"--{name} is given more than once, and Luigi would keep the last alone. Give it once"
+                + (", with its items separated by commas: --params a=1,b=2." if name == "params" else ".")
+            )
 
 
 def _given_on_command_line() -> dict[str, str]:

@@ -244,6 +244,7 @@ def explain(project: Project, run_id: str, *, staleness: bool = True) -> list[tu
     ``stale``; without, each node is as its record says.
     """
     info = runs.require_run(project, run_id)
+    run_params.shown_parameters(project, run_id, info)
     records = node_records.read_node_records(project, run_id)
     order = run_nodes(info, pipeline_nodes(), records)
     moved = run_info.moved_datasets(project, info)
@@ -322,6 +323,7 @@ def cmd_show(args: argparse.Namespace) -> int:
     project = load_project(args.module)
     run_id = runs.named_run(project, args.run_id)
     info = run_info.read_run_info(project, run_id) or {}
+    unfit = run_params.shown_parameters(project, run_id, info)
     rows = explain(project, run_id)
     params = run_params.recorded(info)
     print(
@@ -329,6 +331,8 @@ def cmd_show(args: argparse.Namespace) -> int:
         f"  reuse from {info.get('reuse_from') or '-'}" + (f"  params {run_params.canonical(params)}" if params else "")
     )
     changed = run_info.parameter_diff(info.get("parameters") or {}, run_params.run_parameters(project, run_id))
+    if unfit:  # judged against its own recorded parameters then
+        print(f"{unfit} (The run cannot continue so; stale below is judged with the parameters it recorded.)")
     if changed:  # then "stale: parameters changed" below is against the config, not a change in the run
         print("The parameters in config/ now differ from the run's (stale below is against them):")
         print("\n".join(f"  {line}" for line in changed))

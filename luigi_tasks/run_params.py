@@ -23,6 +23,7 @@ import contextlib
 import copy
 import difflib
 import json
+import math
 import re
 from collections.abc import Iterable, Iterator
 from typing import TYPE_CHECKING, Any
@@ -38,6 +39,7 @@ if TYPE_CHECKING:
 #: The key in ``run.json`` holding the run's ``--params`` (dotted key -> value).
 RECORD_KEY = "params"
 _ITEM_START = re.compile(r",\s*[A-Za-z_][\w.-]*\s*=")
+_SPACED_ITEM = re.compile(r"\s[A-Za-z_][\w.-]*=")  # "a=1 b=2": an item not separated by a comma
 _KEY = re.compile(r"[A-Za-z_][\w-]*(?:\.[A-Za-z_0-9][\w-]*)*")
 _EXAMPLE = '--params "model.init_args.alpha=0.5,split.test_size=0.3"'
 
@@ -48,7 +50,13 @@ class ParamsParameter(RunOption):
     help = "Parameters replacing config/parameters.yml's for this run: key=value,... (dotted keys)."
 
     def normalize(self, x: Any) -> str:
-        return canonical(parse(x) if isinstance(x, str) else flat((x or {}).items()))
+        if isinstance(x, str):
+            return canonical(parse(x))
+        if x is not None and not isinstance(x, dict):
+            raise ConfigError(
+                f"params must be a string 'key=value,...' or a dict of dotted keys, not a {type(x).__name__}."
+            )
+        return canonical(flat((key, _plain(value)) for key, value in (x or {}).items()))
 
 
 def parse(text: str) -> dict[str, Any]:
@@ -58,10 +66,9 @@ def parse(text: str) -> dict[str, Any]:
         ConfigError: an item is not ``key=value``, a value is not valid YAML, or a key is
             given twice (or both as a mapping and inside it).
     """
-    from luigi_tasks.config import parse_yaml_value
-
     pairs = []
-    for item in _items(text.strip()) if text.strip() else []:
+    text = text.strip().removesuffix(",").strip()  # "a=1," : the comma ends the list, not the value
+    for item in _items(text) if text else []:
         key, sep, raw = item.partition("=")
         key = key.strip()
         if not sep or not _KEY.fullmatch(key):
@@ -69,13 +76,38 @@ def parse(text: str) -> dict[str, Any]:
                 f"--params: {item.strip()!r} is not key=value (a dotted key of config/parameters.yml, "
                 f"then its value). Give e.g. {_EXAMPLE}."
             )
-        if not raw.strip():
-            raise ConfigError(f"--params: {key} has no value; give one (null for none, '' for an empty string).")
-        try:
-            pairs.append((key, parse_yaml_value(raw.strip())))
-        except ValueError as exc:
-            raise ConfigError(f"--params: the value of {key} is not valid YAML ({exc}); quote it.") from None
+        pairs.append((key, _value(key, raw.strip())))
     return flat(pairs)
+
+
+def _value(key: str, raw: str) -> Any:
+    """The typed value of ``key``, refusing what would silently read as something else."""
+    from luigi_tasks.config import parse_yaml_value
+
+    if not raw:
+        raise ConfigError(f"--params: {key} has no value; give one (null for none, '' for an empty string).")
+    if _SPACED_ITEM.search(raw) and raw[0] not in "'\"[{":
+        raise ConfigError(
+            f"--params: the value of {key}, {raw!r}, holds another key=value: separate items with commas."
+        )
+    if "${" in raw:
+        raise ConfigError(
+            f"--params: the value of {key} holds '${{', an OmegaConf interpolation, which is not resolved "
+            "(nor in the YAML files): give the value itself."
+        )
+    try:
+        value = parse_yaml_value(raw)
+    except ValueError as exc:
+        raise ConfigError(f"--params: the value of {key} is not valid YAML ({exc}); quote it.") from None
+    if value is None and raw not in ("null", "Null", "NULL", "~"):
+        raise ConfigError(f"--params: the value of {key}, {raw!r}, reads as null ('#' starts a comment): quote it.")
+    return value
+
+
+def _plain(value: Any) -> Any:
+    """A number of numpy (``np.int64(3)``) as Python's, so that it is recorded and shown as one."""
+    item = getattr(value, "item", None)
+    return item() if callable(item) and type(value).__module__ == "numpy" else value
 
 
 def flat(pairs: Iterable[tuple[str, Any]]) -> dict[str, Any]:
@@ -130,14 +162,23 @@ def canonical(overrides: dict[str, Any]) -> str:
 
 
 def _text(value: Any) -> str:
-    """A value as typed in ``--params``: a string unquoted unless it would read otherwise."""
+    """A value as typed in ``--params`` (YAML flow style), read back as the same value: a
+    string unquoted unless it would read otherwise, ``.inf``/``.nan`` for those floats."""
     from luigi_tasks.config import parse_yaml_value
 
-    if isinstance(value, str) and "," not in value and value.strip() == value and value:
-        with contextlib.suppress(ValueError):
-            if parse_yaml_value(value) == value:
-                return value
-    return json.dumps(value)
+    if isinstance(value, str):
+        if value and "," not in value and value.strip() == value:
+            with contextlib.suppress(ValueError):
+                if parse_yaml_value(value) == value:
+                    return value
+        return json.dumps(value)
+    if isinstance(value, float) and not math.isfinite(value):
+        return ".nan" if math.isnan(value) else ".inf" if value > 0 else "-.inf"
+    if isinstance(value, list | tuple):
+        return "[" + ", ".join(_text(v) for v in value) + "]"
+    if isinstance(value, dict):
+        return "{" + ", ".join(f"{_text(k)}: {_text(v)}" for k, v in value.items()) + "}"
+    return json.dumps(_plain(value))
 
 
 def apply(project: Project, overrides: dict[str, Any]) -> dict[str, Any]:
@@ -145,41 +186,57 @@ def apply(project: Project, overrides: dict[str, Any]) -> dict[str, Any]:
 
     Raises:
         ConfigError: a key that ``config/parameters.yml`` does not declare, inside a mapping
-            that declares others (an empty mapping, as ``init_args: {}``, takes any key), or
-            inside a value that is not a mapping.
+            that declares others (an empty mapping, as ``init_args: {}``, takes any keys, at
+            any depth), or inside a value that is not a mapping; a declared mapping set to
+            something else.
     """
-    parameters = copy.deepcopy(project.parameters) if overrides else project.parameters
+    if not overrides:
+        return project.parameters
+    parameters = copy.deepcopy(project.parameters)
     for key, value in overrides.items():
+        _check_declared(project, key, value)
         *parents, leaf = key.split(".")
-        mapping: Any = parameters
-        for depth, part in enumerate(parents):
-            if not isinstance(mapping, dict) or part not in mapping:
-                _undeclared(project, key, ".".join(parents[:depth]), mapping)
-            mapping = mapping[part]
-        if not isinstance(mapping, dict) or (mapping and leaf not in mapping):
-            _undeclared(project, key, ".".join(parents), mapping)
-        if isinstance(mapping.get(leaf), dict) and mapping[leaf] and not isinstance(value, dict):
-            some = next(iter(mapping[leaf]))
-            raise ConfigError(
-                f"--params sets {key} to {value!r}, but {key} is a mapping in "
-                f"{declaring_file(project.root, 'parameters', key.split('.')[0])}: set its keys ({key}.{some}=...)."
-            )
+        mapping = parameters
+        for part in parents:  # under an open mapping, made as needed
+            mapping = mapping.setdefault(part, {})
         mapping[leaf] = value
     return parameters
 
 
-def _undeclared(project: Project, key: str, parent: str, mapping: Any) -> None:
+def _check_declared(project: Project, key: str, value: Any) -> None:
+    """Refuse ``key`` unless the configured parameters declare it (or an open mapping above it)."""
+    *parents, leaf = key.split(".")
+    mapping: Any = project.parameters
+    for depth, part in enumerate([*parents, leaf]):
+        if isinstance(mapping, dict) and not mapping and depth:  # init_args: {} takes any keys
+            return
+        if not isinstance(mapping, dict) or part not in mapping:
+            _undeclared(project, key, ".".join(parents[:depth]), mapping)
+        mapping = mapping[part]
+    if isinstance(mapping, dict) and mapping and (not isinstance(value, dict) or not value):
+        some = next(iter(mapping))
+        raise ConfigError(
+            f"--params sets {key} to {value!r}, but {key} is a mapping in {_declared_in(project, key)}: "
+            f"set its keys ({key}.{some}=...)."
+        )
+
+
+def _declared_in(project: Project, key: str) -> str:
     top = key.split(".")[0]
+    return str(project.overlaid[top]) if top in project.overlaid else declaring_file(project.root, "parameters", top)
+
+
+def _undeclared(project: Project, key: str, parent: str, mapping: Any) -> None:
     if not isinstance(mapping, dict):
         raise ConfigError(
-            f"--params sets {key}, but {parent} is {mapping!r} in {declaring_file(project.root, 'parameters', top)}, "
-            "not a mapping. Fix the name."
+            f"--params sets {key}, but {parent} is {mapping!r} in {_declared_in(project, key)}, not a mapping. "
+            "Fix the name."
         )
-    part = key[len(parent) + 1 :].split(".")[0] if parent else top
+    part = key[len(parent) + 1 :].split(".")[0] if parent else key.split(".")[0]
     close = difflib.get_close_matches(part, [str(k) for k in mapping], n=1)
     hint = f" (did you mean {parent + '.' if parent else ''}{close[0]}?)" if close else ""
     raise ConfigError(
-        f"--params sets {key}, which {declaring_file(project.root, 'parameters', top)} does not declare{hint}. "
+        f"--params sets {key}, which {_declared_in(project, key)} does not declare{hint}. "
         "Declare it there, or fix the name."
     )
 
@@ -214,3 +271,15 @@ def run_parameters(project: Project, run_id: str) -> dict[str, Any]:
 def recorded(info: dict[str, Any] | None) -> dict[str, Any]:
     """The ``--params`` a run (its ``run.json``, ``info``) was started with."""
     return dict((info or {}).get(RECORD_KEY) or {})
+
+
+def shown_parameters(project: Project, run_id: str, info: dict[str, Any]) -> str | None:
+    """For commands that show a run (``runs show``, ``viz``): make its parameters those of
+    :func:`run_parameters`, or, when its ``--params`` no longer fit the configuration, the
+    ones it recorded; in that case return why, for the command to say so."""
+    try:
+        run_parameters(project, run_id)
+    except ConfigError as exc:
+        set_run_parameters(project, run_id, info.get("parameters") or project.parameters)
+        return str(exc)
+    return None

@@ -433,7 +433,7 @@ def _run_params(run_id: str, existing: dict[str, Any] | None, given: str) -> dic
     if existing is None:
         return asked
     started = recorded(existing)
-    if asked and asked != started:
+    if asked and canonical(asked) != canonical(started):  # as typed: 1 is not true, nor 42 42.0
         shown = f"with --params {canonical(started)}" if started else "without --params"
         raise RunError(
             f"Run '{run_id}' was started {shown}; one run is one experiment, so it cannot continue with "

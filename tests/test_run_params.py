@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from luigi_tasks import ConfigError, Project, load_output
 from luigi_tasks.node_records import read_node_records
-from luigi_tasks.run_params import apply, canonical, parse
+from luigi_tasks.run_params import ParamsParameter, apply, canonical, parse
 from tests.conftest import run_cli, run_luigi, tree_digest
 
 FULL = ("--module", "luigi_tasks.pipelines", "FullPipeline", "--local-scheduler")
@@ -30,6 +32,11 @@ def test_values_are_typed_as_in_the_yaml_files() -> None:
     }  # a mapping sets its keys (as Kedro merges --params), the rest of the configured one stays
     assert canonical(parse("b=x,a=[1, 2],c='007',d=a b")) == 'a=[1, 2],b=x,c="007",d=a b'
     assert parse(canonical(parse("b=x,a=[1, 2],c='007',e='1,x=2'"))) == parse("b=x,a=[1, 2],c='007',e='1,x=2'")
+    special = parse("a=.inf,b=-.inf,c=[1, .nan],d=0.3,")  # a trailing comma ends the list
+    assert canonical(special) == "a=.inf,b=-.inf,c=[1, .nan],d=0.3" and str(parse(canonical(special))) == str(special)
+    assert ParamsParameter().normalize({"a": np.int64(3), "b": np.float32(0.5), "c": {"d": 1}}) == "a=3,b=0.5,c.d=1"
+    with pytest.raises(ConfigError, match=r"^params must be a string 'key=value,...' or a dict of dotted keys, not a list"):
+        ParamsParameter().normalize(["a=1"])
 
 
 @pytest.mark.parametrize(
@@ -43,6 +50,9 @@ def test_values_are_typed_as_in_the_yaml_files() -> None:
         ("a.b=1,a={b: 2}", "--params: a.b is given twice; give it once."),
         ("a=", "--params: a has no value; give one (null for none, '' for an empty string)."),
         ("a=[1", "--params: the value of a is not valid YAML"),
+        ("a=1 b=2", "--params: the value of a, '1 b=2', holds another key=value: separate items with commas."),
+        ("a=#x", "--params: the value of a, '#x', reads as null ('#' starts a comment): quote it."),
+        ("a=${b}", "--params: the value of a holds '${', an OmegaConf interpolation, which is not resolved"),
     ],
 )
 def test_malformed_params_are_refused(text: str, error: str) -> None:
@@ -54,8 +64,10 @@ def test_malformed_params_are_refused(text: str, error: str) -> None:
 def test_params_set_declared_keys_and_leave_the_rest(project: Path) -> None:
     loaded = Project.load(project)
     before = json.dumps(loaded.parameters, sort_keys=True)
-    merged = apply(loaded, parse(RIDGE + ",split.test_size=0.3"))
-    assert merged["model"] == {"estimator": "sklearn.linear_model.Ridge", "init_args": {"alpha": 0.5}}
+    merged = apply(loaded, parse(RIDGE + ",split.test_size=0.3,model.init_args.max_iter=50,model.init_args.solver.x=1"))
+    assert merged["model"] == {  # an empty mapping takes any keys, several and at any depth
+        "estimator": "sklearn.linear_model.Ridge", "init_args": {"alpha": 0.5, "max_iter": 50, "solver": {"x": 1}},
+    }
     assert merged["split"] == {"test_size": 0.3, "random_state": 42}
     assert json.dumps(loaded.parameters, sort_keys=True) == before  # the project's own are unchanged
 
@@ -66,11 +78,21 @@ def test_params_set_declared_keys_and_leave_the_rest(project: Path) -> None:
         "splt.test_size=0.3": f"--params sets splt.test_size, which {declared} does not declare (did you mean split?)",
         "split=0.3": f"--params sets split to 0.3, but split is a mapping in {declared}: set its keys (split.test_size=...).",
         "split.test_size.x=1": f"--params sets split.test_size.x, but split.test_size is 0.2 in {declared}, not a mapping.",
+        "split={}": f"--params sets split to {{}}, but split is a mapping in {declared}: set its keys (split.test_size=...).",
+        "model.init_args={}": None,  # an empty one stays empty
     }
     for text, error in refusals.items():
+        if error is None:
+            assert apply(loaded, parse(text))["model"]["init_args"] == {}
+            continue
         with pytest.raises(ConfigError) as caught:
             apply(loaded, parse(text))
         assert str(caught.value).startswith(error), text
+
+    overlay = project / "config" / "local" / "parameters.yml"  # the file that declares it is named
+    overlay.write_text("model: {estimator: sklearn.linear_model.Lasso, init_args: {alpha: 5}}\n")
+    with pytest.raises(ConfigError, match=re.escape(f"--params sets model.init_args.max_iter, which {overlay} does not declare")):
+        apply(Project.load(project), parse("model.init_args.max_iter=50"))
 
 
 def test_a_sweep_run_reuses_what_its_params_do_not_change(project: Path) -> None:
@@ -126,6 +148,37 @@ def test_a_run_keeps_its_params_and_refuses_others(project: Path) -> None:
     assert node.returncode == 0, node.stderr
     model = load_output("model", "k1", Project.load(project))
     assert type(model).__name__ == "Ridge" and model.alpha == 0.5
+
+
+def test_params_luigi_would_drop_are_refused(project: Path) -> None:
+    twice = run_luigi(project, *FULL, "--run-id", "w1", "--params", "split.test_size=0.3", "--params", RIDGE)
+    assert twice.returncode == 40
+    assert "ERROR: --params is given more than once, and Luigi would keep the last alone. Give it once" in twice.stderr
+    part = run_luigi(project, *FULL, "--run-id", "w2", "--DataSciencePipeline-params", RIDGE)
+    assert part.returncode == 40
+    assert "ERROR: --DataSciencePipeline-params cannot take effect: a run's --params is given to the task you run" in part.stderr
+    assert not (project / "data/09_runs/w1").exists() and not (project / "data/09_runs/w2").exists()
+    own = run_luigi(project, *FULL, "--run-id", "w3", "--FullPipeline-params", RIDGE)  # Luigi's flag of the task run
+    assert own.returncode == 0, own.stderr
+    assert type(load_output("model", "w3", Project.load(project))).__name__ == "Ridge"
+
+
+def test_a_run_is_resumed_only_with_its_params_as_typed(project: Path) -> None:
+    """1 == True in Python; a resume with `true` for a run started with `1` is another experiment."""
+    failed = run_luigi(project, *FULL, "--run-id", "b1", "--params", "model.init_args.fit_intercept=1")
+    assert failed.returncode == 30  # scikit-learn wants a bool
+    other = run_luigi(project, *FULL, "--run-id", "b1", "--params", "model.init_args.fit_intercept=true")
+    assert other.returncode == 40 and "Run 'b1' was started with --params model.init_args.fit_intercept=1;" in other.stderr
+
+    # The configuration declares init_args now: the run's --params no longer fit, but it still shows.
+    params = project / "config" / "parameters.yml"
+    params.write_text(params.read_text().replace("init_args: {}", "init_args: {positive: false}"))
+    shown = run_cli(project, "runs", "show", "b1")
+    assert shown.returncode == 0, shown.stderr
+    assert (
+        "Run 'b1' was started with --params model.init_args.fit_intercept=1, but --params sets "
+        "model.init_args.fit_intercept, which"
+    ) in shown.stdout and "(The run cannot continue so;" in shown.stdout
 
 
 def test_a_typo_in_params_is_refused_before_the_run_exists(project: Path) -> None:
