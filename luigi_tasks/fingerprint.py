@@ -414,11 +414,28 @@ def raw_hash(project: Project, path: str) -> str:
 _raw_hashes: dict[str, str] = {}
 
 
+#: Local raw inputs hashed in this process: path -> the stat their hash was made (or found) for.
+_hashed_stats: dict[str, dict[str, Any]] = {}
+
+
+def raw_changed_since_hashed(path: str) -> bool:
+    """Whether the local raw file at ``path`` is no longer the one this process hashed (it was
+    replaced or edited since, or is gone); ``False`` if it was not hashed here."""
+    fs, fs_path = filesystem.resolve(path)
+    hashed = _hashed_stats.get(fs_path) if filesystem.is_local(fs) else None
+    if hashed is None:
+        return False
+    try:
+        return stat_key(fs_path) != hashed
+    except OSError:
+        return True
+
+
 def _raw_hash(runs_dir: str, path: str) -> str:
     fs, fs_path = filesystem.resolve(path)
     if not filesystem.is_local(fs):
         return _digest(str(fs.checksum(fs_path)))
-    key = stat_key(fs_path)
+    key = _hashed_stats[fs_path] = stat_key(fs_path)
     memo = json.dumps(key, sort_keys=True)
     if memo in _raw_hashes:
         return _raw_hashes[memo]

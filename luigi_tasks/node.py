@@ -30,7 +30,7 @@ import luigi
 
 from luigi_tasks import fingerprint, graph, interrupts, leases, node_records, run_plan
 from luigi_tasks.datasets import AbstractDataset
-from luigi_tasks.errors import NodeError, VersionExistsError
+from luigi_tasks.errors import NodeError, RunError, VersionExistsError
 from luigi_tasks.project import Project, current_project, is_parameter
 from luigi_tasks.report import describe, node_failure, report
 from luigi_tasks.run_params import run_parameters
@@ -200,16 +200,17 @@ class NodeTask(FixedParams, luigi.Task):
             )
             return
 
-        node_records.write_node_record(
-            project,
-            record.finish(
-                "done",
-                versions=dict.fromkeys(targets, self.run_id),
-                outputs={n: t.path for n, t in targets.items()},
-                fingerprint=None if fp.missing else fp.to_dict(),  # unknown upstream: record none
-                stamps={n: st for n, t in targets.items() if t.version is None and (st := t.stamp())},
-            ),
+        done = record.finish(
+            "done",
+            versions=dict.fromkeys(targets, self.run_id),
+            outputs={n: t.path for n, t in targets.items()},
+            fingerprint=None if fp.missing else fp.to_dict(),  # unknown upstream: record none
+            stamps={n: st for n, t in targets.items() if t.version is None and (st := t.stamp())},
         )
+        try:
+            node_records.write_node_record(project, done)
+        except RunError as exc:  # a full disk: outputs without a record would count as done, unrecorded
+            raise RunError(f"{exc} {_set_aside_unrecorded(targets)}") from None
         run_plan.state(project, self.run_id).must_run.discard(family)
         logger.info(
             "%s [run %s] done in %.2f s (%s-%s; why: %s); out: %s",
@@ -221,13 +222,26 @@ class NodeTask(FixedParams, luigi.Task):
         node_records.write_node_record(project, record)
 
     def _load_inputs(self, status: StatusReporter, steps: int) -> list[Any]:
-        project, sources = current_project(), self.input_targets()
+        project, sources, g = current_project(), self.input_targets(), graph.current_graph()
         parameters = run_parameters(project, self.run_id)
         values = []
         for i, ref in enumerate(self.node.inputs):
             status.update(f"loading {ref}", progress=round(100 * i / steps))
             values.append(project.parameter(ref, parameters) if is_parameter(ref) else sources[ref].load())
+            if not is_parameter(ref) and g.producer(ref) is None:
+                self._check_raw_unchanged(ref, sources[ref])
         return values
+
+    def _check_raw_unchanged(self, ref: str, dataset: AbstractDataset[Any]) -> None:
+        """Refuse a raw input replaced since the run was prepared: the node's record would
+        carry the old file's hash with results made from the new one, and a later run would
+        reuse them as unchanged."""
+        if dataset.path and fingerprint.raw_changed_since_hashed(dataset.path):
+            raise NodeError(
+                f"Raw input '{ref}' ({dataset.path}) was replaced or edited while run '{self.run_id}' ran (after "
+                "its content hash was taken when the run started), so what this node read is not what the run "
+                "recorded. Nothing was saved. Run the command again: it hashes the file as it is then."
+            )
 
     def _save_outputs(
         self, results: dict[str, Any], status: StatusReporter, steps: int
@@ -322,6 +336,23 @@ class RawData(FixedParams, luigi.ExternalTask):
 
 report.connect(NodeTask)
 report.connect(RawData)
+
+
+def _set_aside_unrecorded(targets: dict[str, AbstractDataset[Any]]) -> str:
+    """Set aside the versions a node saved but could not record, so that its resume makes
+    them again; say what happened to them."""
+    moved, kept = [], []
+    for name, target in targets.items():
+        if target.version is None:
+            continue  # a shared file counts as done only with this run's record: it runs again anyway
+        try:
+            moved.append(f"{name} -> {target.set_aside()}")
+        except Exception:  # noqa: BLE001 - said below; the record error is the one to raise
+            kept.append(name)
+    said = f"Its outputs were set aside, so the resume makes them again: {', '.join(moved)}." if moved else ""
+    if kept:
+        said += f" Could not set aside {', '.join(kept)}: delete them, or the resume takes them for done."
+    return said.strip()
 
 
 def set_up_run(task: luigi.Task) -> None:

@@ -112,21 +112,34 @@ def run_state(
     elsewhere: Sequence[str] = (),
 ) -> str:
     """A run at a glance, from its node records: ``complete``, ``failed: <nodes>``,
+    ``interrupted: <nodes>`` (recorded running by a worker of this host that has exited),
     ``outputs gone: <nodes>`` (completed, their outputs deleted or rewritten since: ``gone``),
     ``stored elsewhere now: <datasets>`` (the catalog moved those outputs since: ``elsewhere``),
     ``unfinished: k of n nodes done`` (stopped, still running, or only part of it asked for),
     or ``not started`` (no node record: refused, or stopped before its first node ended)."""
     if not records:
         return "not started (no node record)"
-    failed = sorted(family for family, record in records.items() if record.status == "failed")
+    failed = _with_status(records, "failed")
     if failed:
         return "failed: " + ", ".join(failed)
+    interrupted = _interrupted(records)
+    if interrupted:
+        return "interrupted: " + ", ".join(interrupted) + " (its worker on this host exited while it ran)"
     if gone:
         return "outputs gone: " + ", ".join(gone)
     if elsewhere:
         return "stored elsewhere now: " + ", ".join(elsewhere) + " (the catalog moved them since the run)"
     done = sum(1 for family in families if family in records and records[family].status in COMPLETE)
     return "complete" if done == len(families) else f"unfinished: {done} of {len(families)} nodes done"
+
+
+def _with_status(records: dict[str, node_records.NodeRecord], status: str) -> list[str]:
+    return sorted(family for family, record in records.items() if record.status == status)
+
+
+def _interrupted(records: dict[str, node_records.NodeRecord]) -> list[str]:
+    """Nodes recorded running whose worker on this host has exited (killed, out of memory)."""
+    return sorted(f for f, r in records.items() if r.status == "running" and exited_here(r.host, r.pid))
 
 
 def cmd_list(args: argparse.Namespace) -> int:
@@ -144,6 +157,7 @@ def cmd_list(args: argparse.Namespace) -> int:
     unread: list[str] = []
     stored = run_info.storage(project) if keys else {}
     listed = []
+    stopped: dict[str, dict[str, list[str]]] = {}
     for info in infos:
         run_id = info["run_id"]
         records = node_records.read_node_records(project, run_id)
@@ -162,6 +176,7 @@ def cmd_list(args: argparse.Namespace) -> int:
             state += f"; being run now (pid {', '.join(map(str, pids))} on this host)"
         numbers = run_outputs.run_numbers(project, info, records, unread, stored) if keys else {}
         listed.append((info, state, numbers))
+        stopped[run_id] = {"failed": _with_status(records, "failed"), "interrupted": _interrupted(records)}
     if keys:
         _check_known(keys, [numbers for *_, numbers in listed], unread)
     params = {info["run_id"]: {key: dotted(info.get("parameters") or {}, key) for key in args.param} for info in infos}
@@ -173,7 +188,8 @@ def cmd_list(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps([
             {"run_id": info["run_id"], "created": info.get("created"), "reuse_from": info.get("reuse_from"),
-             "state": state, **({"numbers": {key: _json_number(numbers.get(key)) for key in keys}} if keys else {}),
+             "state": state, "complete": state == "complete", **stopped[info["run_id"]],
+             **({"numbers": {key: _json_number(numbers.get(key)) for key in keys}} if keys else {}),
              **({"parameters": {k: v for k, (_, v) in params[info["run_id"]].items()}} if args.param else {})}
             for info, state, numbers in listed
         ], indent=2))

@@ -341,6 +341,14 @@ def run_cli(args: argparse.Namespace) -> int:
         if args.action == "start":
             running = read_pid(paths)
             if running is not None:
+                serving = (serving_url(running) or url) if args.port is None else url
+                if not answers(serving):  # hung (stopped, swapping): "running" would pass a cron check
+                    print(
+                        f"luigid (pid {running}) is alive but does not answer at {serving}: workers cannot use it. "
+                        "Restart it: luigi-tasks scheduler stop && luigi-tasks scheduler start",
+                        file=sys.stderr,
+                    )
+                    return 1
                 print(f"luigid is already running (pid {running}); see: luigi-tasks scheduler status")
                 return 0
             pid: int | None = start(paths, port)  # stop() and read_pid() below may find none
@@ -368,7 +376,10 @@ def run_cli(args: argparse.Namespace) -> int:
         else:
             hint = "" if args.port or serving_url(pid) else "; if it was started with another port, pass --port"
             where = f"pid {pid} is alive but nothing answers at {url}{hint}"
-        print(f"luigid is not running ({where}). Start it: luigi-tasks scheduler start")
+        fix = "luigi-tasks scheduler stop && luigi-tasks scheduler start" if pid is not None else (
+            "luigi-tasks scheduler start"
+        )
+        print(f"luigid is not running ({where}). Start it: {fix}")
         return 1
     counts = ", ".join(f"{n} {status}" for status, n in task_counts(url).items() if n)
     print(f"luigid is running (pid {pid}) at {url} ; tasks: {counts or 'none'}")

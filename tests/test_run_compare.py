@@ -132,9 +132,9 @@ def test_runs_list_ranks_runs_by_a_saved_number_and_refuses_one_no_run_saved(toy
     assert [row[:2] for row in listed("--metric", "c.total")] == [["run id", "c.total"], ["r1", "-"], ["r2", "15"],
                                                                   ["r3", "35"]]  # oldest first, as without it
     scripted = run_cli(toy, "runs", "list", "--sort", "c.total", "--json", "--module", "toy_pipeline", env=TOY_ENV)
-    assert [(r["run_id"], r["state"], r["numbers"]) for r in json.loads(scripted.stdout)] == [
-        ("r3", "complete", {"c.total": 35.0}), ("r2", "complete", {"c.total": 15.0}),
-        ("r1", "failed: toy.StepB", {"c.total": None}),
+    assert [(r["run_id"], r["state"], r["complete"], r["failed"], r["numbers"]) for r in json.loads(scripted.stdout)] == [
+        ("r3", "complete", True, [], {"c.total": 35.0}), ("r2", "complete", True, [], {"c.total": 15.0}),
+        ("r1", "failed: toy.StepB", False, ["toy.StepB"], {"c.total": None}),
     ]
     typo = run_cli(toy, "runs", "list", "--sort", "c.totl", "--module", "toy_pipeline", env=TOY_ENV)
     assert typo.returncode == 2 and typo.stdout == ""

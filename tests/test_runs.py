@@ -24,7 +24,7 @@ from luigi_tasks import fingerprint, journal, load_output, node_records, run_inf
 from luigi_tasks.errors import DatasetError, RunError
 from luigi_tasks.node_records import NodeRecord, read_node_records, write_node_record
 from luigi_tasks.project import Project
-from tests.conftest import REPO, calls, run_cli, run_luigi, run_toy, tree_digest, wait_settled
+from tests.conftest import BIN, REPO, calls, run_cli, run_luigi, run_toy, tree_digest, wait_settled
 from tests.toy import TOY_DIR, grow_toy
 
 MODULE = ("--module", "luigi_tasks.pipelines")
@@ -657,6 +657,23 @@ def test_invalidate_takes_a_running_record_whose_worker_exited_for_an_interrupte
     assert refused.returncode == 2 and "is being run now: toy.StepC (host elsewhere, pid" in refused.stderr
 
 
+def test_runs_list_says_a_run_whose_worker_was_killed_is_interrupted(toy: Path) -> None:
+    """Killed (out of memory, SIGKILL) while a node ran: not "unfinished", which a finished
+    partial run also is; a script alerting on the JSON gets the nodes by name."""
+    import subprocess
+    import sys
+
+    env = {"PYTHONPATH": str(TOY_DIR)}
+    assert run_toy(toy, "toy.StepA", "--local-scheduler", "--run-id", "k1").returncode == 0
+    killed = subprocess.Popen([sys.executable, "-c", "pass"])
+    killed.wait()
+    write_node_record(Project.load(toy), dataclasses.replace(NodeRecord.start("toy.StepB", "k1"), pid=killed.pid))
+    listed = run_cli(toy, "runs", "list", "--module", "toy_pipeline", env=env)
+    assert listed.stdout.splitlines()[1].endswith("interrupted: toy.StepB (its worker on this host exited while it ran)")
+    scripted = json.loads(run_cli(toy, "runs", "list", "--json", "--module", "toy_pipeline", env=env).stdout)
+    assert [(r["complete"], r["failed"], r["interrupted"]) for r in scripted] == [(False, [], ["toy.StepB"])]
+
+
 def test_latest_is_the_newest_run_that_has_what_is_asked(toy: Path) -> None:
     env = {"PYTHONPATH": str(TOY_DIR)}
     (toy / "FAIL_B").touch()
@@ -808,6 +825,73 @@ def test_invalidate_names_a_command_that_reruns_what_it_set_aside(project: Path)
     rerun = run_luigi(project, *command.removeprefix("Rerun them with: luigi ").split())
     assert rerun.returncode == 0, rerun.stderr
     assert records(project, "v1")["data_science.EvaluateModel"]["status"] == "done"
+
+
+REPLACES_RAW = """
+from pathlib import Path
+
+from luigi_tasks import PipelineTask, node
+
+
+def first(raw):
+    Path("data/01_raw/raw2.csv").write_text("x\\n7\\n")  # another job replaces a raw file mid-run
+    return raw
+
+
+def second(a, raw2):
+    return raw2
+
+
+A = node(first, "raw", "a", namespace="rr")
+B = node(second, ["a", "raw2"], "b", namespace="rr")
+
+
+class RR(PipelineTask):
+    parts = (B,)
+"""
+
+
+def test_a_raw_file_replaced_while_the_run_runs_is_not_taken_for_the_hashed_one(toy: Path, tmp_path: Path) -> None:
+    """The run hashes raw files when it starts; results made from a file replaced since would be
+    recorded with the old hash, and a later --reuse-from would reuse them as unchanged."""
+    with open(toy / "config/catalog.yml", "a", encoding="utf-8") as f:
+        f.write("raw2: {type: pandas.CSVDataset, filepath: data/01_raw/raw2.csv}\n")
+    (toy / "data/01_raw/raw2.csv").write_text("x\n1\n2\n")
+    folder = tmp_path / "rr"
+    folder.mkdir()
+    (folder / "rr_pipeline.py").write_text(REPLACES_RAW)
+    failed = run_toy(toy, "RR", "--local-scheduler", "--run-id", "rr1", module_dir=folder, module="rr_pipeline")
+    assert failed.returncode == 30, failed.stderr
+    assert f"Raw input 'raw2' ({toy}/data/01_raw/raw2.csv) was replaced or edited while run 'rr1' ran" in failed.stderr
+    assert not (toy / "data/02/b.parquet/rr1").exists()
+    again = run_toy(toy, "RR", "--local-scheduler", "--run-id", "rr1", module_dir=folder, module="rr_pipeline")
+    assert again.returncode == 0, again.stderr  # the resume hashes the file as it is now
+    assert load_output("b", "rr1", Project.load(toy))["x"].tolist() == [7]
+
+
+def test_outputs_whose_record_cannot_be_written_are_set_aside(toy: Path) -> None:
+    """A full disk after a node's saves: its outputs without a record counted as done for Luigi
+    and as "not run" for the run's record, ever after. A file size limit makes the record's
+    write fail (the journal outgrows it after three records; each output is smaller)."""
+    import resource
+
+    def limited() -> None:
+        resource.setrlimit(resource.RLIMIT_FSIZE, (2100, 2100))
+
+    command = [str(BIN / "luigi"), "--module", "toy_pipeline", "ToyPipeline", "--local-scheduler", "--run-id", "j1"]
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(TOY_DIR), str(REPO)])}
+    full = subprocess.run(command, cwd=toy, env=env, capture_output=True, text=True, timeout=120, preexec_fn=limited)
+    assert full.returncode == 30, full.stderr
+    # Which node's record outgrows the limit depends on the length of the paths it holds.
+    failed = re.search(r"ERROR: The record of (toy\.\w+) in run 'j1' cannot be written in .*Its outputs were set "
+                       r"aside, so the resume makes them again: (\w+) -> (\S+)\.", full.stderr)
+    assert failed, full.stderr
+    node, output, aside = failed.groups()
+    saved = Path(aside.split(".aside-")[0])
+    assert Path(aside).exists() and not saved.exists() and saved.name.startswith(output)
+    resumed = subprocess.run(command, cwd=toy, env=env, capture_output=True, text=True, timeout=120)
+    assert resumed.returncode == 0, resumed.stderr
+    assert records(toy, "j1")[node]["status"] == "done" and saved.exists()
 
 
 FAIL_AFTER_SAVE = """

@@ -6,6 +6,7 @@ import json
 import os
 import pickle
 import re
+import signal
 import stat
 import subprocess
 import time
@@ -301,6 +302,16 @@ def test_scheduler_command_starts_serves_and_stops_luigid(tmp_path: Path) -> Non
         assert run_luigi(project, *FULL, "--run-id", run_id).returncode == 0
         code, out = luigi_tasks_cmd(project, "scheduler", "status")
         assert code == 0 and f"pid {pid}" in out and "DONE" in out, out
+
+        os.kill(pid, signal.SIGSTOP)  # hung: alive, answering nothing
+        try:
+            code, out = luigi_tasks_cmd(project, "scheduler", "start")  # a cron step "make sure it is up"
+            assert code == 1 and f"luigid (pid {pid}) is alive but does not answer at http://127.0.0.1:{port}" in out, out
+            assert "Restart it: luigi-tasks scheduler stop && luigi-tasks scheduler start" in out
+            code, out = luigi_tasks_cmd(project, "scheduler", "status")
+            assert code == 1 and "Start it: luigi-tasks scheduler stop && luigi-tasks scheduler start" in out, out
+        finally:
+            os.kill(pid, signal.SIGCONT)
     finally:
         code, out = luigi_tasks_cmd(project, "scheduler", "stop")
     assert code == 0 and f"pid {pid}" in out, out

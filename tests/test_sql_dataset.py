@@ -260,6 +260,12 @@ def test_the_connection_string_never_shows(tmp_path: Path) -> None:
     assert all(SECRET not in text and con not in text for text in chain)
     local = SQLTableDataset(table_name="t", credentials={"con": f"sqlite:///{tmp_path}/x.db"})
     assert "sqlite:" not in repr(local) and "sqlite:" not in local.path
+    schemeless = f"scott:{SECRET}@db.internal/prod"  # the dialect:// forgotten: the password is anywhere
+    query = SQLQueryDataset(sql="SELECT 1", credentials={"con": schemeless}, name="q")
+    assert SECRET not in query.path and SECRET not in repr(query) and "connection string is not a URL" in query.path
+    with pytest.raises(DatasetError) as raised:
+        query.load()
+    assert SECRET not in str(raised.value) and "could not be loaded from a database whose connection string is not a URL" in str(raised.value)
 
 
 def test_other_databases_without_sqlalchemy_say_what_to_install(tmp_path: Path) -> None:

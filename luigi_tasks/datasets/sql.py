@@ -72,6 +72,8 @@ class Database:
         if con.startswith(SQLITE) and "?" not in con:
             self.sqlite_file = os.path.abspath(con[len(SQLITE) :])
             self.shown = self.sqlite_file
+        elif "://" not in con:  # not a URL: any part of it may be the password (user:secret@host)
+            self.shown = "a database whose connection string is not a URL (<dialect>://...)"
         else:
             parts = urlsplit(con)
             where = f" on {parts.hostname}{f':{parts.port}' if parts.port else ''}" if parts.hostname else ""
